@@ -1,0 +1,97 @@
+import type { GammaReason, LlmMode, LlmSettings, Proposal, Role } from '../common/types';
+
+// The one small interface every LLM backend implements. Agent logic knows nothing of Temporal: the
+// activity in activities/llm.ts turns a ProviderError into the right retry decision.
+
+export type AgentTask = 'research' | 'synthesis' | 'propose' | 'evaluate' | 'mediate';
+
+export interface AgentRequest {
+  pipelineId: string;
+  role: Role;
+  task: AgentTask;
+  objective: string;
+  round: number;
+  proposals?: Pick<Proposal, 'id' | 'title' | 'complexity' | 'author'>[];
+  proposalId?: string;
+  feedback?: string[];
+  gammaReason?: GammaReason;
+}
+
+export interface AgentAnswer {
+  summary?: string;
+  proposal?: { title: string; rationale: string; complexity: number };
+  vote?: { proposalId: string; approve: boolean; reason: string };
+  message?: string;
+}
+
+export interface Usage {
+  promptTokens: number;
+  completionTokens: number;
+  totalTokens: number;
+}
+
+export interface Completion {
+  answer: AgentAnswer;
+  usage: Usage;
+  model: string;
+  /** What the simulator waited, so a benchmark can compute the LLM critical path; 0 for real calls. */
+  simulatedLatencyMs: number;
+}
+
+export interface CallContext {
+  attempt: number;
+  signal?: AbortSignal;
+  heartbeat?: () => void;
+}
+
+export interface LlmProvider {
+  readonly mode: LlmMode;
+  complete(req: AgentRequest, settings: LlmSettings, ctx: CallContext): Promise<Completion>;
+}
+
+export type ProviderErrorKind =
+  | 'rate_limited'
+  | 'server'
+  | 'timeout'
+  | 'network'
+  | 'conflict'
+  | 'auth'
+  | 'forbidden'
+  | 'not_found'
+  | 'bad_request'
+  | 'unprocessable'
+  | 'invalid_output'
+  | 'not_configured';
+
+const RETRYABLE: ReadonlySet<ProviderErrorKind> = new Set(['rate_limited', 'server', 'timeout', 'network', 'conflict']);
+
+export class ProviderError extends Error {
+  readonly retryable: boolean;
+  constructor(
+    message: string,
+    readonly kind: ProviderErrorKind,
+    readonly status?: number,
+    readonly retryAfterMs?: number,
+  ) {
+    super(message);
+    this.name = 'ProviderError';
+    this.retryable = RETRYABLE.has(kind);
+  }
+}
+
+/** HTTP status → error class: 408/409/429/5xx retryable, 400/401/403/404/422 not. */
+export function kindFromStatus(status: number | undefined): ProviderErrorKind {
+  if (status === undefined) return 'network';
+  if (status === 408) return 'timeout';
+  if (status === 409) return 'conflict';
+  if (status === 429) return 'rate_limited';
+  if (status >= 500) return 'server';
+  if (status === 401) return 'auth';
+  if (status === 403) return 'forbidden';
+  if (status === 404) return 'not_found';
+  if (status === 422) return 'unprocessable';
+  return 'bad_request';
+}
+
+/** A rough token count for text, for budgets when a provider reports no usage. */
+export const estimateTokens = (text: string): number => Math.ceil(text.length / 4);

@@ -1,0 +1,81 @@
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type {
+  AgentMessage,
+  GammaReason,
+  LlmMode,
+  OrchestrationView,
+  Proposal,
+  RecoverAction,
+  Report,
+  Role,
+  StatusView,
+  Vote,
+} from './types';
+
+// Every message name users and our own code send, defined once for both sides.
+
+// --- pipelineWorkflow: the public contract ---
+export interface SpawnGammaArgs {
+  reason?: GammaReason;
+  detail?: string;
+}
+export const spawnGammaSignal = defineSignal<[SpawnGammaArgs?]>('spawnGamma');
+
+export interface StopArgs {
+  reason?: string;
+}
+export const stopSignal = defineSignal<[StopArgs?]>('stop');
+
+export interface ContinueArgs {
+  mode?: LlmMode;
+  model?: string;
+  timeoutSeconds?: number;
+}
+export interface ContinueResult {
+  status: string;
+  mode: LlmMode;
+  model: string;
+  timeoutSeconds: number;
+}
+export const continueUpdate = defineUpdate<ContinueResult, [ContinueArgs?]>('continue');
+
+export interface RecoverArgs {
+  action: RecoverAction;
+}
+export const recoverUpdate = defineUpdate<{ status: string; action: RecoverAction }, [RecoverArgs]>('recover');
+
+export const statusQuery = defineQuery<StatusView>('status');
+export const reportQuery = defineQuery<Report | null>('report');
+export const orchestrationQuery = defineQuery<OrchestrationView>('orchestration');
+
+// --- between the pipeline and its agents (internal) ---
+export type TurnAction = 'propose' | 'evaluate' | 'mediate' | 'finish';
+
+/** One turn the pipeline hands an agent: short texts and ids only, never the whole conversation. */
+export interface AgentTurn {
+  turnId: string;
+  round: number;
+  action: TurnAction;
+  /** The proposals still open, newest last (id, title, complexity). */
+  proposals?: Pick<Proposal, 'id' | 'title' | 'complexity' | 'author'>[];
+  /** The proposal this turn is about (evaluate, mediate). */
+  proposalId?: string;
+  /** Latest feedback from the other agents, already short. */
+  feedback?: string[];
+  gammaReason?: GammaReason;
+}
+
+/** What an agent hands back after a turn. */
+export interface AgentTurnResult {
+  turnId: string;
+  from: Role;
+  round: number;
+  proposal?: Omit<Proposal, 'id' | 'round' | 'author'>;
+  vote?: Omit<Vote, 'agent'>;
+  message?: Omit<AgentMessage, 'id' | 'round' | 'from'>;
+  tokens: number;
+  errors: number;
+  failure?: string;
+}
+export const agentTurnSignal = defineSignal<[AgentTurn]>('agentTurn');
+export const agentTurnResultSignal = defineSignal<[AgentTurnResult]>('agentTurnResult');

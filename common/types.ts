@@ -1,0 +1,205 @@
+// The contract's vocabulary (../shared/spec/CONTRACT.md). Imported by workflows, so it must stay
+// free of Node builtins and I/O.
+
+export const PHASES = ['SPAWN', 'RUN', 'REPORT', 'ORCHESTRATE', 'COMPLETE'] as const;
+export type Phase = (typeof PHASES)[number];
+
+export const STATUSES = [
+  'SPAWNING',
+  'RUNNING',
+  'REPORT',
+  'ORCHESTRATING',
+  'COMPLETED',
+  'FAILED',
+  'TIMEOUT',
+  'ORCHESTRATION_FAILED',
+  'ORCHESTRATION_ERROR',
+  'STOPPED',
+] as const;
+export type PipelineStatusName = (typeof STATUSES)[number];
+
+export const ROLES = ['alpha', 'beta', 'gamma'] as const;
+export type Role = (typeof ROLES)[number];
+export type AgentPhase = 'run' | 'orch';
+
+export const GAMMA_REASONS = ['STUCK', 'CONFLICT', 'COMPLEXITY', 'MANUAL'] as const;
+export type GammaReason = (typeof GAMMA_REASONS)[number];
+
+export const SCENARIOS = ['consensus', 'conflict', 'stuck', 'complex', 'flaky', 'revoked', 'no_consensus'] as const;
+export type Scenario = (typeof SCENARIOS)[number];
+
+export const LLM_MODES = ['local', 'openrouter'] as const;
+export type LlmMode = (typeof LLM_MODES)[number];
+
+export const RECOVER_ACTIONS = ['rerun', 'rerun_with_gamma', 'accept_partial'] as const;
+export type RecoverAction = (typeof RECOVER_ACTIONS)[number];
+
+/** The workflow input as a user types it: every field but `objective` optional. */
+export interface PipelineInput {
+  pipelineId?: string;
+  objective: string;
+  autoContinue?: boolean;
+  mode?: LlmMode;
+  model?: string;
+  timeoutSeconds?: number;
+  thresholds?: { stuckSeconds?: number; conflictCount?: number; complexity?: number };
+  maxRounds?: number;
+  budgets?: { tokens?: number; errors?: { total?: number; same?: number; violations?: number } };
+  scenario?: Scenario;
+  latencyMs?: number;
+}
+
+/** Defaults the worker resolves from its environment (never secrets). */
+export interface PipelineDefaults {
+  autoContinue: boolean;
+  mode: LlmMode;
+  model: string;
+  timeoutSeconds: number;
+  thresholds: { stuckSeconds: number; conflictCount: number; complexity: number };
+  maxRounds: number;
+  budgets: { tokens: number; errors: { total: number; same: number; violations: number } };
+  recoveryWindowSeconds: number;
+}
+
+/** The input with every default filled in: what the pipeline actually runs with. */
+export interface PipelineSettings extends PipelineDefaults {
+  pipelineId: string;
+  objective: string;
+  scenario: Scenario;
+  latencyMs: number;
+}
+
+/** What an agent needs to reach its LLM; small, and free of secrets. */
+export interface LlmSettings {
+  mode: LlmMode;
+  model: string;
+  scenario: Scenario;
+  latencyMs: number;
+}
+
+export interface AgentView {
+  id: string;
+  role: Role;
+  phase: AgentPhase;
+  status: 'STARTING' | 'RUNNING' | 'WAITING' | 'COMPLETED' | 'FAILED' | 'CANCELLED' | 'REVOKED';
+  errors: number;
+  tokens: number;
+}
+
+export interface GammaView {
+  spawned: boolean;
+  reason: GammaReason | null;
+}
+
+export interface StatusView {
+  pipelineId: string;
+  phase: Phase;
+  status: PipelineStatusName;
+  agents: AgentView[];
+  gamma: GammaView;
+  startedAt: string;
+  updatedAt: string;
+}
+
+export interface Proposal {
+  id: string;
+  round: number;
+  author: Role;
+  title: string;
+  rationale: string;
+  complexity: number;
+}
+
+export interface Vote {
+  proposalId: string;
+  agent: Role;
+  approve: boolean;
+  reason?: string;
+}
+
+export interface AgentMessage {
+  id: string;
+  round: number;
+  from: Role;
+  to: Role | 'all';
+  content: string;
+}
+
+export interface Consensus {
+  proposalId: string;
+  title: string;
+  round: number;
+  votes: Vote[];
+}
+
+export interface GammaRequest {
+  reason: GammaReason;
+  detail?: string;
+  at: string;
+  accepted: boolean;
+  note: string;
+}
+
+export interface OrchestrationView {
+  status: 'PENDING' | 'RUNNING' | 'CONSENSUS' | 'NO_CONSENSUS' | 'TIMEOUT' | 'STOPPED' | 'ERROR';
+  mode: LlmMode;
+  model: string;
+  round: number;
+  proposals: Proposal[];
+  votes: Vote[];
+  consensus: Consensus | null;
+  gamma: GammaView & { requests: GammaRequest[] };
+  messages: AgentMessage[];
+}
+
+export interface AgentSummary {
+  role: Role;
+  summary: string;
+}
+
+export interface Report {
+  pipelineId: string;
+  objective: string;
+  kind: 'run' | 'final' | 'partial';
+  status: PipelineStatusName;
+  summary: string;
+  agents: AgentSummary[];
+  consensus: Consensus | null;
+  notes: string[];
+  generatedAt: string;
+}
+
+export interface PipelineResult {
+  pipelineId: string;
+  status: PipelineStatusName;
+  consensus: Consensus | null;
+  rounds: number;
+  gamma: GammaView;
+  tokens: number;
+  reason?: string;
+}
+
+/** An event as watchers receive it (WebSocket and the Redis bus). */
+export interface PipelineEvent {
+  type: EventType;
+  pipeline_id: string;
+  seq: number;
+  ts: string;
+  data: Record<string, unknown>;
+}
+
+export const EVENT_TYPES = [
+  'pipeline_spawned',
+  'phase_changed',
+  'orchestration_started',
+  'agent_spawned',
+  'agent_message',
+  'proposal_posted',
+  'vote_cast',
+  'gamma_spawned',
+  'consensus_reached',
+  'agent_revoked',
+  'orchestration_complete',
+  'pipeline_finished',
+] as const;
+export type EventType = (typeof EVENT_TYPES)[number];

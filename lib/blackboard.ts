@@ -1,0 +1,96 @@
+import type { ChainableCommander, Redis } from 'ioredis';
+import type { AgentMessage, Consensus, Proposal, Role, Vote } from '../common/types';
+
+// The blackboard: the pipeline's proposals, solutions, votes, consensus, messages and handoffs,
+// mirrored into Redis for watchers. The workflow holds the authoritative copy; every write here is a
+// keyed HSET/SET, so an activity retried any number of times leaves the same state.
+
+export type BoardWrite =
+  | { kind: 'proposal'; value: Proposal }
+  | { kind: 'solution'; value: { proposalId: string; by: Role; text: string } }
+  | { kind: 'vote'; value: Vote }
+  | { kind: 'consensus'; value: Consensus }
+  | { kind: 'message'; value: AgentMessage }
+  | { kind: 'handoff'; value: { agent: Role; done: string; left: string } };
+
+export const boardKeys = (pipelineId: string) => {
+  const base = `ag:${pipelineId}`;
+  return {
+    run: `${base}:run`,
+    proposals: `${base}:proposals`,
+    solutions: `${base}:solutions`,
+    votes: `${base}:votes`,
+    consensus: `${base}:consensus`,
+    messages: `${base}:messages`,
+    handoffs: `${base}:handoffs`,
+    events: `${base}:events`,
+  };
+};
+
+export function applyBoardWrites(tx: ChainableCommander, pipelineId: string, writes: BoardWrite[]): void {
+  const k = boardKeys(pipelineId);
+  for (const w of writes) {
+    switch (w.kind) {
+      case 'proposal':
+        tx.hset(k.proposals, w.value.id, JSON.stringify(w.value));
+        break;
+      case 'solution':
+        tx.hset(k.solutions, w.value.proposalId, JSON.stringify(w.value));
+        break;
+      case 'vote':
+        tx.hset(k.votes, `${w.value.proposalId}:${w.value.agent}`, JSON.stringify(w.value));
+        break;
+      case 'consensus':
+        tx.set(k.consensus, JSON.stringify(w.value));
+        break;
+      case 'message':
+        tx.hset(k.messages, w.value.id, JSON.stringify(w.value));
+        break;
+      case 'handoff':
+        tx.hset(k.handoffs, w.value.agent, JSON.stringify(w.value));
+        break;
+    }
+  }
+}
+
+/** A new run of the same pipeline id starts from a clean board (the ledger keeps the old run). */
+export async function claimBoard(redis: Redis, pipelineId: string, runKey: string): Promise<void> {
+  const k = boardKeys(pipelineId);
+  const current = await redis.get(k.run);
+  if (current === runKey) return;
+  await redis
+    .multi()
+    .del(k.proposals, k.solutions, k.votes, k.consensus, k.messages, k.handoffs, k.events)
+    .set(k.run, runKey)
+    .exec();
+}
+
+export interface BoardSnapshot {
+  proposals: Proposal[];
+  solutions: unknown[];
+  votes: Vote[];
+  consensus: Consensus | null;
+  messages: AgentMessage[];
+  handoffs: unknown[];
+}
+
+export async function readBoard(redis: Redis, pipelineId: string): Promise<BoardSnapshot> {
+  const k = boardKeys(pipelineId);
+  const [proposals, solutions, votes, consensus, messages, handoffs] = await Promise.all([
+    redis.hvals(k.proposals),
+    redis.hvals(k.solutions),
+    redis.hvals(k.votes),
+    redis.get(k.consensus),
+    redis.hvals(k.messages),
+    redis.hvals(k.handoffs),
+  ]);
+  const parse = <T>(list: string[]) => list.map((s) => JSON.parse(s) as T);
+  return {
+    proposals: parse<Proposal>(proposals),
+    solutions: parse(solutions),
+    votes: parse<Vote>(votes),
+    consensus: consensus ? (JSON.parse(consensus) as Consensus) : null,
+    messages: parse<AgentMessage>(messages),
+    handoffs: parse(handoffs),
+  };
+}

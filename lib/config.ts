@@ -1,0 +1,127 @@
+import { z } from 'zod';
+import type { PipelineDefaults } from '../common/types';
+
+// Every variable of the contract, read once. A bad value stops the process with a message that names
+// the variable and what it expects, instead of failing later somewhere deep.
+
+const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => ['true', '1', 'yes'].includes(v));
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
+const url = z.string().url();
+
+const schema = z.object({
+  TEMPORAL_ADDRESS: z.string().regex(/^[^\s:]+:\d+$/, 'host:port').default('localhost:7233'),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_TASK_QUEUE: z.string().min(1).default('agent-pipeline'),
+  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL').default('redis://127.0.0.1:6379'),
+  LEDGER_PATH: z.string().min(1).default('./data/ledger.db'),
+  API_HOST: z.string().min(1).default('127.0.0.1'),
+  API_PORT: int(0, 65535).default(3000),
+  API_TOKEN: z.string().min(16, 'at least 16 characters').optional(),
+  AUTO_ORCHESTRATE: bool.default(true),
+  LLM_MODE: z.enum(['local', 'openrouter']).optional(),
+  OPENROUTER_API_KEY: z.string().min(1).optional(),
+  OPENROUTER_BASE_URL: url.default('https://openrouter.ai/api/v1'),
+  OPENROUTER_MODEL: z.string().min(1).default('anthropic/claude-sonnet-4'),
+  ORCHESTRATION_TIMEOUT: int(1, 86_400).default(120),
+  GAMMA_STUCK_THRESHOLD: int(1, 86_400).default(30),
+  GAMMA_CONFLICT_THRESHOLD: int(1, 1000).default(3),
+  GAMMA_COMPLEXITY_THRESHOLD: z.coerce.number().min(0).max(1).default(0.8),
+  ORCHESTRATION_MAX_ROUNDS: int(1, 100).default(8),
+  RECOVERY_WINDOW_SECONDS: int(1).default(86_400),
+  AGENT_TOKEN_BUDGET: int(1).default(100_000),
+  ERROR_BUDGET_TOTAL: int(1, 1000).default(8),
+  ERROR_BUDGET_SAME: int(1, 1000).default(2),
+  ERROR_BUDGET_VIOLATIONS: int(1, 1000).default(1),
+  BREAKER_FAILURES: int(1, 1000).default(5),
+  BREAKER_COOLDOWN_SECONDS: int(1, 86_400).default(30),
+  LLM_RATE_LIMIT: z.coerce.number().positive().optional(),
+  LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  VAULT_ADDR: url.optional(),
+  VAULT_TOKEN: z.string().min(1).optional(),
+  // Not in the contract: where people open the Web UI (printed in links), default the dev server's.
+  TEMPORAL_UI_URL: url.default('http://localhost:8233'),
+});
+
+export type Config = z.infer<typeof schema> & { llmMode: 'local' | 'openrouter' };
+
+/** Variables whose values never reach a log line, an error message or a workflow. */
+export const SECRET_VARIABLES = ['OPENROUTER_API_KEY', 'VAULT_TOKEN', 'API_TOKEN'] as const;
+
+export class ConfigError extends Error {
+  constructor(
+    public readonly variable: string,
+    expected: string,
+  ) {
+    super(`bad value for ${variable}: ${expected}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses an environment; throws a ConfigError naming the first bad variable. Empty values count as unset. */
+export function parseConfig(env: NodeJS.ProcessEnv): Config {
+  const present = Object.fromEntries(
+    Object.keys(schema.shape)
+      .filter((k) => env[k] !== undefined && env[k] !== '')
+      .map((k) => [k, env[k]]),
+  );
+  const parsed = schema.safeParse(present);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const variable = String(issue.path[0]);
+    // Never echo the value of a secret back.
+    const shown = (SECRET_VARIABLES as readonly string[]).includes(variable) ? '' : ` (got "${present[variable]}")`;
+    throw new ConfigError(variable, `${issue.message}${shown}`);
+  }
+  const cfg = parsed.data;
+  const keyConfigured = Boolean(cfg.OPENROUTER_API_KEY || (cfg.VAULT_ADDR && cfg.VAULT_TOKEN));
+  if (cfg.LLM_MODE === 'openrouter' && !keyConfigured) {
+    throw new ConfigError('LLM_MODE', 'openrouter needs OPENROUTER_API_KEY, or VAULT_ADDR and VAULT_TOKEN');
+  }
+  return { ...cfg, llmMode: cfg.LLM_MODE ?? (keyConfigured ? 'openrouter' : 'local') };
+}
+
+let cached: Config | undefined;
+
+/** The process's configuration; on a bad value prints what is wrong and exits with code 78 (EX_CONFIG). */
+export function config(): Config {
+  if (cached) return cached;
+  try {
+    cached = parseConfig(process.env);
+    return cached;
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`agent-governance: ${err.message}\n`);
+      process.exit(78);
+    }
+    throw err;
+  }
+}
+
+/** The defaults a pipeline takes from the environment: no secrets in here, it goes into histories. */
+export function pipelineDefaults(cfg: Config): PipelineDefaults {
+  return {
+    autoContinue: cfg.AUTO_ORCHESTRATE,
+    mode: cfg.llmMode,
+    model: cfg.OPENROUTER_MODEL,
+    timeoutSeconds: cfg.ORCHESTRATION_TIMEOUT,
+    thresholds: {
+      stuckSeconds: cfg.GAMMA_STUCK_THRESHOLD,
+      conflictCount: cfg.GAMMA_CONFLICT_THRESHOLD,
+      complexity: cfg.GAMMA_COMPLEXITY_THRESHOLD,
+    },
+    maxRounds: cfg.ORCHESTRATION_MAX_ROUNDS,
+    budgets: {
+      tokens: cfg.AGENT_TOKEN_BUDGET,
+      errors: { total: cfg.ERROR_BUDGET_TOTAL, same: cfg.ERROR_BUDGET_SAME, violations: cfg.ERROR_BUDGET_VIOLATIONS },
+    },
+    recoveryWindowSeconds: cfg.RECOVERY_WINDOW_SECONDS,
+  };
+}
+
+/** The configuration with secrets masked, for the start-up log line. */
+export function redactConfig(cfg: Config): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...cfg };
+  for (const k of SECRET_VARIABLES) if (out[k] !== undefined) out[k] = '[set]';
+  if (typeof out.REDIS_URL === 'string') out.REDIS_URL = out.REDIS_URL.replace(/\/\/([^@/]*):([^@/]*)@/, '//$1:***@');
+  return out;
+}

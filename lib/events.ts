@@ -1,0 +1,72 @@
+import type { Redis } from 'ioredis';
+import type { PipelineEvent } from '../common/types';
+import { boardKeys } from './blackboard';
+
+// Pipeline events: kept per pipeline in a sorted set scored by `seq` (so a watcher can replay what
+// came after the last seq it saw) and published live on Redis pub/sub. The pipeline workflow assigns
+// every seq, so a retried publish carries byte-identical events: ZADD NX makes it a no-op, and the
+// live publish happens only for an event stored for the first time.
+
+export const ALL_EVENTS_CHANNEL = 'ag:events';
+export const pipelineChannel = (pipelineId: string): string => `ag:events:${pipelineId}`;
+
+const STORE_AND_PUBLISH = `
+local added = 0
+for i = 1, #ARGV, 2 do
+  if redis.call('ZADD', KEYS[1], 'NX', ARGV[i], ARGV[i + 1]) == 1 then
+    redis.call('PUBLISH', KEYS[2], ARGV[i + 1])
+    redis.call('PUBLISH', KEYS[3], ARGV[i + 1])
+    added = added + 1
+  end
+end
+return added`;
+
+export async function publishEvents(redis: Redis, pipelineId: string, events: PipelineEvent[]): Promise<number> {
+  if (events.length === 0) return 0;
+  const args = events.flatMap((e) => [String(e.seq), JSON.stringify(e)]);
+  const keys = [boardKeys(pipelineId).events, pipelineChannel(pipelineId), ALL_EVENTS_CHANNEL];
+  return (await redis.eval(STORE_AND_PUBLISH, keys.length, ...keys, ...args)) as number;
+}
+
+/** Events with seq greater than `since`, in order. */
+export async function eventsSince(redis: Redis, pipelineId: string, since = 0): Promise<PipelineEvent[]> {
+  const raw = await redis.zrangebyscore(boardKeys(pipelineId).events, `(${since}`, '+inf');
+  return raw.map((s) => JSON.parse(s) as PipelineEvent);
+}
+
+/**
+ * Replays the stored events after `since`, then follows live ones, each seq exactly once and in order
+ * (live events that arrive during the replay are buffered, duplicates dropped by seq).
+ */
+export async function followEvents(
+  subscriber: Redis,
+  reader: Redis,
+  pipelineId: string,
+  since: number,
+  onEvent: (e: PipelineEvent) => void,
+): Promise<() => Promise<void>> {
+  let last = since;
+  let replaying = true;
+  const buffered: PipelineEvent[] = [];
+  const channel = pipelineChannel(pipelineId);
+  const deliver = (e: PipelineEvent) => {
+    if (e.seq <= last) return;
+    last = e.seq;
+    onEvent(e);
+  };
+  const listener = (ch: string, message: string) => {
+    if (ch !== channel) return;
+    const e = JSON.parse(message) as PipelineEvent;
+    if (replaying) buffered.push(e);
+    else deliver(e);
+  };
+  subscriber.on('message', listener);
+  await subscriber.subscribe(channel);
+  for (const e of await eventsSince(reader, pipelineId, since)) deliver(e);
+  replaying = false;
+  for (const e of buffered.sort((a, b) => a.seq - b.seq)) deliver(e);
+  return async () => {
+    subscriber.off('message', listener);
+    await subscriber.unsubscribe(channel);
+  };
+}

@@ -1,0 +1,173 @@
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { PipelineEvent, PipelineResult, PipelineSettings } from '../common/types';
+
+// The SQLite ledger: pipelines, audit events, checkpoints and results. Written only from activities,
+// which Temporal runs at least once, so every write is keyed and idempotent: a row is identified by
+// the pipeline, its run (first execution run id, stable across continue-as-new) and a key the
+// workflow chose deterministically, and a repeated write is ignored.
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS pipelines (
+  pipeline_id TEXT NOT NULL,
+  run_key     TEXT NOT NULL,
+  workflow_id TEXT NOT NULL,
+  objective   TEXT NOT NULL,
+  mode        TEXT NOT NULL,
+  model       TEXT NOT NULL,
+  scenario    TEXT NOT NULL,
+  settings    TEXT NOT NULL,
+  created_at  TEXT NOT NULL,
+  PRIMARY KEY (pipeline_id, run_key)
+);
+CREATE TABLE IF NOT EXISTS audit_events (
+  id          INTEGER PRIMARY KEY AUTOINCREMENT,
+  pipeline_id TEXT NOT NULL,
+  run_key     TEXT NOT NULL,
+  seq         INTEGER NOT NULL,
+  type        TEXT NOT NULL,
+  data        TEXT NOT NULL,
+  ts          TEXT NOT NULL,
+  UNIQUE (pipeline_id, run_key, seq)
+);
+CREATE TABLE IF NOT EXISTS checkpoints (
+  id          INTEGER PRIMARY KEY AUTOINCREMENT,
+  pipeline_id TEXT NOT NULL,
+  run_key     TEXT NOT NULL,
+  key         TEXT NOT NULL,
+  phase       TEXT NOT NULL,
+  status      TEXT NOT NULL,
+  data        TEXT NOT NULL,
+  ts          TEXT NOT NULL,
+  UNIQUE (pipeline_id, run_key, key)
+);
+CREATE TABLE IF NOT EXISTS results (
+  pipeline_id TEXT NOT NULL,
+  run_key     TEXT NOT NULL,
+  status      TEXT NOT NULL,
+  data        TEXT NOT NULL,
+  ts          TEXT NOT NULL,
+  PRIMARY KEY (pipeline_id, run_key)
+);
+CREATE INDEX IF NOT EXISTS audit_by_pipeline ON audit_events (pipeline_id, seq);
+`;
+
+export interface RunRef {
+  pipelineId: string;
+  runKey: string;
+}
+
+export interface CheckpointInput extends RunRef {
+  key: string;
+  phase: string;
+  status: string;
+  data: unknown;
+  ts: string;
+}
+
+export interface CheckpointRow {
+  id: number;
+  pipeline_id: string;
+  run_key: string;
+  key: string;
+  phase: string;
+  status: string;
+  data: unknown;
+  ts: string;
+}
+
+export interface AuditRow {
+  id: number;
+  pipeline_id: string;
+  seq: number;
+  type: string;
+  data: unknown;
+  ts: string;
+}
+
+export class Ledger {
+  private readonly db: Database.Database;
+
+  constructor(readonly path: string) {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    this.db = new Database(path, { timeout: 5000 });
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.exec(SCHEMA);
+  }
+
+  /** Throws when the file cannot be read and written (used by health checks and at start). */
+  check(): void {
+    this.db.prepare('SELECT count(*) FROM pipelines').get();
+  }
+
+  recordPipeline(ref: RunRef & { workflowId: string; settings: PipelineSettings; createdAt: string }): boolean {
+    const s = ref.settings;
+    const info = this.db
+      .prepare(
+        `INSERT INTO pipelines (pipeline_id, run_key, workflow_id, objective, mode, model, scenario, settings, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+      )
+      .run(ref.pipelineId, ref.runKey, ref.workflowId, s.objective, s.mode, s.model, s.scenario, JSON.stringify(s), ref.createdAt);
+    return info.changes === 1;
+  }
+
+  recordCheckpoint(c: CheckpointInput): boolean {
+    const info = this.db
+      .prepare(
+        `INSERT INTO checkpoints (pipeline_id, run_key, key, phase, status, data, ts)
+         VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+      )
+      .run(c.pipelineId, c.runKey, c.key, c.phase, c.status, JSON.stringify(c.data), c.ts);
+    return info.changes === 1;
+  }
+
+  recordResult(ref: RunRef & { result: PipelineResult; ts: string }): boolean {
+    const info = this.db
+      .prepare(`INSERT INTO results (pipeline_id, run_key, status, data, ts) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`)
+      .run(ref.pipelineId, ref.runKey, ref.result.status, JSON.stringify(ref.result), ref.ts);
+    return info.changes === 1;
+  }
+
+  /** Appends audit events in one transaction; events already there (by seq) are skipped. */
+  recordAudit(ref: RunRef, events: PipelineEvent[]): number {
+    const insert = this.db.prepare(
+      `INSERT INTO audit_events (pipeline_id, run_key, seq, type, data, ts) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+    );
+    const tx = this.db.transaction((list: PipelineEvent[]) =>
+      list.reduce((n, e) => n + insert.run(ref.pipelineId, ref.runKey, e.seq, e.type, JSON.stringify(e.data), e.ts).changes, 0),
+    );
+    return tx(events);
+  }
+
+  results(pipelineId: string): { run_key: string; status: string; data: PipelineResult; ts: string }[] {
+    const rows = this.db.prepare(`SELECT run_key, status, data, ts FROM results WHERE pipeline_id = ? ORDER BY ts`).all(pipelineId) as {
+      run_key: string;
+      status: string;
+      data: string;
+      ts: string;
+    }[];
+    return rows.map((r) => ({ ...r, data: JSON.parse(r.data) as PipelineResult }));
+  }
+
+  checkpoints(pipelineId: string): CheckpointRow[] {
+    const rows = this.db.prepare(`SELECT * FROM checkpoints WHERE pipeline_id = ? ORDER BY id`).all(pipelineId) as (CheckpointRow & {
+      data: string;
+    })[];
+    return rows.map((r) => ({ ...r, data: JSON.parse(r.data) as unknown }));
+  }
+
+  audit(pipelineId: string | undefined, limit = 100): AuditRow[] {
+    const rows = (
+      pipelineId
+        ? this.db.prepare(`SELECT id, pipeline_id, seq, type, data, ts FROM audit_events WHERE pipeline_id = ? ORDER BY id DESC LIMIT ?`).all(pipelineId, limit)
+        : this.db.prepare(`SELECT id, pipeline_id, seq, type, data, ts FROM audit_events ORDER BY id DESC LIMIT ?`).all(limit)
+    ) as (AuditRow & { data: string })[];
+    return rows.reverse().map((r) => ({ ...r, data: JSON.parse(r.data) as unknown }));
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}

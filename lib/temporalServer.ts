@@ -1,0 +1,196 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { accessSync, constants, createWriteStream, mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { homedir } from 'node:os';
+import { delimiter, dirname, join } from 'node:path';
+import { Connection } from '@temporalio/client';
+import { SEARCH_ATTRIBUTE_NAMES } from '../common/searchAttributes';
+
+// Finding, building and starting the Temporal CLI's dev server, for `npm run temporal`, the demo,
+// the tests and the benchmark. The binary is cached outside the repo: it is 250 MB and takes minutes
+// to build, so it is built once per machine.
+
+export const TEMPORAL_CLI_MODULE = 'github.com/temporalio/cli/cmd/temporal@v1.5.1';
+export const CACHE_DIR = process.env.AGENT_GOVERNANCE_CACHE ?? join(homedir(), '.cache', 'agent-governance');
+const CACHED_CLI = join(CACHE_DIR, 'bin', 'temporal');
+
+const executable = (path: string): boolean => {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+const onPath = (name: string): string | undefined =>
+  (process.env.PATH ?? '')
+    .split(delimiter)
+    .map((dir) => join(dir, name))
+    .find(executable);
+
+/** TEMPORAL_CLI_PATH, else `temporal` on PATH, else the cache; undefined when there is none. */
+export function findTemporalCli(): string | undefined {
+  const explicit = process.env.TEMPORAL_CLI_PATH;
+  if (explicit) {
+    if (!executable(explicit)) throw new Error(`TEMPORAL_CLI_PATH=${explicit} is not an executable file`);
+    return explicit;
+  }
+  return onPath('temporal') ?? (executable(CACHED_CLI) ? CACHED_CLI : undefined);
+}
+
+/** Finds the CLI or builds it into the cache with `go install`, showing that it is working. */
+export async function ensureTemporalCli(out: NodeJS.WritableStream = process.stderr): Promise<string> {
+  const found = findTemporalCli();
+  if (found) return found;
+  const go = onPath('go') ?? (executable('/usr/local/go/bin/go') ? '/usr/local/go/bin/go' : undefined);
+  if (!go) {
+    throw new Error(
+      'The Temporal CLI is not installed and Go is not there to build it. Install Go 1.24 or newer ' +
+        '(https://go.dev/dl/, or `apt-get install golang-go` where it is recent enough), or install the ' +
+        'Temporal CLI yourself and set TEMPORAL_CLI_PATH to it.',
+    );
+  }
+  mkdirSync(join(CACHE_DIR, 'bin'), { recursive: true });
+  out.write(
+    `Building the Temporal CLI (${TEMPORAL_CLI_MODULE}) into ${CACHE_DIR}/bin once for this machine.\n` +
+      'This takes about 7 minutes and makes a 250 MB binary; later runs reuse it.\n',
+  );
+  const started = Date.now();
+  const child = spawn(go, ['install', TEMPORAL_CLI_MODULE], {
+    env: { ...process.env, GOBIN: join(CACHE_DIR, 'bin'), GOFLAGS: process.env.GOFLAGS ?? '-mod=mod' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let downloads = 0;
+  let lastLine = '';
+  const tail: string[] = [];
+  const onData = (chunk: Buffer) => {
+    for (const line of chunk.toString().split('\n').filter(Boolean)) {
+      if (line.startsWith('go: downloading')) downloads++;
+      lastLine = line;
+      tail.push(line);
+      if (tail.length > 20) tail.shift();
+    }
+  };
+  child.stdout!.on('data', onData);
+  child.stderr!.on('data', onData);
+  const tty = (out as NodeJS.WriteStream).isTTY;
+  const timer = setInterval(() => {
+    const secs = Math.round((Date.now() - started) / 1000);
+    const phase = downloads ? `${downloads} modules downloaded, compiling` : 'resolving modules';
+    const line = `  go install: ${secs}s elapsed, ${phase}${lastLine ? ` (${lastLine.slice(0, 60)})` : ''}`;
+    out.write(tty ? `\r${line.padEnd(110)}` : `${line}\n`);
+  }, tty ? 1000 : 30_000);
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  clearInterval(timer);
+  if (tty) out.write('\n');
+  if (code !== 0 || !executable(CACHED_CLI)) {
+    throw new Error(`building the Temporal CLI failed (go install exited ${code}):\n${tail.join('\n')}`);
+  }
+  out.write(`Temporal CLI built in ${Math.round((Date.now() - started) / 1000)}s: ${CACHED_CLI}\n`);
+  return CACHED_CLI;
+}
+
+export async function isTemporalUp(address: string, timeoutMs = 2000): Promise<boolean> {
+  try {
+    const connection = await Connection.connect({ address, connectTimeout: timeoutMs });
+    try {
+      await connection.healthService.check({});
+      return true;
+    } finally {
+      await connection.close();
+    }
+  } catch {
+    return false;
+  }
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export interface DevServerOptions {
+  cli: string;
+  port: number;
+  /** Web UI port; undefined runs headless. */
+  uiPort?: number;
+  /** SQLite file; undefined keeps everything in memory. */
+  dbFile?: string;
+  logFile?: string;
+  namespace?: string;
+}
+
+export interface DevServer {
+  address: string;
+  uiUrl?: string;
+  process: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/** Dynamic config that lowers the per-activity overhead (measured: see the README's performance notes). */
+const DYNAMIC_CONFIG = ['system.enableActivityEagerExecution=true'];
+
+export async function startDevServer(opts: DevServerOptions): Promise<DevServer> {
+  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(opts.port), '--log-level', 'warn'];
+  args.push(...(opts.uiPort ? ['--ui-port', String(opts.uiPort)] : ['--headless']));
+  if (opts.dbFile) {
+    mkdirSync(dirname(opts.dbFile), { recursive: true });
+    args.push('--db-filename', opts.dbFile);
+  }
+  if (opts.namespace && opts.namespace !== 'default') args.push('--namespace', opts.namespace);
+  for (const name of SEARCH_ATTRIBUTE_NAMES) args.push('--search-attribute', `${name}=Keyword`);
+  for (const kv of DYNAMIC_CONFIG) args.push('--dynamic-config-value', kv);
+
+  const child = spawn(opts.cli, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: false });
+  const output: string[] = [];
+  const log = opts.logFile ? createWriteStream(opts.logFile, { flags: 'a' }) : undefined;
+  const keep = (chunk: Buffer) => {
+    log?.write(chunk);
+    output.push(chunk.toString());
+    if (output.length > 50) output.shift();
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+
+  const address = `127.0.0.1:${opts.port}`;
+  const deadline = Date.now() + 60_000;
+  let up = false;
+  while (!up && Date.now() < deadline) {
+    const early = await Promise.race([exited.then((c) => ({ c })), new Promise((r) => setTimeout(r, 300))]);
+    if (early && typeof early === 'object' && 'c' in early) {
+      throw new Error(`the Temporal dev server exited (${early.c}) at start:\n${output.join('').slice(-2000)}`);
+    }
+    up = await isTemporalUp(address, 1000);
+  }
+  if (!up) {
+    child.kill('SIGKILL');
+    throw new Error(`the Temporal dev server did not answer at ${address} within 60s:\n${output.join('').slice(-2000)}`);
+  }
+  return {
+    address,
+    uiUrl: opts.uiPort ? `http://localhost:${opts.uiPort}` : undefined,
+    process: child,
+    async stop() {
+      if (child.exitCode !== null) return;
+      child.kill('SIGTERM');
+      const done = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 10_000))]);
+      if (!done) child.kill('SIGKILL');
+      log?.end();
+    },
+  };
+}
+
+/** Runs a temporal CLI command synchronously (used by the CLI recipe tests). */
+export function runCli(cli: string, args: string[], address: string): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(cli, [...args, '--address', address], { encoding: 'utf8', timeout: 120_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}

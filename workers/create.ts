@@ -1,0 +1,77 @@
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import type { Redis } from 'ioredis';
+import { fileURLToPath } from 'node:url';
+import { createLedgerActivities, createLlmActivities, createPublishActivities, createSettingsActivities } from '../activities';
+import { OpenAiProvider } from '../agents/openaiProvider';
+import type { LlmProvider } from '../agents/provider';
+import { SimulatorProvider } from '../agents/simulator';
+import { ledgerTaskQueue } from '../common/ids';
+import type { LlmMode } from '../common/types';
+import { pipelineDefaults, type Config } from '../lib/config';
+import type { Ledger } from '../lib/ledger';
+import { temporalUnreachable } from '../lib/temporal';
+
+// Builds the worker(s) of one process: the pipeline worker (workflows, LLM and publishing activities)
+// on the task queue, and the ledger writer on its own queue. Used by `npm run worker`, the tests and
+// the benchmark alike, so they all run the same thing.
+
+export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+
+export interface WorkerDeps {
+  connection: NativeConnection;
+  config: Config;
+  taskQueue?: string;
+  redis: Redis;
+  ledger?: Ledger;
+  /** A prebuilt bundle (bundleWorkflowCode) to skip bundling at start. */
+  workflowBundle?: { codePath: string };
+  options?: Partial<WorkerOptions>;
+}
+
+export async function connectNative(address: string): Promise<NativeConnection> {
+  try {
+    return await NativeConnection.connect({ address });
+  } catch (err) {
+    throw temporalUnreachable(address, err);
+  }
+}
+
+export function llmProviders(config: Config): Partial<Record<LlmMode, LlmProvider>> {
+  const providers: Partial<Record<LlmMode, LlmProvider>> = { local: new SimulatorProvider() };
+  const key = config.OPENROUTER_API_KEY;
+  if (key) {
+    providers.openrouter = new OpenAiProvider({ baseURL: config.OPENROUTER_BASE_URL, apiKey: async () => key });
+  }
+  return providers;
+}
+
+export async function createWorkers(deps: WorkerDeps): Promise<Worker[]> {
+  const { connection, config } = deps;
+  const taskQueue = deps.taskQueue ?? config.TEMPORAL_TASK_QUEUE;
+  const namespace = config.TEMPORAL_NAMESPACE;
+  const workers = [
+    await Worker.create({
+      connection,
+      namespace,
+      taskQueue,
+      ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
+      activities: {
+        ...createSettingsActivities(pipelineDefaults(config)),
+        ...createLlmActivities(llmProviders(config)),
+        ...createPublishActivities(deps.redis),
+      },
+      ...deps.options,
+    }),
+  ];
+  if (deps.ledger) {
+    workers.push(
+      await Worker.create({
+        connection,
+        namespace,
+        taskQueue: ledgerTaskQueue(taskQueue),
+        activities: createLedgerActivities(deps.ledger),
+      }),
+    );
+  }
+  return workers;
+}

@@ -1,0 +1,208 @@
+import {
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  isCancellation,
+  log,
+  proxyLocalActivities,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { SettingsActivities } from '../activities';
+import { buildFinalReport, buildRunReport } from '../agents/report';
+import { pipelineIdFromWorkflowId } from '../common/ids';
+import { InputError, parsePipelineInput, resolveSettings } from '../common/input';
+import {
+  agentTurnResultSignal,
+  continueUpdate,
+  orchestrationQuery,
+  type ContinueArgs,
+  type RecoverArgs,
+  type SpawnGammaArgs,
+  type StopArgs,
+  recoverUpdate,
+  reportQuery,
+  spawnGammaSignal,
+  statusQuery,
+  stopSignal,
+} from '../common/messages';
+import { GAMMA_REASONS, LLM_MODES, type AgentSummary, type PipelineInput, type PipelineResult, type PipelineStatusName } from '../common/types';
+import { agentStarter } from './agents';
+import { Orchestration } from './orchestration';
+import { PipelineState } from './pipelineState';
+
+// pipelineWorkflow: SPAWN → RUN (ALPHA and BETA in parallel) → REPORT (report, checkpoint, maybe wait
+// for `continue`) → ORCHESTRATE (rounds until consensus) → COMPLETE (result, final checkpoint, events).
+// Every ending — consensus, no consensus, deadline, stop, cancellation, failure — goes through
+// finish(), which writes the final report, one checkpoint and exactly one result row.
+
+const { pipelineDefaults } = proxyLocalActivities<SettingsActivities>({ startToCloseTimeout: '10s' });
+
+export async function pipelineWorkflow(rawInput: PipelineInput): Promise<PipelineResult> {
+  let input: PipelineInput;
+  try {
+    input = parsePipelineInput(rawInput);
+  } catch (err) {
+    if (err instanceof InputError) throw ApplicationFailure.create({ message: err.message, type: 'InvalidInput', nonRetryable: true, details: [{ field: err.field }] });
+    throw err;
+  }
+  const pipelineId = input.pipelineId ?? pipelineIdFromWorkflowId(workflowInfo().workflowId);
+  const s = new PipelineState(resolveSettings(input, pipelineId, await pipelineDefaults()));
+  const startAgent = agentStarter(s);
+  const orchestration = new Orchestration(s, startAgent);
+  const summaries: AgentSummary[] = [];
+  let continueRequested = s.settings.autoContinue;
+  let stopReason: string | undefined;
+
+  setHandler(statusQuery, () => s.statusView());
+  setHandler(reportQuery, () => s.report);
+  setHandler(orchestrationQuery, () => s.orchestrationView());
+  setHandler(agentTurnResultSignal, (reply) => orchestration.onReply(reply));
+
+  setHandler(spawnGammaSignal, (args?: SpawnGammaArgs) => {
+    const reason = args?.reason ?? 'MANUAL';
+    const at = new Date(Date.now()).toISOString();
+    const record = (accepted: boolean, note: string): void => void s.gammaRequests.push({ reason, detail: args?.detail, at, accepted, note });
+    if (!GAMMA_REASONS.includes(reason)) return record(false, `unknown reason "${String(reason)}" (expected ${GAMMA_REASONS.join(', ')})`);
+    if (s.gammaSpawned || s.gammaPending) return record(false, 'GAMMA was already requested for this orchestration; ignored');
+    if (s.phase === 'COMPLETE') return record(false, 'the pipeline has finished; ignored');
+    s.gammaPending = { reason, detail: args?.detail };
+    record(true, s.phase === 'ORCHESTRATE' ? 'spawning GAMMA' : 'GAMMA will join when orchestration starts');
+  });
+
+  const main = new CancellationScope();
+  setHandler(stopSignal, (args?: StopArgs) => {
+    stopReason ??= args?.reason || 'stop requested';
+    main.cancel();
+  });
+
+  setHandler(
+    continueUpdate,
+    (args?: ContinueArgs) => {
+      if (args?.mode) s.settings.mode = args.mode;
+      if (args?.model) s.settings.model = args.model;
+      if (args?.timeoutSeconds) s.settings.timeoutSeconds = args.timeoutSeconds;
+      continueRequested = true;
+      return { status: 'ORCHESTRATING', mode: s.settings.mode, model: s.settings.model, timeoutSeconds: s.settings.timeoutSeconds };
+    },
+    {
+      validator: (args?: ContinueArgs) => {
+        if (s.status !== 'REPORT' || continueRequested) {
+          throw new Error(`pipeline ${pipelineId} is ${s.status}${continueRequested && s.status === 'REPORT' ? ' and already continuing' : ''}, not waiting at REPORT: continue is only accepted there`);
+        }
+        if (args?.mode !== undefined && !LLM_MODES.includes(args.mode)) throw new Error(`mode must be one of ${LLM_MODES.join(', ')}`);
+        if (args?.timeoutSeconds !== undefined && !(Number.isInteger(args.timeoutSeconds) && args.timeoutSeconds > 0)) {
+          throw new Error('timeoutSeconds must be a positive whole number');
+        }
+      },
+    },
+  );
+
+  setHandler(
+    recoverUpdate,
+    (_args: RecoverArgs) => {
+      throw ApplicationFailure.nonRetryable('recover is not available yet', 'NotImplemented');
+    },
+    {
+      validator: (_args: RecoverArgs) => {
+        throw new Error(`pipeline ${pipelineId} is ${s.status}, not waiting in ORCHESTRATION_FAILED: recover is only accepted there`);
+      },
+    },
+  );
+
+  s.recordPipeline();
+  s.emit('pipeline_spawned', {
+    objective: s.settings.objective,
+    mode: s.settings.mode,
+    model: s.settings.model,
+    scenario: s.settings.scenario,
+    auto_continue: s.settings.autoContinue,
+  });
+  s.enter('SPAWN', 'SPAWNING');
+  s.flush();
+
+  let status: PipelineStatusName = 'COMPLETED';
+  let reason: string | undefined;
+  let failure: unknown;
+  try {
+    await main.run(async () => {
+      s.enter('RUN', 'RUNNING');
+      s.flush();
+      await Promise.all(
+        (['alpha', 'beta'] as const).map(async (role) => {
+          const r = await (await startAgent(role, 'run')).result();
+          summaries.push({ role, summary: r.summary ?? '' });
+        }),
+      );
+      summaries.sort((a, b) => a.role.localeCompare(b.role));
+
+      s.report = buildRunReport(s.settings, summaries, new Date(Date.now()).toISOString());
+      s.enter('REPORT', 'REPORT');
+      s.flush();
+      await condition(() => continueRequested);
+
+      s.enter('ORCHESTRATE', 'ORCHESTRATING');
+      const outcome = await orchestration.run();
+      s.orchestration.status = outcome;
+      if (outcome === 'TIMEOUT') {
+        status = 'TIMEOUT';
+        reason = `no consensus within the ${s.settings.timeoutSeconds}s orchestration deadline`;
+      } else if (outcome === 'NO_CONSENSUS') {
+        status = 'ORCHESTRATION_FAILED';
+        reason = `no consensus within ${s.settings.maxRounds} rounds`;
+      }
+    });
+  } catch (err) {
+    failure = err;
+    if (isCancellation(err)) {
+      status = 'STOPPED';
+      reason = stopReason ?? 'workflow cancelled';
+      s.orchestration.status = s.phase === 'ORCHESTRATE' ? 'STOPPED' : s.orchestration.status;
+    } else {
+      status = s.phase === 'ORCHESTRATE' ? 'ORCHESTRATION_ERROR' : 'FAILED';
+      reason = err instanceof Error ? (err.cause instanceof Error ? `${err.message}: ${err.cause.message}` : err.message) : String(err);
+      if (s.phase === 'ORCHESTRATE') s.orchestration.status = 'ERROR';
+      log.error('pipeline failed', { pipelineId, status, reason });
+    }
+  }
+
+  const result: PipelineResult = await CancellationScope.nonCancellable(async () => {
+    const consensus = s.orchestration.consensus;
+    const endedIn = s.phase;
+    s.report = buildFinalReport({
+      settings: s.settings,
+      status,
+      agents: summaries,
+      consensus,
+      rounds: s.orchestration.round,
+      notes: reason ? [`ended in ${endedIn}: ${reason}`] : [],
+      at: new Date(Date.now()).toISOString(),
+    });
+    const tokens = [...s.agents.values()].reduce((n, a) => n + a.tokens, 0);
+    const result: PipelineResult = {
+      pipelineId,
+      status,
+      consensus,
+      rounds: s.orchestration.round,
+      gamma: { spawned: s.gammaSpawned, reason: s.gammaReason },
+      tokens,
+      ...(reason ? { reason } : {}),
+    };
+    if (endedIn === 'ORCHESTRATE') {
+      s.emit('orchestration_complete', { status, results: { consensus, rounds: result.rounds, proposals: s.orchestration.proposals.length } });
+    }
+    s.enter('COMPLETE', status);
+    s.recordResult(result);
+    s.emit('pipeline_finished', { status, reason: reason ?? null, rounds: result.rounds, tokens });
+    await s.drain();
+    return result;
+  });
+
+  // Cancellation and unexpected failures end the execution as such (the Web UI shows them), after
+  // everything above was recorded; business outcomes complete with their status.
+  if (failure && isCancellation(failure) && stopReason === undefined) throw failure;
+  if (status === 'FAILED' || status === 'ORCHESTRATION_ERROR') {
+    throw ApplicationFailure.create({ message: `pipeline ${status}: ${reason}`, type: status, nonRetryable: true });
+  }
+  return result;
+}
