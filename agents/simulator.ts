@@ -24,7 +24,7 @@ function hash(text: string): number {
   return h;
 }
 
-const pick = <T>(list: readonly T[], seed: string): T => list[hash(seed) % list.length]!;
+const pick = <T>(list: readonly T[], seed: string, offset = 0): T => list[(hash(seed) + offset) % list.length]!;
 
 function shortObjective(objective: string): string {
   return objective.length > 80 ? `${objective.slice(0, 77)}...` : objective;
@@ -49,7 +49,7 @@ export function simulateAnswer(req: AgentRequest, scenario: Scenario): AgentAnsw
   switch (req.task) {
     case 'research':
       return {
-        summary: `ALPHA research on "${obj}": the main options are ${pick(ANGLES, seed)} and ${pick(ANGLES, `${seed}|2`)}; the main risk is ${pick(RISKS, seed)}.`,
+        summary: `ALPHA research on "${obj}": the main options are ${pick(ANGLES, seed)} and ${pick(ANGLES, seed, 2)}; the main risk is ${pick(RISKS, seed)}.`,
       };
     case 'synthesis':
       return {

@@ -37,7 +37,8 @@ export interface ContinueResult {
   model: string;
   timeoutSeconds: number;
 }
-export const continueUpdate = defineUpdate<ContinueResult, [ContinueArgs?]>('continue');
+// Declared with one argument for typed clients; the handler also accepts none (`temporal workflow update execute --name continue`).
+export const continueUpdate = defineUpdate<ContinueResult, [ContinueArgs]>('continue');
 
 export interface RecoverArgs {
   action: RecoverAction;

@@ -37,7 +37,7 @@ export class Orchestration {
   async run(): Promise<OrchestrationOutcome> {
     const s = this.s;
     s.orchestration.status = 'RUNNING';
-    s.emit('orchestration_started', { model: s.settings.model, mode: s.settings.mode, agents: ['ALPHA', 'BETA'] });
+    s.emit('orchestration_started', { model: s.settings.mode === 'local' ? 'local simulator' : s.settings.model, mode: s.settings.mode, agents: ['ALPHA', 'BETA'] });
     s.flush();
 
     const scope = new CancellationScope();

@@ -132,12 +132,11 @@ export class PipelineState {
 
   checkpoint(): void {
     const n = ++this.checkpoints;
-    const snapshot = { ...this.statusView(), round: this.orchestration.round, consensus: this.orchestration.consensus, report: this.report };
-    this.enqueue(() =>
-      this.ledger.recordCheckpoint.executeWithOptions({ summary: `checkpoint ${n} · ${this.phase} · ${this.status}` }, [
-        { ...this.ref, key: `${n}-${this.phase}-${this.status}`, phase: this.phase, status: this.status, data: snapshot, ts: this.updatedAt },
-      ]),
-    );
+    // Captured now: the write runs later, when the pipeline may have moved on.
+    const { phase, status, updatedAt } = this;
+    const data = { ...this.statusView(), round: this.orchestration.round, consensus: this.orchestration.consensus, report: this.report };
+    const args = { ...this.ref, key: `${n}-${phase}-${status}`, phase, status, data, ts: updatedAt };
+    this.enqueue(() => this.ledger.recordCheckpoint.executeWithOptions({ summary: `checkpoint ${n} · ${phase} · ${status}` }, [args]));
   }
 
   recordPipeline(): void {

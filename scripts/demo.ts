@@ -1,0 +1,196 @@
+import { spawn } from 'node:child_process';
+import { createWriteStream, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import proto from '@temporalio/proto';
+import { renderReport } from '../agents/report';
+import { SCENARIOS, type PipelineEvent, type Report, type StatusView } from '../common/types';
+import { config } from '../lib/config';
+import { formatEvent } from '../lib/eventFormat';
+import { followEvents } from '../lib/events';
+import { REPO_ROOT, startTs, stopProcess, waitFor, type Managed } from '../lib/processes';
+import { connectRedis } from '../lib/redis';
+import { connectClient } from '../lib/temporal';
+import { ensureTemporalCli, isTemporalUp, startDevServer, type DevServer } from '../lib/temporalServer';
+
+// `npm run demo`: brings up what is not running (Redis, the Temporal dev server, a worker, the API),
+// spawns one pipeline in local mode through the API, streams its events live, prints the report and
+// the result, and stops what it started.
+
+const { values: flags } = parseArgs({
+  options: {
+    objective: { type: 'string', short: 'o', default: 'Design a caching strategy' },
+    scenario: { type: 'string', short: 's', default: 'consensus' },
+    latency: { type: 'string', short: 'l', default: '300' },
+    help: { type: 'boolean', short: 'h' },
+  },
+});
+if (flags.help) {
+  console.log('npm run demo -- [--objective "..."] [--scenario consensus|conflict|stuck|complex|flaky|revoked|no_consensus] [--latency ms]');
+  process.exit(0);
+}
+if (!SCENARIOS.includes(flags.scenario as (typeof SCENARIOS)[number])) {
+  console.error(`demo: --scenario must be one of ${SCENARIOS.join(', ')}`);
+  process.exit(2);
+}
+const latencyMs = Number(flags.latency);
+if (!Number.isInteger(latencyMs) || latencyMs < 0) {
+  console.error('demo: --latency must be a whole number of milliseconds');
+  process.exit(2);
+}
+
+const cfg = config();
+const started: Managed[] = [];
+let devServer: DevServer | undefined;
+mkdirSync(join(REPO_ROOT, 'data'), { recursive: true });
+const logFile = createWriteStream(join(REPO_ROOT, 'data', 'demo.log'), { flags: 'a' });
+const say = (line: string) => console.log(line);
+
+async function ensureRedis(): Promise<void> {
+  try {
+    (await connectRedis(cfg.REDIS_URL)).disconnect();
+    return;
+  } catch {
+    const url = new URL(cfg.REDIS_URL);
+    const port = url.port || '6379';
+    if (!['127.0.0.1', 'localhost'].includes(url.hostname)) throw new Error(`Redis does not answer at ${cfg.REDIS_URL}`);
+    say(`· Redis does not answer at ${cfg.REDIS_URL}; starting redis-server on port ${port}`);
+    const child = spawn('redis-server', ['--port', port, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    child.on('error', () => undefined);
+    started.push({ name: 'redis', child, stop: () => stopProcess(child) });
+    await waitFor('redis-server (is it installed? apt-get install redis-server)', async () => {
+      (await connectRedis(cfg.REDIS_URL)).disconnect();
+      return true;
+    }, 15_000, child);
+  }
+}
+
+async function ensureTemporal(): Promise<void> {
+  if (await isTemporalUp(cfg.TEMPORAL_ADDRESS)) return say(`· using the Temporal server at ${cfg.TEMPORAL_ADDRESS}`);
+  const port = Number(cfg.TEMPORAL_ADDRESS.split(':')[1]);
+  say(`· starting the Temporal dev server on ${cfg.TEMPORAL_ADDRESS} (Web UI ${cfg.TEMPORAL_UI_URL})`);
+  const cli = await ensureTemporalCli();
+  devServer = await startDevServer({ cli, port, uiPort: Number(new URL(cfg.TEMPORAL_UI_URL).port || 8233), dbFile: join(REPO_ROOT, 'data', 'temporal.db'), logFile: join(REPO_ROOT, 'data', 'temporal.log') });
+}
+
+async function startWorker(): Promise<Managed> {
+  const worker = startTs('worker', 'workers/main.ts', process.env, logFile);
+  started.push(worker);
+  return worker;
+}
+
+async function ensureWorker(): Promise<void> {
+  const client = await connectClient(cfg.TEMPORAL_ADDRESS, cfg.TEMPORAL_NAMESPACE);
+  const pollers = async () => {
+    const r = await client.workflowService.describeTaskQueue({
+      namespace: cfg.TEMPORAL_NAMESPACE,
+      taskQueue: { name: cfg.TEMPORAL_TASK_QUEUE },
+      taskQueueType: proto.temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+    });
+    // The server lists pollers seen in the last minutes, dead ones too; a live worker polls at least
+    // once a minute (long polls), so only a recent poll counts.
+    const recent = Date.now() - 70_000;
+    return (r.pollers ?? []).some((p) => Number(p.lastAccessTime?.seconds ?? 0) * 1000 > recent);
+  };
+  try {
+    if (await pollers()) return say(`· a worker already polls ${cfg.TEMPORAL_TASK_QUEUE}`);
+    say(`· starting a worker on ${cfg.TEMPORAL_TASK_QUEUE}`);
+    const worker = await startWorker();
+    await waitFor('worker', pollers, 90_000, worker.child);
+  } finally {
+    await client.connection.close();
+  }
+}
+
+const apiBase = `http://${cfg.API_HOST}:${cfg.API_PORT}`;
+
+async function ensureApi(): Promise<void> {
+  const healthy = async () => (await fetch(`${apiBase}/healthz`)).ok;
+  if (await healthy().catch(() => false)) return say(`· using the API at ${apiBase}`);
+  say(`· starting the API on ${apiBase}`);
+  const api = startTs('api', 'api/main.ts', process.env, logFile);
+  started.push(api);
+  await waitFor('API', healthy, 30_000, api.child);
+}
+
+async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const res = await fetch(`${apiBase}${path}`, {
+    method,
+    headers: { 'content-type': 'application/json', ...(cfg.API_TOKEN ? { authorization: `Bearer ${cfg.API_TOKEN}` } : {}) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const json = (await res.json()) as T & { message?: string };
+  if (!res.ok) throw new Error(`${method} ${path} answered ${res.status}: ${json.message}`);
+  return json;
+}
+
+async function main(): Promise<number> {
+  const t0 = Date.now();
+  say('agent-governance demo: one governed pipeline, SPAWN → RUN → REPORT → ORCHESTRATE → COMPLETE\n');
+  await ensureRedis();
+  await ensureTemporal();
+  await ensureWorker();
+  await ensureApi();
+
+  const pipelineId = `demo-${Date.now().toString(36)}`;
+  const subscriber = await connectRedis(cfg.REDIS_URL, { subscriber: true });
+  const reader = await connectRedis(cfg.REDIS_URL);
+  let finished: (e: PipelineEvent) => void = () => undefined;
+  const done = new Promise<PipelineEvent>((resolve) => (finished = resolve));
+  const start = Date.now();
+  const unfollow = await followEvents(subscriber, reader, pipelineId, 0, (e) => {
+    events++;
+    say(`[+${((Date.now() - start) / 1000).toFixed(1).padStart(5)}s] ${formatEvent(e)}`);
+    if (e.type === 'pipeline_finished') finished(e);
+  });
+
+  const spawned = await api<{ workflow_id: string }>('POST', '/api/spawn', {
+    objective: flags.objective,
+    pipeline_id: pipelineId,
+    mode: 'local',
+    scenario: flags.scenario,
+    latency_ms: latencyMs,
+    auto_continue: true,
+  });
+  say(`\nWeb UI: ${cfg.TEMPORAL_UI_URL}/namespaces/${cfg.TEMPORAL_NAMESPACE}/workflows/${spawned.workflow_id}\n`);
+
+  const timeout = setTimeout(() => finished({ type: 'pipeline_finished', pipeline_id: pipelineId, seq: -1, ts: '', data: { status: 'DEMO_TIMEOUT' } }), 10 * 60_000);
+  // A worker that looked alive may have just died: if nothing happens, start one.
+  let events = 0;
+  const watchdog = setTimeout(() => {
+    if (events === 0 && !started.some((m) => m.name === 'worker')) {
+      say('· no progress after 10s; starting a worker');
+      void startWorker();
+    }
+  }, 10_000);
+  const last = await done;
+  clearTimeout(watchdog);
+  clearTimeout(timeout);
+  await unfollow();
+  subscriber.disconnect();
+  reader.disconnect();
+
+  const { report } = await api<{ report: Report | null }>('GET', `/api/checkpoint/report?pipeline_id=${pipelineId}`);
+  const status = await api<StatusView>('GET', `/api/pipeline/${pipelineId}`);
+  say(`\n${report ? renderReport(report) : '(no report)'}`);
+  say(`\nResult: ${status.status} · ${status.agents.length} agents · ${status.agents.reduce((n, a) => n + a.tokens, 0)} tokens · GAMMA ${status.gamma.spawned ? `spawned (${status.gamma.reason})` : 'not needed'}`);
+  say(`Done in ${((Date.now() - t0) / 1000).toFixed(1)}s. Logs of what the demo started: data/demo.log`);
+  return last.data.status === 'COMPLETED' ? 0 : 1;
+}
+
+async function cleanup(): Promise<void> {
+  for (const m of started.reverse()) await m.stop();
+  await devServer?.stop();
+  logFile.end();
+}
+
+main()
+  .then(async (code) => {
+    await cleanup();
+    process.exit(code);
+  })
+  .catch(async (err: Error) => {
+    console.error(`demo: ${err.message}`);
+    await cleanup();
+    process.exit(1);
+  });
