@@ -1,4 +1,4 @@
-import { ApplicationFailure, CancellationScope, condition, isCancellation, sleep, type ChildWorkflowHandle } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, condition, isCancellation, log, sleep, type ChildWorkflowHandle } from '@temporalio/workflow';
 import { agentTurnSignal, type AgentTurn, type AgentTurnResult } from '../common/messages';
 import type { Proposal, Role, Vote } from '../common/types';
 import { checkVote, findConsensus } from '../governance/consensus';
@@ -68,7 +68,10 @@ export class Orchestration {
     this.track('alpha', alpha);
     this.track('beta', beta);
     // GAMMA starts as soon as it is asked for, also in the middle of a round.
-    void this.watchGamma();
+    this.watchGamma().catch((err: unknown) => {
+      // Cancellation (stop, deadline) ends the watch; anything else is worth a log line.
+      if (!isCancellation(err)) log.warn('GAMMA could not be started', { pipelineId: s.settings.pipelineId, error: String(err) });
+    });
 
     for (let round = 1; round <= s.settings.maxRounds; round++) {
       s.orchestration.round = round;

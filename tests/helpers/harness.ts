@@ -1,0 +1,111 @@
+import { Client, WorkflowHandle } from '@temporalio/client';
+import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import type { Redis } from 'ioredis';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pipelineWorkflowId } from '../../common/ids';
+import { statusQuery } from '../../common/messages';
+import type { PipelineEvent, PipelineInput, PipelineStatusName } from '../../common/types';
+import { parseConfig, type Config } from '../../lib/config';
+import { eventsSince } from '../../lib/events';
+import { Ledger } from '../../lib/ledger';
+import { createLogger } from '../../lib/logger';
+import { REPO_ROOT } from '../../lib/processes';
+import { connectRedis } from '../../lib/redis';
+import { connectClient } from '../../lib/temporal';
+import { runCli } from '../../lib/temporalServer';
+import { createWorkers } from '../../workers/create';
+import { installRuntimeLogger } from '../../workers/runtime';
+import type { pipelineWorkflow } from '../../workflows/pipeline';
+
+// A real worker against the test run's dev server, Redis and a temporary SQLite ledger, on a task
+// queue of its own, so test files do not see each other's work.
+
+export const HISTORIES_DIR = join(REPO_ROOT, 'tests', 'histories');
+
+export interface Harness {
+  client: Client;
+  redis: Redis;
+  ledger: Ledger;
+  config: Config;
+  taskQueue: string;
+  start(input: Partial<PipelineInput>, pipelineId?: string): Promise<WorkflowHandle<typeof pipelineWorkflow>>;
+  events(pipelineId: string): Promise<PipelineEvent[]>;
+  waitForStatus(handle: WorkflowHandle, status: PipelineStatusName, timeoutMs?: number): Promise<void>;
+  recordHistory(name: string, handle: WorkflowHandle): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export const uniqueId = (prefix: string): string => `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
+
+export async function startHarness(name: string, opts: { taskQueue?: string } = {}): Promise<Harness> {
+  const config = parseConfig({ ...process.env, LLM_MODE: undefined, OPENROUTER_API_KEY: undefined });
+  installRuntimeLogger(createLogger('test-worker', process.env.LOG_LEVEL ?? 'warn'));
+  const client = await connectClient(config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE);
+  const redis = await connectRedis(config.REDIS_URL);
+  const ledger = new Ledger(join(mkdtempSync(join(tmpdir(), 'ag-ledger-')), 'ledger.db'));
+  const taskQueue = opts.taskQueue ?? uniqueId(`test-${name}`);
+  const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+  const bundle = process.env.WORKFLOW_BUNDLE;
+  const workers: Worker[] = await createWorkers({ connection, config, taskQueue, redis, ledger, ...(bundle ? { workflowBundle: { codePath: bundle } } : {}) });
+  const running = Promise.all(workers.map((w) => w.run()));
+
+  return {
+    client,
+    redis,
+    ledger,
+    config,
+    taskQueue,
+    async start(input, pipelineId = uniqueId(name)) {
+      return client.workflow.start<typeof pipelineWorkflow>('pipelineWorkflow', {
+        taskQueue,
+        workflowId: pipelineWorkflowId(pipelineId),
+        args: [{ objective: 'Design a caching strategy', ...input } as PipelineInput],
+      });
+    },
+    events: (pipelineId) => eventsSince(redis, pipelineId, 0),
+    async waitForStatus(handle, status, timeoutMs = 30_000) {
+      const deadline = Date.now() + timeoutMs;
+      let last = '';
+      while (Date.now() < deadline) {
+        last = (await handle.query(statusQuery).catch(() => ({ status: '(no answer)' }))).status;
+        if (last === status) return;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new Error(`pipeline did not reach ${status} within ${timeoutMs}ms (last: ${last})`);
+    },
+    async recordHistory(historyName, handle) {
+      // Recorded once and committed; the replay test replays them against the current code. Set
+      // UPDATE_HISTORIES=1 to record again after an intended change.
+      const file = join(HISTORIES_DIR, `${historyName}.json`);
+      if (existsSync(file) && process.env.UPDATE_HISTORIES !== '1') return;
+      mkdirSync(HISTORIES_DIR, { recursive: true });
+      // The CLI's JSON is the canonical format for replay (historyToJSON clashes with a nested protobufjs).
+      const r = runCli(process.env.TEMPORAL_CLI_PATH ?? 'temporal', ['workflow', 'show', '--workflow-id', handle.workflowId, '--output', 'json', '--namespace', config.TEMPORAL_NAMESPACE], config.TEMPORAL_ADDRESS);
+      if (r.status !== 0) throw new Error(`temporal workflow show failed: ${r.stderr}`);
+      // Replay derives the pipeline id from the workflow id, so it is kept beside the history.
+      writeFileSync(file, `${JSON.stringify({ workflowId: handle.workflowId, history: JSON.parse(r.stdout) })}\n`);
+    },
+    async stop() {
+      workers.forEach((w) => w.shutdown());
+      await running;
+      await connection.close();
+      await client.connection.close();
+      redis.disconnect();
+      ledger.close();
+    },
+  };
+}
+
+export function loadHistories(): { workflowId: string; history: ReturnType<typeof historyFromJSON> }[] {
+  if (!existsSync(HISTORIES_DIR)) return [];
+  return readdirSync(HISTORIES_DIR)
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+    .map((f) => {
+      const saved = JSON.parse(readFileSync(join(HISTORIES_DIR, f), 'utf8')) as { workflowId: string; history: unknown };
+      return { workflowId: saved.workflowId, history: historyFromJSON(saved.history) };
+    });
+}
