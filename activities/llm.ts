@@ -1,5 +1,5 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { ProviderError, type AgentRequest, type LlmProvider, type Usage } from '../agents/provider';
+import { ProviderError, type AgentAnswer, type AgentRequest, type LlmProvider, type Usage } from '../agents/provider';
 import type { LlmMode, LlmSettings } from '../common/types';
 
 // The LLM call as an activity: one attempt per activity attempt. Provider errors become failures with
@@ -12,7 +12,7 @@ export interface AgentCall {
 }
 
 export interface AgentCallResult {
-  answer: import('../agents/provider').AgentAnswer;
+  answer: AgentAnswer;
   usage: Usage;
   model: string;
   /** Attempts this call took; attempts - 1 failed and count toward the agent's error budget. */

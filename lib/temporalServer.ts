@@ -1,4 +1,4 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, createWriteStream, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { homedir } from 'node:os';
@@ -189,8 +189,14 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   };
 }
 
-/** Runs a temporal CLI command synchronously (used by the CLI recipe tests). */
-export function runCli(cli: string, args: string[], address: string): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(cli, [...args, '--address', address], { encoding: 'utf8', timeout: 120_000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+/**
+ * Runs a temporal CLI command. Asynchronous on purpose: a worker in the same process must keep
+ * answering the queries and updates the command sends.
+ */
+export function runCli(cli: string, args: string[], address: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(cli, [...args, '--address', address], { encoding: 'utf8', timeout: 120_000 }, (err, stdout, stderr) =>
+      resolve({ status: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
+    );
+  });
 }

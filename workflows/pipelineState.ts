@@ -9,6 +9,7 @@ import type {
   GammaRequest,
   OrchestrationView,
   PipelineEvent,
+  PipelineResult,
   PipelineSettings,
   Phase,
   PipelineStatusName,
@@ -144,7 +145,7 @@ export class PipelineState {
     this.enqueue(() => this.ledger.recordPipeline.executeWithOptions({ summary: 'ledger · pipeline row' }, [args]));
   }
 
-  recordResult(result: import('../common/types').PipelineResult): void {
+  recordResult(result: PipelineResult): void {
     const ts = nowIso();
     this.enqueue(() => this.ledger.recordResult.executeWithOptions({ summary: `ledger · result ${result.status}` }, [{ ...this.ref, result, ts }]));
   }

@@ -1,6 +1,6 @@
-import { Client, WorkflowHandle } from '@temporalio/client';
+import { type Client, type WorkflowHandle } from '@temporalio/client';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { NativeConnection, type Worker } from '@temporalio/worker';
 import type { Redis } from 'ioredis';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -83,7 +83,7 @@ export async function startHarness(name: string, opts: { taskQueue?: string } = 
       if (existsSync(file) && process.env.UPDATE_HISTORIES !== '1') return;
       mkdirSync(HISTORIES_DIR, { recursive: true });
       // The CLI's JSON is the canonical format for replay (historyToJSON clashes with a nested protobufjs).
-      const r = runCli(process.env.TEMPORAL_CLI_PATH ?? 'temporal', ['workflow', 'show', '--workflow-id', handle.workflowId, '--output', 'json', '--namespace', config.TEMPORAL_NAMESPACE], config.TEMPORAL_ADDRESS);
+      const r = await runCli(process.env.TEMPORAL_CLI_PATH ?? 'temporal', ['workflow', 'show', '--workflow-id', handle.workflowId, '--output', 'json', '--namespace', config.TEMPORAL_NAMESPACE], config.TEMPORAL_ADDRESS);
       if (r.status !== 0) throw new Error(`temporal workflow show failed: ${r.stderr}`);
       // Replay derives the pipeline id from the workflow id, so it is kept beside the history.
       writeFileSync(file, `${JSON.stringify({ workflowId: handle.workflowId, history: JSON.parse(r.stdout) })}\n`);

@@ -1,0 +1,142 @@
+import fc from 'fast-check';
+import { spawnSync } from 'node:child_process';
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { parseAnswer } from '../agents/parse';
+import { ProviderError } from '../agents/provider';
+import { SimulatorProvider, simulateAnswer } from '../agents/simulator';
+import { parsePipelineInput, resolveSettings } from '../common/input';
+import type { PipelineEvent, Proposal, Role, Vote } from '../common/types';
+import { checkVote, findConsensus, isAccepted } from '../governance/consensus';
+import { ConfigError, parseConfig, pipelineDefaults, redactConfig } from '../lib/config';
+import { Ledger } from '../lib/ledger';
+import { REPO_ROOT } from '../lib/processes';
+
+// Plain logic, no server: the rules, the simulator, input and config validation, the ledger.
+
+const proposal = (id: string): Proposal => ({ id, round: 1, author: 'alpha', title: id, rationale: 'r', complexity: 0.5 });
+
+describe('consensus', () => {
+  test('needs every active agent, or a majority with GAMMA casting', () => {
+    const votes: Vote[] = [
+      { proposalId: 'P1', agent: 'alpha', approve: true },
+      { proposalId: 'P1', agent: 'beta', approve: false },
+    ];
+    assert.equal(isAccepted('P1', votes, ['alpha', 'beta']), false);
+    assert.equal(isAccepted('P1', [...votes, { proposalId: 'P1', agent: 'gamma', approve: true }], ['alpha', 'beta', 'gamma']), true);
+    assert.equal(isAccepted('P1', [votes[0]!], ['alpha', 'beta', 'gamma']), false, 'no acceptance without GAMMA when GAMMA is active');
+    assert.equal(findConsensus([proposal('P1')], [votes[0]!, { proposalId: 'P1', agent: 'beta', approve: true }], ['alpha', 'beta'])?.proposalId, 'P1');
+  });
+
+  test('rejects votes for unknown proposals, double votes and votes of inactive agents', () => {
+    const proposals = [proposal('P1')];
+    const votes: Vote[] = [{ proposalId: 'P1', agent: 'alpha', approve: true }];
+    assert.match(checkVote({ proposalId: 'P9', agent: 'beta', approve: true }, proposals, votes, ['alpha', 'beta']).reason!, /unknown proposal/);
+    assert.match(checkVote({ proposalId: 'P1', agent: 'alpha', approve: true }, proposals, votes, ['alpha', 'beta']).reason!, /already voted/);
+    assert.match(checkVote({ proposalId: 'P1', agent: 'gamma', approve: true }, proposals, votes, ['alpha', 'beta']).reason!, /not an active agent/);
+  });
+
+  test('property: no proposal is accepted without the required votes, whatever the order', () => {
+    const roles: Role[] = ['alpha', 'beta', 'gamma'];
+    const vote = fc.record({ proposalId: fc.constantFrom('P1', 'P2'), agent: fc.constantFrom(...roles), approve: fc.boolean() });
+    fc.assert(
+      fc.property(fc.array(vote, { maxLength: 12 }), fc.subarray(roles, { minLength: 1 }), (votes, active) => {
+        const c = findConsensus([proposal('P1'), proposal('P2')], votes, active);
+        if (!c) return;
+        const approvers = new Set(votes.filter((v) => v.proposalId === c.proposalId && v.approve && active.includes(v.agent)).map((v) => v.agent));
+        if (active.includes('gamma')) assert.ok(approvers.has('gamma') && approvers.size * 2 > active.length);
+        else assert.ok(active.every((r) => approvers.has(r)));
+      }),
+    );
+  });
+});
+
+describe('simulator', () => {
+  test('the same input always gives the same answer', () => {
+    const req = { pipelineId: 'p', role: 'alpha' as const, task: 'propose' as const, objective: 'Design a caching strategy', round: 2 };
+    assert.deepEqual(simulateAnswer(req, 'consensus'), simulateAnswer({ ...req }, 'consensus'));
+    assert.notDeepEqual(simulateAnswer(req, 'consensus'), simulateAnswer({ ...req, round: 3 }, 'consensus'));
+  });
+
+  test('consensus: BETA asks for a refinement first, then agrees; no_consensus: never', () => {
+    const ev = (round: number, scenario: 'consensus' | 'no_consensus') =>
+      simulateAnswer({ pipelineId: 'p', role: 'beta', task: 'evaluate', objective: 'o', round, proposalId: 'P1' }, scenario).vote!.approve;
+    assert.deepEqual([ev(1, 'consensus'), ev(2, 'consensus')], [false, true]);
+    assert.deepEqual([1, 2, 3, 4].map((r) => ev(r, 'no_consensus')), [false, false, false, false]);
+  });
+
+  test('waits latencyMs and fails the first proposal attempt in the flaky scenario', async () => {
+    const sim = new SimulatorProvider();
+    const req = { pipelineId: 'p', role: 'alpha' as const, task: 'propose' as const, objective: 'o', round: 1 };
+    const t0 = Date.now();
+    const out = await sim.complete(req, { mode: 'local', model: 'm', scenario: 'consensus', latencyMs: 120 }, { attempt: 1 });
+    assert.ok(Date.now() - t0 >= 110);
+    assert.equal(out.simulatedLatencyMs, 120);
+    assert.ok(out.usage.totalTokens > 0);
+    await assert.rejects(sim.complete(req, { mode: 'local', model: 'm', scenario: 'flaky', latencyMs: 0 }, { attempt: 1 }), (e: unknown) => e instanceof ProviderError && e.retryable);
+    await sim.complete(req, { mode: 'local', model: 'm', scenario: 'flaky', latencyMs: 0 }, { attempt: 2 });
+  });
+
+  test('model answers are validated against the task schema', () => {
+    assert.equal(parseAnswer('propose', '```json\n{"proposal":{"title":"t","rationale":"r","complexity":0.3}}\n```').proposal?.title, 't');
+    assert.throws(() => parseAnswer('propose', 'not json'), /not JSON/);
+    assert.throws(() => parseAnswer('evaluate', '{"vote":{"proposalId":"P1"}}'), /breaks its schema at "vote.approve"/);
+  });
+});
+
+describe('input and config', () => {
+  test('workflow input: defaults fill the gaps, bad fields are named', () => {
+    const defaults = pipelineDefaults(parseConfig({}));
+    const s = resolveSettings(parsePipelineInput({ objective: ' Design ', thresholds: { stuckSeconds: 5 } }), 'demo', defaults);
+    assert.equal(s.objective, 'Design');
+    assert.deepEqual(s.thresholds, { stuckSeconds: 5, conflictCount: 3, complexity: 0.8 });
+    assert.equal(s.timeoutSeconds, 120);
+    assert.equal(s.mode, 'local');
+    assert.throws(() => parsePipelineInput({ objective: '' }), /"objective"/);
+    assert.throws(() => parsePipelineInput({ objective: 'x', budgets: { errors: { same: -1 } } }), /"budgets.errors.same"/);
+    assert.throws(() => parsePipelineInput(null), /expected a JSON object/);
+  });
+
+  test('config: every bad value names its variable; secrets are never echoed', () => {
+    assert.throws(() => parseConfig({ API_PORT: 'abc' }), (e: unknown) => e instanceof ConfigError && e.variable === 'API_PORT' && /abc/.test(e.message));
+    assert.throws(() => parseConfig({ GAMMA_COMPLEXITY_THRESHOLD: '2' }), /GAMMA_COMPLEXITY_THRESHOLD/);
+    assert.throws(() => parseConfig({ REDIS_URL: 'localhost:6379' }), /REDIS_URL/);
+    assert.throws(() => parseConfig({ LLM_MODE: 'openrouter' }), /LLM_MODE: openrouter needs OPENROUTER_API_KEY/);
+    assert.throws(() => parseConfig({ API_TOKEN: 'sk-secret' }), (e: unknown) => e instanceof ConfigError && !e.message.includes('sk-secret'));
+    const cfg = parseConfig({ OPENROUTER_API_KEY: 'sk-or-test-KEY' });
+    assert.equal(cfg.llmMode, 'openrouter', 'a configured key selects openrouter');
+    assert.ok(!JSON.stringify(redactConfig(cfg)).includes('sk-or-test-KEY'));
+  });
+
+  test('a process started with a bad variable stops at once with a message naming it', () => {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'workers/main.ts'], { cwd: REPO_ROOT, env: { ...process.env, ERROR_BUDGET_TOTAL: 'many' }, encoding: 'utf8', timeout: 30_000 });
+    assert.equal(r.status, 78);
+    assert.match(r.stderr, /bad value for ERROR_BUDGET_TOTAL/);
+  });
+});
+
+describe('ledger', () => {
+  test('every write is idempotent: a retried activity never writes twice', () => {
+    const ledger = new Ledger(join(mkdtempSync(join(tmpdir(), 'ag-unit-')), 'ledger.db'));
+    const ref = { pipelineId: 'p1', runKey: 'run-1' };
+    const settings = resolveSettings({ objective: 'o' }, 'p1', pipelineDefaults(parseConfig({})));
+    assert.equal(ledger.recordPipeline({ ...ref, workflowId: 'pipeline-p1', settings, createdAt: 't' }), true);
+    assert.equal(ledger.recordPipeline({ ...ref, workflowId: 'pipeline-p1', settings, createdAt: 't' }), false);
+    const cp = { ...ref, key: '1-RUN-RUNNING', phase: 'RUN', status: 'RUNNING', data: {}, ts: 't' };
+    assert.equal(ledger.recordCheckpoint(cp), true);
+    assert.equal(ledger.recordCheckpoint(cp), false);
+    const events: PipelineEvent[] = [1, 2, 3].map((seq) => ({ type: 'phase_changed', pipeline_id: 'p1', seq, ts: 't', data: {} }));
+    assert.equal(ledger.recordAudit(ref, events), 3);
+    assert.equal(ledger.recordAudit(ref, events), 0);
+    const result = { pipelineId: 'p1', status: 'COMPLETED' as const, consensus: null, rounds: 1, gamma: { spawned: false, reason: null }, tokens: 1 };
+    assert.equal(ledger.recordResult({ ...ref, result, ts: 't' }), true);
+    assert.equal(ledger.recordResult({ ...ref, result: { ...result, status: 'FAILED' }, ts: 't' }), false);
+    assert.deepEqual(ledger.results('p1').map((r) => r.status), ['COMPLETED']);
+    assert.equal(ledger.checkpoints('p1').length, 1);
+    assert.equal(ledger.audit('p1').length, 3);
+    ledger.close();
+  });
+});
