@@ -6,7 +6,7 @@ import tseslint from 'typescript-eslint';
 const NODE_BUILTINS = ['fs', 'path', 'os', 'child_process', 'net', 'http', 'https', 'crypto', 'worker_threads', 'timers', 'url', 'util', 'events', 'stream'];
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'data/**', '.tmp/**', 'bench/results/**'] },
+  { ignores: ['node_modules/**', 'data/**', '.tmp/**'] },
   ...tseslint.configs.recommended,
   {
     rules: {

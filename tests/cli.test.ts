@@ -24,11 +24,14 @@ after(async () => {
 
 test('start with only an objective ends COMPLETED; the status query answers in the contract shape', async () => {
   const workflowId = `pipeline-${uniqueId('cli')}`;
-  await cli(['workflow', 'start', '--type', 'pipelineWorkflow', '--task-queue', 'agent-pipeline', '--workflow-id', workflowId, '--input', '{"objective":"Design a caching strategy"}']);
+  await cli(['workflow', 'start', '--type', 'pipelineWorkflow', '--task-queue', 'agent-pipeline', '--workflow-id', workflowId, '--static-summary', 'Pipeline · Design a caching strategy', '--input', '{"objective":"Design a caching strategy"}']);
   const handle = h.client.workflow.getHandle(workflowId);
   const result = await handle.result();
   assert.equal(result.status, 'COMPLETED');
   assert.equal(result.pipelineId, pipelineIdFromWorkflowId(workflowId), 'the pipeline id is taken from the workflow id');
+
+  const listed = await cli(['workflow', 'list', '--query', `WorkflowId = '${workflowId}' AND PipelineStatus = 'COMPLETED'`]);
+  assert.match(listed, new RegExp(workflowId), 'found by its PipelineStatus search attribute');
 
   const out = JSON.parse(await cli(['workflow', 'query', '--workflow-id', workflowId, '--name', 'status', '--output', 'json']));
   const status = out.queryResult?.[0] ?? out;
