@@ -69,6 +69,18 @@ export function parsePipelineInput(raw: unknown): PipelineInput {
   return parsed.data as PipelineInput;
 }
 
+/** The contract's defaults, for the moment before the worker's environment-derived ones arrive. */
+export const CONTRACT_DEFAULTS: PipelineDefaults = {
+  autoContinue: true,
+  mode: 'local',
+  model: 'anthropic/claude-sonnet-4',
+  timeoutSeconds: 120,
+  thresholds: { stuckSeconds: 30, conflictCount: 3, complexity: 0.8 },
+  maxRounds: 8,
+  budgets: { tokens: 100_000, errors: { total: 8, same: 2, violations: 1 } },
+  recoveryWindowSeconds: 86_400,
+};
+
 /** Fills the input's gaps with the worker's defaults. */
 export function resolveSettings(input: PipelineInput, pipelineId: string, defaults: PipelineDefaults): PipelineSettings {
   return {

@@ -3,6 +3,7 @@ import {
   ApplicationFailure,
   condition,
   getExternalWorkflowHandle,
+  isCancellation,
   log,
   proxyActivities,
   setHandler,
@@ -72,6 +73,8 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<AgentWor
       result.simulatedLatencyMs += r.simulatedLatencyMs;
       return r;
     } catch (err) {
+      // A cancelled call means the agent is being stopped: let the cancellation through as it is.
+      if (isCancellation(err)) throw err;
       if (err instanceof ActivityFailure) {
         result.errors += 1;
         const cause = err.cause instanceof ApplicationFailure ? err.cause : undefined;

@@ -1,6 +1,7 @@
 import {
   ApplicationFailure,
   CancellationScope,
+  CancelledFailure,
   condition,
   isCancellation,
   log,
@@ -11,7 +12,7 @@ import {
 import type { SettingsActivities } from '../activities';
 import { buildFinalReport, buildRunReport } from '../agents/report';
 import { pipelineIdFromWorkflowId } from '../common/ids';
-import { InputError, parsePipelineInput, resolveSettings } from '../common/input';
+import { CONTRACT_DEFAULTS, InputError, parsePipelineInput, resolveSettings } from '../common/input';
 import {
   agentTurnResultSignal,
   continueUpdate,
@@ -47,11 +48,13 @@ export async function pipelineWorkflow(rawInput: PipelineInput): Promise<Pipelin
     throw err;
   }
   const pipelineId = input.pipelineId ?? pipelineIdFromWorkflowId(workflowInfo().workflowId);
-  const s = new PipelineState(resolveSettings(input, pipelineId, await pipelineDefaults()));
+  // Handlers are registered before the first await, so a query or update sent at once finds them;
+  // the contract's defaults stand in until the worker's own arrive a moment later.
+  const s = new PipelineState(resolveSettings(input, pipelineId, CONTRACT_DEFAULTS));
   const startAgent = agentStarter(s);
   const orchestration = new Orchestration(s, startAgent);
   const summaries: AgentSummary[] = [];
-  let continueRequested = s.settings.autoContinue;
+  let continueRequested = false;
   let stopReason: string | undefined;
 
   setHandler(statusQuery, () => s.statusView());
@@ -110,6 +113,8 @@ export async function pipelineWorkflow(rawInput: PipelineInput): Promise<Pipelin
     },
   );
 
+  s.settings = resolveSettings(input, pipelineId, await pipelineDefaults());
+  continueRequested ||= s.settings.autoContinue;
   s.recordPipeline();
   s.emit('pipeline_spawned', {
     objective: s.settings.objective,
@@ -200,7 +205,9 @@ export async function pipelineWorkflow(rawInput: PipelineInput): Promise<Pipelin
 
   // Cancellation and unexpected failures end the execution as such (the Web UI shows them), after
   // everything above was recorded; business outcomes complete with their status.
-  if (failure && isCancellation(failure) && stopReason === undefined) throw failure;
+  // A CancelledFailure of our own: the caught error may be a child's or activity's failure wrapping
+  // the cancellation, and rethrowing that would mark the execution Failed instead of Canceled.
+  if (failure && isCancellation(failure) && stopReason === undefined) throw new CancelledFailure('pipeline cancelled');
   if (status === 'FAILED' || status === 'ORCHESTRATION_ERROR') {
     throw ApplicationFailure.create({ message: `pipeline ${status}: ${reason}`, type: status, nonRetryable: true });
   }
