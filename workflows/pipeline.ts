@@ -30,7 +30,7 @@ import {
 import { GAMMA_REASONS, LLM_MODES, type AgentSummary, type PipelineInput, type PipelineResult, type PipelineStatusName } from '../common/types';
 import { agentStarter } from './agents';
 import { Orchestration } from './orchestration';
-import { PipelineState } from './pipelineState';
+import { nowIso, PipelineState } from './pipelineState';
 
 // pipelineWorkflow: SPAWN → RUN (ALPHA and BETA in parallel) → REPORT (report, checkpoint, maybe wait
 // for `continue`) → ORCHESTRATE (rounds until consensus) → COMPLETE (result, final checkpoint, events).
@@ -64,7 +64,7 @@ export async function pipelineWorkflow(rawInput: PipelineInput): Promise<Pipelin
 
   setHandler(spawnGammaSignal, (args?: SpawnGammaArgs) => {
     const reason = args?.reason ?? 'MANUAL';
-    const at = new Date(Date.now()).toISOString();
+    const at = nowIso();
     const record = (accepted: boolean, note: string): void => void s.gammaRequests.push({ reason, detail: args?.detail, at, accepted, note });
     if (!GAMMA_REASONS.includes(reason)) return record(false, `unknown reason "${String(reason)}" (expected ${GAMMA_REASONS.join(', ')})`);
     if (s.gammaSpawned || s.gammaPending) return record(false, 'GAMMA was already requested for this orchestration; ignored');
@@ -141,7 +141,7 @@ export async function pipelineWorkflow(rawInput: PipelineInput): Promise<Pipelin
       );
       summaries.sort((a, b) => a.role.localeCompare(b.role));
 
-      s.report = buildRunReport(s.settings, summaries, new Date(Date.now()).toISOString());
+      s.report = buildRunReport(s.settings, summaries, nowIso());
       s.enter('REPORT', 'REPORT');
       s.flush();
       await condition(() => continueRequested);
@@ -181,7 +181,7 @@ export async function pipelineWorkflow(rawInput: PipelineInput): Promise<Pipelin
       consensus,
       rounds: s.orchestration.round,
       notes: reason ? [`ended in ${endedIn}: ${reason}`] : [],
-      at: new Date(Date.now()).toISOString(),
+      at: nowIso(),
     });
     const tokens = [...s.agents.values()].reduce((n, a) => n + a.tokens, 0);
     const result: PipelineResult = {

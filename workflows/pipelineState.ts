@@ -27,7 +27,8 @@ const { publish } = proxyActivities<PublishActivities>({
   retry: { initialInterval: '200ms', maximumInterval: '10s' },
 });
 
-const nowIso = (): string => new Date(Date.now()).toISOString();
+/** Workflow time (the SDK makes Date.now() deterministic), as ISO text. */
+export const nowIso = (): string => new Date(Date.now()).toISOString();
 
 export class PipelineState {
   phase: Phase = 'SPAWN';
