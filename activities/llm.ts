@@ -1,5 +1,6 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { ProviderError, type AgentAnswer, type AgentRequest, type LlmProvider, type Usage } from '../agents/provider';
+import { failureType, type LlmFailureDetails } from '../common/failures';
 import type { LlmMode, LlmSettings } from '../common/types';
 
 // The LLM call as an activity: one attempt per activity attempt. Provider errors become failures with
@@ -20,11 +21,8 @@ export interface AgentCallResult {
   simulatedLatencyMs: number;
 }
 
-export const failureType = (kind: string): string =>
-  `Llm${kind
-    .split('_')
-    .map((w) => w[0]!.toUpperCase() + w.slice(1))
-    .join('')}`;
+/** How often a call in flight reports that it is alive; the workflow's heartbeat timeout is a few times this. */
+const HEARTBEAT_EVERY_MS = 2_000;
 
 export function createLlmActivities(providers: Partial<Record<LlmMode, LlmProvider>>) {
   return {
@@ -37,24 +35,30 @@ export function createLlmActivities(providers: Partial<Record<LlmMode, LlmProvid
           'LlmNotConfigured',
         );
       }
+      // Heartbeats while the call is in flight: a worker killed mid-call is noticed within the
+      // heartbeat timeout instead of the start-to-close timeout, and cancellation reaches the call.
+      const alive = setInterval(() => ctx.heartbeat(), HEARTBEAT_EVERY_MS);
       try {
         const result = await provider.complete(call.request, call.llm, {
-          attempt: ctx.info.attempt,
+          attempt: call.request.callAttempt ?? ctx.info.attempt,
           signal: ctx.cancellationSignal,
           heartbeat: () => ctx.heartbeat(),
         });
         return { ...result, attempts: ctx.info.attempt };
       } catch (err) {
         if (err instanceof ProviderError) {
+          const details: LlmFailureDetails = { kind: err.kind, status: err.status ?? null, retryable: err.retryable, retryAfterMs: err.retryAfterMs ?? null };
           throw ApplicationFailure.create({
             message: err.message,
             type: failureType(err.kind),
             nonRetryable: !err.retryable,
             nextRetryDelay: err.retryAfterMs,
-            details: [{ kind: err.kind, status: err.status ?? null }],
+            details: [details],
           });
         }
         throw err;
+      } finally {
+        clearInterval(alive);
       }
     },
   };

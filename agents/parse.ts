@@ -13,7 +13,9 @@ const vote = z.object({
   message: z.string().optional(),
 });
 
-const SCHEMAS = { research: summary, synthesis: summary, propose: proposal, evaluate: vote, mediate: vote } as const;
+const mediation = vote.partial({ vote: true }).extend({ subproblems: z.array(z.string().min(1)).max(8).optional() });
+
+const SCHEMAS = { research: summary, synthesis: summary, propose: proposal, evaluate: vote, mediate: mediation } as const;
 
 export function parseAnswer(task: AgentTask, text: string): AgentAnswer {
   const cleaned = text

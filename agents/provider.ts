@@ -15,6 +15,14 @@ export interface AgentRequest {
   proposalId?: string;
   feedback?: string[];
   gammaReason?: GammaReason;
+  /** Sub-problems GAMMA decomposed the objective into, for the proposer to work through. */
+  subproblems?: string[];
+  /** Which orchestration this is: 1, then 2, 3... after each `recover` rerun. */
+  orchestration?: number;
+  /** Which try of this call (1 first); the workflow owns retries, so the activity's own attempt stays 1. */
+  callAttempt?: number;
+  /** Set on the one repair attempt: what was wrong with the previous answer. */
+  repair?: string;
 }
 
 export interface AgentAnswer {
@@ -22,12 +30,16 @@ export interface AgentAnswer {
   proposal?: { title: string; rationale: string; complexity: number };
   vote?: { proposalId: string; approve: boolean; reason: string };
   message?: string;
+  /** GAMMA's decomposition of a too complex problem. */
+  subproblems?: string[];
 }
 
 export interface Usage {
   promptTokens: number;
   completionTokens: number;
   totalTokens: number;
+  /** What the call cost in USD, when the provider reports it (OpenRouter's usage.cost). */
+  costUsd?: number;
 }
 
 export interface Completion {
@@ -36,6 +48,8 @@ export interface Completion {
   model: string;
   /** What the simulator waited, so a benchmark can compute the LLM critical path; 0 for real calls. */
   simulatedLatencyMs: number;
+  /** True when the first answer broke its schema and the one repair request fixed it. */
+  repaired?: boolean;
 }
 
 export interface CallContext {
@@ -61,9 +75,11 @@ export type ProviderErrorKind =
   | 'bad_request'
   | 'unprocessable'
   | 'invalid_output'
-  | 'not_configured';
+  | 'not_configured'
+  /** The shared circuit breaker is open: no call was made; retry after retryAfterMs. */
+  | 'circuit_open';
 
-const RETRYABLE: ReadonlySet<ProviderErrorKind> = new Set(['rate_limited', 'server', 'timeout', 'network', 'conflict']);
+const RETRYABLE: ReadonlySet<ProviderErrorKind> = new Set(['rate_limited', 'server', 'timeout', 'network', 'conflict', 'circuit_open']);
 
 export class ProviderError extends Error {
   readonly retryable: boolean;

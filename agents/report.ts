@@ -27,10 +27,14 @@ export function buildFinalReport(args: {
   rounds: number;
   notes: string[];
   at: string;
+  /** The proposal accepted as partial (recover accept_partial). */
+  partial?: { proposalId: string; title: string } | null;
 }): Report {
   const { settings, status, consensus } = args;
-  const partial = status !== 'COMPLETED';
-  const outcome = consensus
+  const partial = status !== 'COMPLETED' || !!args.partial;
+  const outcome = args.partial
+    ? `No consensus; ${args.partial.proposalId} "${args.partial.title}" was accepted as a partial result.`
+    : consensus
     ? `Consensus on ${consensus.proposalId} "${consensus.title}" in round ${consensus.round} (${consensus.votes
         .filter((v) => v.approve)
         .map((v) => v.agent.toUpperCase())

@@ -30,15 +30,61 @@ function shortObjective(objective: string): string {
   return objective.length > 80 ? `${objective.slice(0, 77)}...` : objective;
 }
 
-/** Whether BETA accepts a proposal in this scenario and round. */
-function betaApproves(scenario: Scenario, round: number): boolean {
+/** How long BETA stays silent in the `stuck` scenario: longer than the default STUCK threshold (30 s). */
+export const STUCK_STALL_MS = 60_000;
+
+const SUBPROBLEMS = ['data model and keys', 'invalidation and consistency', 'capacity, eviction and failure modes'];
+
+/** Whether BETA accepts a proposal in this scenario, round and orchestration. */
+function betaApproves(req: AgentRequest, scenario: Scenario): boolean {
+  const rerun = (req.orchestration ?? 1) > 1;
   switch (scenario) {
     case 'no_consensus':
-      return false;
     case 'conflict':
-      return round >= 3;
+      // Disagreement that only a mediator or a human (recover) resolves.
+      return rerun;
     default:
-      return round >= 2;
+      return req.round >= 2 || rerun;
+  }
+}
+
+function proposalComplexity(req: AgentRequest, scenario: Scenario): number {
+  if (req.subproblems?.length) return 0.45;
+  if (scenario === 'complex') return 0.9;
+  return Math.round((0.35 + 0.05 * Math.min(req.round, 6)) * 100) / 100;
+}
+
+/** GAMMA's work follows the reason it was called in for. */
+function mediate(req: AgentRequest, scenario: Scenario): AgentAnswer {
+  const current = req.proposals?.find((p) => p.id === req.proposalId) ?? req.proposals?.at(-1);
+  const proposalId = current?.id ?? 'none';
+  const reason = req.gammaReason ?? 'MANUAL';
+  if (scenario === 'no_consensus' && (req.orchestration ?? 1) === 1) {
+    return { vote: { proposalId, approve: false, reason: 'GAMMA: none of the proposals meets the objective yet.' }, message: 'GAMMA could not endorse any proposal.' };
+  }
+  switch (reason) {
+    case 'CONFLICT': {
+      // Arbitration: the casting vote goes to the simplest open proposal, with the rationale.
+      const open = [...(req.proposals ?? [])].sort((a, b) => a.complexity - b.complexity || a.id.localeCompare(b.id));
+      const chosen = open[0]?.id ?? proposalId;
+      const why = `GAMMA arbitration: ${chosen} carries the least risk (complexity ${open[0]?.complexity ?? '?'}) of ${open.length} open proposals.`;
+      return { vote: { proposalId: chosen, approve: true, reason: why }, message: `${why} Casting vote for ${chosen}.` };
+    }
+    case 'COMPLEXITY':
+      if (!current || current.complexity > 0.5) {
+        return {
+          vote: { proposalId, approve: false, reason: 'GAMMA: too complex to adopt in one piece; decomposed into sub-problems.' },
+          subproblems: SUBPROBLEMS.map((s, i) => `S${i + 1}: ${s}`),
+          message: `GAMMA decomposition: work through ${SUBPROBLEMS.length} sub-problems (${SUBPROBLEMS.join('; ')}) one by one.`,
+        };
+      }
+      return { vote: { proposalId, approve: true, reason: 'GAMMA: the decomposed plan covers every sub-problem.' }, message: `GAMMA: ${proposalId} covers the decomposition; adopt it.` };
+    default:
+      // STUCK and MANUAL: a synthesis that unblocks the discussion.
+      return {
+        vote: { proposalId, approve: true, reason: `GAMMA (${reason}): the latest proposal is sound enough to adopt.` },
+        message: `GAMMA synthesis (${reason}): adopt ${proposalId} and track the open risk as follow-up work.`,
+      };
   }
 }
 
@@ -57,33 +103,44 @@ export function simulateAnswer(req: AgentRequest, scenario: Scenario): AgentAnsw
       };
     case 'propose': {
       const angle = pick(ANGLES, seed);
-      const base = scenario === 'complex' ? 0.9 : 0.35;
+      const steps = req.subproblems ?? [];
       return {
         proposal: {
-          title: `Round ${req.round}: ${angle}`,
-          rationale: req.feedback?.length
-            ? `Refined after feedback (${req.feedback.join('; ')}): ${angle}, scoped to the hot paths first.`
-            : `Start with ${angle}; it addresses "${obj}" with the least moving parts.`,
-          complexity: Math.min(1, Math.round((base + 0.05 * req.round) * 100) / 100),
+          title: steps.length ? `Round ${req.round}: ${angle}, in ${steps.length} steps` : `Round ${req.round}: ${angle}`,
+          rationale: steps.length
+            ? `Works through the decomposition: ${steps.join('; ')}.`
+            : req.feedback?.length
+              ? `Refined after feedback (${req.feedback.join('; ')}): ${angle}, scoped to the hot paths first.`
+              : `Start with ${angle}; it addresses "${obj}" with the least moving parts.`,
+          complexity: proposalComplexity(req, scenario),
         },
       };
     }
     case 'evaluate': {
       const proposalId = req.proposalId ?? req.proposals?.at(-1)?.id ?? 'none';
-      const approve = betaApproves(scenario, req.round);
+      const approve = betaApproves(req, scenario);
       const reason = approve
         ? 'Meets the objective with bounded risk; the refinement closed the open points.'
         : `Not yet: it leaves ${pick(RISKS, `${seed}|e`)} open; narrow the scope and say how it is bounded.`;
       return { vote: { proposalId, approve, reason }, message: reason };
     }
-    case 'mediate': {
-      const proposalId = req.proposalId ?? req.proposals?.at(-1)?.id ?? 'none';
-      return {
-        vote: { proposalId, approve: true, reason: `GAMMA (${req.gammaReason ?? 'MANUAL'}): the latest proposal is sound enough to adopt.` },
-        message: `GAMMA mediation (${req.gammaReason ?? 'MANUAL'}): adopt ${proposalId} and track the open risk as follow-up work.`,
-      };
-    }
+    case 'mediate':
+      return mediate(req, scenario);
   }
+}
+
+/** A provider failure the scenario injects for this call, if any. */
+export function simulatedFault(req: AgentRequest, scenario: Scenario): ProviderError | undefined {
+  const first = (req.callAttempt ?? 1) === 1;
+  const orch = req.task === 'propose' || req.task === 'evaluate' || req.task === 'mediate';
+  if (scenario === 'flaky' && req.task === 'propose' && first) return new ProviderError('simulated provider outage (scenario flaky)', 'server', 503);
+  if (scenario === 'revoked' && orch) {
+    // BETA's provider keeps failing in the same way until its repeat budget is spent; ALPHA is
+    // rate limited once per proposal and recovers after the Retry-After.
+    if (req.role === 'beta') return new ProviderError('simulated upstream failure for BETA (scenario revoked)', 'server', 503);
+    if (req.role === 'alpha' && first) return new ProviderError('simulated rate limit (scenario revoked)', 'rate_limited', 429, 300);
+  }
+  return undefined;
 }
 
 function abortableDelay(ms: number, signal?: AbortSignal): Promise<void> {
@@ -105,11 +162,11 @@ export class SimulatorProvider implements LlmProvider {
   readonly mode = 'local' as const;
 
   async complete(req: AgentRequest, settings: LlmSettings, ctx: CallContext): Promise<Completion> {
-    await abortableDelay(settings.latencyMs, ctx.signal);
-    // flaky: every first attempt at a proposal fails like a provider outage, and Temporal retries it.
-    if (settings.scenario === 'flaky' && req.task === 'propose' && ctx.attempt === 1) {
-      throw new ProviderError('simulated provider outage (scenario flaky)', 'server', 503);
-    }
+    // stuck: BETA goes silent on its first evaluation, long enough for the STUCK trigger to fire.
+    const stall = settings.scenario === 'stuck' && req.role === 'beta' && req.task === 'evaluate' && req.round === 1 && (req.orchestration ?? 1) === 1;
+    await abortableDelay(stall ? STUCK_STALL_MS : settings.latencyMs, ctx.signal);
+    const fault = simulatedFault({ ...req, callAttempt: req.callAttempt ?? ctx.attempt }, settings.scenario);
+    if (fault) throw fault;
     const answer = simulateAnswer(req, settings.scenario);
     const promptTokens = estimateTokens(JSON.stringify(req));
     const completionTokens = estimateTokens(JSON.stringify(answer));
@@ -117,7 +174,7 @@ export class SimulatorProvider implements LlmProvider {
       answer,
       usage: { promptTokens, completionTokens, totalTokens: promptTokens + completionTokens },
       model: `simulator/${settings.scenario}`,
-      simulatedLatencyMs: settings.latencyMs,
+      simulatedLatencyMs: stall ? STUCK_STALL_MS : settings.latencyMs,
     };
   }
 }

@@ -2,6 +2,7 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type {
   AgentMessage,
   GammaReason,
+  Handoff,
   LlmMode,
   OrchestrationView,
   Proposal,
@@ -43,7 +44,11 @@ export const continueUpdate = defineUpdate<ContinueResult, [ContinueArgs]>('cont
 export interface RecoverArgs {
   action: RecoverAction;
 }
-export const recoverUpdate = defineUpdate<{ status: string; action: RecoverAction }, [RecoverArgs]>('recover');
+export interface RecoverResult {
+  status: string;
+  action: RecoverAction;
+}
+export const recoverUpdate = defineUpdate<RecoverResult, [RecoverArgs]>('recover');
 
 export const statusQuery = defineQuery<StatusView>('status');
 export const reportQuery = defineQuery<Report | null>('report');
@@ -64,6 +69,10 @@ export interface AgentTurn {
   /** Latest feedback from the other agents, already short. */
   feedback?: string[];
   gammaReason?: GammaReason;
+  /** GAMMA's decomposition, for a proposer working through it. */
+  subproblems?: string[];
+  /** Which orchestration (1, then 2... after a recover rerun). */
+  orchestration: number;
 }
 
 /** What an agent hands back after a turn. */
@@ -74,9 +83,13 @@ export interface AgentTurnResult {
   proposal?: Omit<Proposal, 'id' | 'round' | 'author'>;
   vote?: Omit<Vote, 'agent'>;
   message?: Omit<AgentMessage, 'id' | 'round' | 'from'>;
+  subproblems?: string[];
+  /** The agent's running totals after this turn. */
   tokens: number;
   errors: number;
-  failure?: string;
+  violations: number;
+  /** Set when this turn spent the agent's budget: the agent ends after this reply. */
+  revoked?: Handoff;
 }
 export const agentTurnSignal = defineSignal<[AgentTurn]>('agentTurn');
 export const agentTurnResultSignal = defineSignal<[AgentTurnResult]>('agentTurnResult');

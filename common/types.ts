@@ -82,8 +82,26 @@ export interface AgentView {
   role: Role;
   phase: AgentPhase;
   status: 'STARTING' | 'RUNNING' | 'WAITING' | 'COMPLETED' | 'FAILED' | 'CANCELLED' | 'REVOKED';
+  /** Failed LLM attempts so far (violations included). */
   errors: number;
   tokens: number;
+  violations: number;
+  /** The limits this agent runs under: errors total / same in a row / violations, and tokens. */
+  budget: { total: number; same: number; violations: number; tokens: number };
+  /** Why the agent was revoked, when it was. */
+  revokedReason?: string;
+}
+
+/** What a revoked agent leaves for the others: what it did, and what is left. */
+export interface Handoff {
+  agentId: string;
+  role: Role;
+  reason: string;
+  did: string[];
+  left: string;
+  tokens: number;
+  errors: number;
+  at: string;
 }
 
 export interface GammaView {
@@ -108,6 +126,8 @@ export interface Proposal {
   title: string;
   rationale: string;
   complexity: number;
+  /** The GAMMA sub-problems this proposal works through, when it follows a decomposition. */
+  subproblems?: string[];
 }
 
 export interface Vote {
@@ -132,6 +152,11 @@ export interface Consensus {
   votes: Vote[];
 }
 
+export interface RejectedVote extends Vote {
+  why: string;
+  at: string;
+}
+
 export interface GammaRequest {
   reason: GammaReason;
   detail?: string;
@@ -141,7 +166,7 @@ export interface GammaRequest {
 }
 
 export interface OrchestrationView {
-  status: 'PENDING' | 'RUNNING' | 'CONSENSUS' | 'NO_CONSENSUS' | 'TIMEOUT' | 'STOPPED' | 'ERROR';
+  status: 'PENDING' | 'RUNNING' | 'CONSENSUS' | 'NO_CONSENSUS' | 'PARTIAL' | 'TIMEOUT' | 'STOPPED' | 'FAILED' | 'ERROR';
   mode: LlmMode;
   model: string;
   round: number;
@@ -150,6 +175,14 @@ export interface OrchestrationView {
   consensus: Consensus | null;
   gamma: GammaView & { requests: GammaRequest[] };
   messages: AgentMessage[];
+  /** 1 for the first orchestration, 2, 3... after each `recover` rerun. */
+  attempt: number;
+  rejectedVotes: RejectedVote[];
+  handoffs: Handoff[];
+  /** GAMMA's decomposition, when it was called in for COMPLEXITY. */
+  subproblems: string[];
+  /** The proposal accepted as partial (recover accept_partial). */
+  partial: { proposalId: string; title: string } | null;
 }
 
 export interface AgentSummary {
@@ -176,6 +209,10 @@ export interface PipelineResult {
   rounds: number;
   gamma: GammaView;
   tokens: number;
+  /** Agents revoked during the run (their partner continued alone). */
+  revoked: Role[];
+  /** Set when the pipeline completed with a partial result (recover accept_partial). */
+  partial?: { proposalId: string; title: string };
   reason?: string;
 }
 

@@ -1,5 +1,5 @@
 import type { ChainableCommander, Redis } from 'ioredis';
-import type { AgentMessage, Consensus, Proposal, Role, Vote } from '../common/types';
+import type { AgentMessage, Consensus, Handoff, Proposal, Role, Vote } from '../common/types';
 
 // The blackboard: the pipeline's proposals, solutions, votes, consensus, messages and handoffs,
 // mirrored into Redis for watchers. The workflow holds the authoritative copy; every write here is a
@@ -11,7 +11,8 @@ export type BoardWrite =
   | { kind: 'vote'; value: Vote }
   | { kind: 'consensus'; value: Consensus }
   | { kind: 'message'; value: AgentMessage }
-  | { kind: 'handoff'; value: { agent: Role; done: string; left: string } };
+  | { kind: 'handoff'; value: Handoff }
+  | { kind: 'subproblems'; value: { by: Role; items: string[] } };
 
 export const boardKeys = (pipelineId: string) => {
   const base = `ag:${pipelineId}`;
@@ -23,6 +24,7 @@ export const boardKeys = (pipelineId: string) => {
     consensus: `${base}:consensus`,
     messages: `${base}:messages`,
     handoffs: `${base}:handoffs`,
+    subproblems: `${base}:subproblems`,
     events: `${base}:events`,
   };
 };
@@ -47,7 +49,10 @@ export function applyBoardWrites(tx: ChainableCommander, pipelineId: string, wri
         tx.hset(k.messages, w.value.id, JSON.stringify(w.value));
         break;
       case 'handoff':
-        tx.hset(k.handoffs, w.value.agent, JSON.stringify(w.value));
+        tx.hset(k.handoffs, w.value.agentId, JSON.stringify(w.value));
+        break;
+      case 'subproblems':
+        tx.set(k.subproblems, JSON.stringify(w.value));
         break;
     }
   }
@@ -60,7 +65,7 @@ export async function claimBoard(redis: Redis, pipelineId: string, runKey: strin
   if (current === runKey) return;
   await redis
     .multi()
-    .del(k.proposals, k.solutions, k.votes, k.consensus, k.messages, k.handoffs, k.events)
+    .del(k.proposals, k.solutions, k.votes, k.consensus, k.messages, k.handoffs, k.subproblems, k.events)
     .set(k.run, runKey)
     .exec();
 }
@@ -71,18 +76,20 @@ export interface BoardSnapshot {
   votes: Vote[];
   consensus: Consensus | null;
   messages: AgentMessage[];
-  handoffs: unknown[];
+  handoffs: Handoff[];
+  subproblems: { by: Role; items: string[] } | null;
 }
 
 export async function readBoard(redis: Redis, pipelineId: string): Promise<BoardSnapshot> {
   const k = boardKeys(pipelineId);
-  const [proposals, solutions, votes, consensus, messages, handoffs] = await Promise.all([
+  const [proposals, solutions, votes, consensus, messages, handoffs, subproblems] = await Promise.all([
     redis.hvals(k.proposals),
     redis.hvals(k.solutions),
     redis.hvals(k.votes),
     redis.get(k.consensus),
     redis.hvals(k.messages),
     redis.hvals(k.handoffs),
+    redis.get(k.subproblems),
   ]);
   const parse = <T>(list: string[]) => list.map((s) => JSON.parse(s) as T);
   return {
@@ -91,6 +98,7 @@ export async function readBoard(redis: Redis, pipelineId: string): Promise<Board
     votes: parse<Vote>(votes),
     consensus: consensus ? (JSON.parse(consensus) as Consensus) : null,
     messages: parse<AgentMessage>(messages),
-    handoffs: parse(handoffs),
+    handoffs: parse<Handoff>(handoffs),
+    subproblems: subproblems ? (JSON.parse(subproblems) as BoardSnapshot['subproblems']) : null,
   };
 }

@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { PipelineEvent, PipelineResult, PipelineSettings } from '../common/types';
+import type { Handoff, PipelineEvent, PipelineResult, PipelineSettings } from '../common/types';
 
 // The SQLite ledger: pipelines, audit events, checkpoints and results. Written only from activities,
 // which Temporal runs at least once, so every write is keyed and idempotent: a row is identified by
@@ -49,6 +49,17 @@ CREATE TABLE IF NOT EXISTS results (
   data        TEXT NOT NULL,
   ts          TEXT NOT NULL,
   PRIMARY KEY (pipeline_id, run_key)
+);
+CREATE TABLE IF NOT EXISTS handoffs (
+  pipeline_id TEXT NOT NULL,
+  run_key     TEXT NOT NULL,
+  agent_id    TEXT NOT NULL,
+  attempt     INTEGER NOT NULL,
+  role        TEXT NOT NULL,
+  reason      TEXT NOT NULL,
+  data        TEXT NOT NULL,
+  ts          TEXT NOT NULL,
+  PRIMARY KEY (pipeline_id, run_key, agent_id, attempt)
 );
 CREATE INDEX IF NOT EXISTS audit_by_pipeline ON audit_events (pipeline_id, seq);
 `;
@@ -128,6 +139,20 @@ export class Ledger {
       .prepare(`INSERT INTO results (pipeline_id, run_key, status, data, ts) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`)
       .run(ref.pipelineId, ref.runKey, ref.result.status, JSON.stringify(ref.result), ref.ts);
     return info.changes === 1;
+  }
+
+  /** A revoked agent's handoff; `attempt` is the orchestration it was revoked in. */
+  recordHandoff(ref: RunRef & { attempt: number; handoff: Handoff }): boolean {
+    const h = ref.handoff;
+    const info = this.db
+      .prepare(`INSERT INTO handoffs (pipeline_id, run_key, agent_id, attempt, role, reason, data, ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`)
+      .run(ref.pipelineId, ref.runKey, h.agentId, ref.attempt, h.role, h.reason, JSON.stringify(h), h.at);
+    return info.changes === 1;
+  }
+
+  handoffs(pipelineId: string): (Handoff & { attempt: number; run_key: string })[] {
+    const rows = this.db.prepare(`SELECT run_key, attempt, data FROM handoffs WHERE pipeline_id = ? ORDER BY ts, agent_id`).all(pipelineId) as { run_key: string; attempt: number; data: string }[];
+    return rows.map((r) => ({ ...(JSON.parse(r.data) as Handoff), attempt: r.attempt, run_key: r.run_key }));
   }
 
   /** Appends audit events in one transaction; events already there (by seq) are skipped. */

@@ -1,7 +1,7 @@
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { Redis } from 'ioredis';
 import { fileURLToPath } from 'node:url';
-import { createLedgerActivities, createLlmActivities, createPublishActivities, createSettingsActivities } from '../activities';
+import { createGammaActivities, createLedgerActivities, createLlmActivities, createPublishActivities, createSettingsActivities } from '../activities';
 import { OpenAiProvider } from '../agents/openaiProvider';
 import type { LlmProvider } from '../agents/provider';
 import { SimulatorProvider } from '../agents/simulator';
@@ -59,6 +59,7 @@ export async function createWorkers(deps: WorkerDeps): Promise<Worker[]> {
         ...createSettingsActivities(pipelineDefaults(config)),
         ...createLlmActivities(llmProviders(config)),
         ...createPublishActivities(deps.redis),
+        ...createGammaActivities(),
       },
       ...deps.options,
     }),

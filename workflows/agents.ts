@@ -1,6 +1,6 @@
 import { isCancellation, startChild, type ChildWorkflowHandle } from '@temporalio/workflow';
 import { agentWorkflowId } from '../common/ids';
-import type { AgentPhase, GammaReason, Role } from '../common/types';
+import type { AgentPhase, AgentView, GammaReason, Role } from '../common/types';
 import { agentWorkflow } from './agent';
 import type { PipelineState } from './pipelineState';
 
@@ -16,7 +16,8 @@ export function agentStarter(s: PipelineState): AgentStarter {
   return async (role, phase, gammaReason) => {
     const { pipelineId, objective } = s.settings;
     const id = agentWorkflowId(pipelineId, phase, role);
-    const view = { id, role, phase, status: 'STARTING' as const, errors: 0, tokens: 0 };
+    const { budgets } = s.settings;
+    const view: AgentView = { id, role, phase, status: 'STARTING', errors: 0, tokens: 0, violations: 0, budget: { ...budgets.errors, tokens: budgets.tokens } };
     s.agents.set(id, view);
     const objectiveShort = objective.length > 90 ? `${objective.slice(0, 87)}...` : objective;
     const handle = await startChild(agentWorkflow, {
@@ -30,18 +31,21 @@ export function agentStarter(s: PipelineState): AgentStarter {
           phase,
           objective,
           llm: { mode: s.settings.mode, model: s.settings.model, scenario: s.settings.scenario, latencyMs: s.settings.latencyMs },
-          maxAttempts: s.settings.budgets.errors.total,
+          budget: { errors: budgets.errors, tokens: budgets.tokens },
           gammaReason,
         },
       ],
     });
-    s.agents.set(id, { ...view, status: 'RUNNING' });
+    view.status = 'RUNNING';
     s.emit('agent_spawned', { agent_id: id, role: role.toUpperCase(), runtime: RUNTIME[role], phase });
     s.touch();
     handle.result().then(
-      (r) => Object.assign(s.agents.get(id)!, { status: 'COMPLETED', tokens: r.tokens, errors: r.errors }),
+      (r) => {
+        Object.assign(view, { status: r.revoked ? 'REVOKED' : 'COMPLETED', tokens: r.tokens, errors: r.errors, violations: r.violations });
+        if (r.revoked) view.revokedReason = r.revoked.reason;
+      },
       (err: unknown) => {
-        s.agents.get(id)!.status = isCancellation(err) ? 'CANCELLED' : 'FAILED';
+        if (view.status !== 'REVOKED') view.status = isCancellation(err) ? 'CANCELLED' : 'FAILED';
       },
     );
     return handle;

@@ -1,132 +1,214 @@
 import { ApplicationFailure, CancellationScope, condition, isCancellation, log, sleep, type ChildWorkflowHandle } from '@temporalio/workflow';
 import { agentTurnSignal, type AgentTurn, type AgentTurnResult } from '../common/messages';
-import type { Proposal, Role, Vote } from '../common/types';
+import type { Handoff, Proposal, Role, Vote } from '../common/types';
 import { checkVote, findConsensus } from '../governance/consensus';
+import { deadlineSummary } from '../governance/deadline';
+import { triggersAfterProposal, unresolvedProposals } from '../governance/gammaTriggers';
 import type { agentWorkflow } from './agent';
 import type { AgentStarter } from './agents';
+import { GammaWatch } from './gammaWatch';
 import type { PipelineState } from './pipelineState';
 
-// ORCHESTRATE: rounds in which ALPHA proposes, BETA evaluates and votes, and GAMMA (once spawned)
-// mediates with a casting vote, until consensus, the round limit or the deadline. The pipeline holds
-// the authoritative proposals and votes; agents exchange them through Temporal signals.
+// ORCHESTRATE, one orchestration (a `recover` rerun is another): rounds in which the proposer (ALPHA,
+// or BETA when ALPHA was revoked) posts a proposal and votes for it, and the reviewers (BETA, and GAMMA
+// once spawned) evaluate it in parallel and vote, until consensus (governance/consensus.ts), the round
+// limit or the deadline (a durable timer raced against the rounds). The pipeline holds the
+// authoritative proposals and votes; the agents get turns and answer through Temporal signals.
 
-export type OrchestrationOutcome = 'CONSENSUS' | 'NO_CONSENSUS' | 'TIMEOUT';
+export type OrchestrationOutcome = 'CONSENSUS' | 'NO_CONSENSUS' | 'TIMEOUT' | 'ALL_REVOKED';
 
 type Handle = ChildWorkflowHandle<typeof agentWorkflow>;
 
+interface Agent {
+  handle: Handle;
+  scope: CancellationScope;
+  ended: boolean;
+  busy: boolean;
+}
+
 export class Orchestration {
-  private readonly handles = new Map<Role, Handle>();
-  private readonly ended = new Set<Role>();
+  private readonly agents = new Map<Role, Agent>();
+  private readonly revoked = new Set<Role>();
   private readonly replies = new Map<string, AgentTurnResult>();
+  private readonly gamma: GammaWatch;
   private feedback: string[] = [];
 
   constructor(
     private readonly s: PipelineState,
     private readonly startAgent: AgentStarter,
-  ) {}
+    private readonly attempt: number,
+    /** Agents revoked in RUN do not take part. */
+    private readonly excluded: readonly Role[] = [],
+  ) {
+    this.gamma = new GammaWatch(s);
+  }
 
-  /** Delivered by the agentTurnResult signal handler. */
+  /** Delivered by the agentTurnResult signal handler; replies from an earlier orchestration are dropped. */
   onReply(reply: AgentTurnResult): void {
-    this.replies.set(reply.turnId, reply);
+    if (reply.turnId.startsWith(`o${this.attempt}-`)) this.replies.set(reply.turnId, reply);
   }
 
   private get active(): Role[] {
-    return [...this.handles.keys()].filter((r) => !this.ended.has(r));
+    return [...this.agents.entries()].filter(([role, a]) => !a.ended && !this.revoked.has(role)).map(([role]) => role);
   }
 
-  async run(): Promise<OrchestrationOutcome> {
+  async run(opts: { gammaAtOnce?: boolean } = {}): Promise<OrchestrationOutcome> {
     const s = this.s;
     s.orchestration.status = 'RUNNING';
-    s.emit('orchestration_started', { model: s.settings.mode === 'local' ? 'local simulator' : s.settings.model, mode: s.settings.mode, agents: ['ALPHA', 'BETA'] });
+    s.orchestration.attempt = this.attempt;
+    const starting = (['alpha', 'beta'] as const).filter((r) => !this.excluded.includes(r));
+    s.emit('orchestration_started', {
+      model: s.settings.mode === 'local' ? 'local simulator' : s.settings.model,
+      mode: s.settings.mode,
+      agents: starting.map((r) => r.toUpperCase()),
+      attempt: this.attempt,
+    });
     s.flush();
 
-    const scope = new CancellationScope();
+    const rounds = new CancellationScope();
     const deadline = new CancellationScope();
     let timedOut = false;
     deadline
-      .run(() => sleep(s.settings.timeoutSeconds * 1000, { summary: `orchestration deadline · ${s.settings.timeoutSeconds}s` }))
+      .run(() => sleep(s.settings.timeoutSeconds * 1000, { summary: deadlineSummary(s.settings.timeoutSeconds) }))
       .then(() => {
         timedOut = true;
-        scope.cancel();
+        rounds.cancel();
       })
       .catch(() => undefined); // the deadline was cancelled because orchestration ended first
 
     try {
-      return await scope.run(() => this.rounds());
+      return await rounds.run(async () => {
+        await Promise.all(starting.map((role) => this.start(role)));
+        this.gamma.watchStuck().catch((err: unknown) => this.background('STUCK watch', err));
+        this.watchGamma().catch((err: unknown) => this.background('GAMMA start', err));
+        if (opts.gammaAtOnce) await this.gamma.fire({ reason: 'MANUAL', detail: `recover: rerun_with_gamma (orchestration ${this.attempt})` });
+        return await this.rounds(starting);
+      });
     } catch (err) {
       if (timedOut && isCancellation(err)) return 'TIMEOUT';
       throw err;
     } finally {
+      this.gamma.stopped = true;
       deadline.cancel();
       await CancellationScope.nonCancellable(() => this.finishAgents());
     }
   }
 
-  private async rounds(): Promise<'CONSENSUS' | 'NO_CONSENSUS'> {
-    const s = this.s;
-    const [alpha, beta] = await Promise.all([this.startAgent('alpha', 'orch'), this.startAgent('beta', 'orch')]);
-    this.track('alpha', alpha);
-    this.track('beta', beta);
-    // GAMMA starts as soon as it is asked for, also in the middle of a round.
-    this.watchGamma().catch((err: unknown) => {
-      // Cancellation (stop, deadline) ends the watch; anything else is worth a log line.
-      if (!isCancellation(err)) log.warn('GAMMA could not be started', { pipelineId: s.settings.pipelineId, error: String(err) });
-    });
+  private background(what: string, err: unknown): void {
+    // Cancellation (stop, deadline, the end of the orchestration) ends these; anything else is logged.
+    if (!isCancellation(err)) log.warn(`${what} failed`, { pipelineId: this.s.settings.pipelineId, error: String(err) });
+  }
 
-    for (let round = 1; round <= s.settings.maxRounds; round++) {
-      s.orchestration.round = round;
+  private async rounds(starting: readonly Role[]): Promise<'CONSENSUS' | 'NO_CONSENSUS' | 'ALL_REVOKED'> {
+    const s = this.s;
+    if (starting.length === 0) return 'ALL_REVOKED';
+    for (let i = 1; i <= s.settings.maxRounds; i++) {
+      const round = ++s.orchestration.round;
       s.touch();
 
-      const proposed = await this.ask('alpha', { round, action: 'propose', proposals: this.openProposals(), feedback: this.feedback });
-      if (!proposed.proposal) throw ApplicationFailure.nonRetryable(`ALPHA answered round ${round} without a proposal`, 'ProtocolViolation');
-      const proposal: Proposal = { ...proposed.proposal, id: `P${s.orchestration.proposals.length + 1}`, round, author: 'alpha' };
-      s.orchestration.proposals.push(proposal);
-      s.write({ kind: 'proposal', value: proposal });
-      s.emit('proposal_posted', { proposal_id: proposal.id, author: 'ALPHA', title: proposal.title, complexity: proposal.complexity, round });
-      // The proposer stands behind its own proposal.
-      this.vote({ proposalId: proposal.id, agent: 'alpha', approve: true, reason: 'proposer' });
+      const proposal = await this.propose(round);
+      if (!proposal) return 'ALL_REVOKED';
+      if (this.settle()) return 'CONSENSUS';
+
+      const trigger = this.gamma.settled ? undefined : triggersAfterProposal(proposal, s.orchestration.proposals, s.orchestration.consensus, s.settings.thresholds);
+      // GAMMA joins before the reviews, so its decomposition or arbitration is part of this round.
+      if (trigger) await this.gamma.fire(trigger);
+      if (trigger) await condition(() => this.agents.has('gamma') || (!s.gammaPending && !s.gammaThisOrchestration), '30s');
+
+      await this.review(round, proposal);
       s.flush();
-
-      const evaluated = await this.ask('beta', { round, action: 'evaluate', proposalId: proposal.id, proposals: this.openProposals() });
-      this.takeReply(evaluated, proposal.id);
-      this.feedback = evaluated.message ? [evaluated.message.content] : [];
-
-      if (this.handles.has('gamma') && !this.ended.has('gamma') && !this.consensus()) {
-        const mediated = await this.ask('gamma', { round, action: 'mediate', proposalId: proposal.id, proposals: this.openProposals(), feedback: this.feedback, gammaReason: s.gammaReason ?? 'MANUAL' });
-        this.takeReply(mediated, proposal.id);
-      }
-
-      const consensus = this.consensus();
-      s.flush();
-      if (consensus) {
-        s.orchestration.consensus = consensus;
-        s.write({ kind: 'consensus', value: consensus });
-        s.emit('consensus_reached', { proposal_id: consensus.proposalId, votes: consensus.votes.map((v) => ({ agent: v.agent.toUpperCase(), approve: v.approve })) });
-        s.flush();
-        return 'CONSENSUS';
-      }
+      if (this.settle()) return 'CONSENSUS';
+      if (!this.active.some((r) => r === 'alpha' || r === 'beta')) return 'ALL_REVOKED';
     }
     return 'NO_CONSENSUS';
+  }
+
+  /** The proposer's turn; another agent takes over when the proposer is revoked. Null when none is left. */
+  private async propose(round: number): Promise<Proposal | null> {
+    const s = this.s;
+    for (;;) {
+      const author = (['alpha', 'beta'] as const).find((r) => this.active.includes(r));
+      if (!author) return null;
+      const subproblems = s.orchestration.subproblems.length ? s.orchestration.subproblems : undefined;
+      const reply = await this.ask(author, { round, action: 'propose', proposals: this.openProposals(), feedback: this.feedback, subproblems });
+      if (!reply?.proposal) continue; // revoked (or ended): the partner takes over
+      const proposal: Proposal = { ...reply.proposal, id: `P${s.orchestration.proposals.length + 1}`, round, author, ...(subproblems ? { subproblems } : {}) };
+      s.orchestration.proposals.push(proposal);
+      s.write({ kind: 'proposal', value: proposal });
+      s.emit('proposal_posted', { proposal_id: proposal.id, author: author.toUpperCase(), title: proposal.title, complexity: proposal.complexity, round });
+      this.gamma.markProgress();
+      // The proposer stands behind its own proposal.
+      this.vote({ proposalId: proposal.id, agent: author, approve: true, reason: 'proposer' });
+      s.flush();
+      return proposal;
+    }
+  }
+
+  /** Reviewers (BETA, GAMMA) answer in parallel; GAMMA joins mid-round when it is spawned then. */
+  private async review(round: number, proposal: Proposal): Promise<void> {
+    const asked = new Map<Role, 'waiting' | 'done'>();
+    const failures: unknown[] = [];
+    const reviewers = () => this.active.filter((r) => r !== proposal.author && r !== 'alpha');
+    for (;;) {
+      for (const role of reviewers()) {
+        if (asked.has(role)) continue;
+        asked.set(role, 'waiting');
+        const turn: Omit<AgentTurn, 'turnId' | 'orchestration'> =
+          role === 'gamma'
+            ? { round, action: 'mediate', proposalId: proposal.id, proposals: this.openProposals(5), feedback: this.feedback, gammaReason: this.s.gammaReason ?? 'MANUAL' }
+            : { round, action: 'evaluate', proposalId: proposal.id, proposals: this.openProposals() };
+        this.ask(role, turn).then(
+          () => void asked.set(role, 'done'),
+          (err: unknown) => void failures.push(err),
+        );
+      }
+      await condition(() => failures.length > 0 || this.consensus() !== null || reviewers().some((r) => !asked.has(r)) || [...asked.values()].every((v) => v === 'done'));
+      if (failures.length) throw failures[0];
+      if (this.consensus()) return;
+      if (reviewers().some((r) => !asked.has(r))) continue; // GAMMA joined: it reviews this proposal too
+      return; // every reviewer answered (or was revoked)
+    }
+  }
+
+  /** Records consensus when there is one; true then. */
+  private settle(): boolean {
+    const s = this.s;
+    const consensus = this.consensus();
+    if (!consensus) return false;
+    s.orchestration.consensus = consensus;
+    s.write({ kind: 'consensus', value: consensus });
+    s.emit('consensus_reached', { proposal_id: consensus.proposalId, votes: consensus.votes.map((v) => ({ agent: v.agent.toUpperCase(), approve: v.approve })) });
+    s.flush();
+    return true;
   }
 
   private consensus() {
     return findConsensus(this.s.orchestration.proposals, this.s.orchestration.votes, this.active);
   }
 
-  private openProposals(): AgentTurn['proposals'] {
-    return this.s.orchestration.proposals.slice(-3).map(({ id, title, complexity, author }) => ({ id, title, complexity, author }));
+  private openProposals(n = 3): AgentTurn['proposals'] {
+    const o = this.s.orchestration;
+    return unresolvedProposals(o.proposals, o.consensus)
+      .slice(-n)
+      .map(({ id, title, complexity, author }) => ({ id, title, complexity, author }));
   }
 
-  private takeReply(reply: AgentTurnResult, proposalId: string): void {
+  private takeReply(reply: AgentTurnResult, proposalId: string | undefined): void {
     const s = this.s;
     if (reply.message) {
       const message = { id: `M${s.orchestration.messages.length + 1}`, round: reply.round, from: reply.from, to: reply.message.to, content: reply.message.content };
       s.orchestration.messages.push(message);
       s.write({ kind: 'message', value: message });
       s.emit('agent_message', { from: reply.from.toUpperCase(), to: message.to.toUpperCase(), content: message.content });
+      this.gamma.markProgress();
+      if (reply.from !== 'alpha') this.feedback = [message.content];
+    }
+    if (reply.subproblems?.length) {
+      s.orchestration.subproblems = reply.subproblems;
+      s.write({ kind: 'subproblems', value: { by: reply.from, items: reply.subproblems } });
     }
     if (reply.vote) {
-      if (reply.from === 'beta') s.write({ kind: 'solution', value: { proposalId, by: 'beta', text: reply.vote.reason ?? '' } });
+      if (reply.from === 'beta' && proposalId) s.write({ kind: 'solution', value: { proposalId, by: 'beta', text: reply.vote.reason ?? '' } });
       this.vote({ ...reply.vote, agent: reply.from });
     }
   }
@@ -135,39 +217,66 @@ export class Orchestration {
     const s = this.s;
     const check = checkVote(vote, s.orchestration.proposals, s.orchestration.votes, this.active);
     if (!check.ok) {
+      s.orchestration.rejectedVotes.push({ ...vote, why: check.reason ?? 'rejected', at: s.updatedAt });
       s.emit('agent_message', { from: 'PIPELINE', to: vote.agent.toUpperCase(), content: `vote rejected: ${check.reason}` });
       return;
     }
     s.orchestration.votes.push(vote);
     s.write({ kind: 'vote', value: vote });
     s.emit('vote_cast', { agent: vote.agent.toUpperCase(), proposal_id: vote.proposalId, approve: vote.approve, reason: vote.reason ?? '' });
+    this.gamma.markProgress();
   }
 
-  /** Hands a turn to an agent and waits for its reply (or for the agent to end). */
-  private async ask(role: Role, turn: Omit<AgentTurn, 'turnId'>): Promise<AgentTurnResult> {
-    const handle = this.handles.get(role);
-    if (!handle || this.ended.has(role)) throw ApplicationFailure.nonRetryable(`${role.toUpperCase()} is not running`, 'AgentNotRunning');
-    const turnId = `${role}-r${turn.round}-${turn.action}`;
-    const view = this.s.agents.get(handle.workflowId)!;
+  /** Hands a turn to an agent and waits for its reply; null when the agent was revoked or ended. */
+  private async ask(role: Role, turn: Omit<AgentTurn, 'turnId' | 'orchestration'>): Promise<AgentTurnResult | null> {
+    const agent = this.agents.get(role);
+    if (!agent || agent.ended || this.revoked.has(role)) return null;
+    const turnId = `o${this.attempt}-r${turn.round}-${role}-${turn.action}`;
+    const view = this.s.agents.get(agent.handle.workflowId)!;
     view.status = 'RUNNING';
-    await handle.signal(agentTurnSignal, { ...turn, turnId });
-    await condition(() => this.replies.has(turnId) || this.ended.has(role));
+    agent.busy = true;
+    await agent.handle.signal(agentTurnSignal, { ...turn, turnId, orchestration: this.attempt });
+    await condition(() => this.replies.has(turnId) || agent.ended);
+    agent.busy = false;
     const reply = this.replies.get(turnId);
-    if (!reply) throw ApplicationFailure.nonRetryable(`${role.toUpperCase()} ended before answering turn ${turnId}`, 'AgentEnded');
+    if (!reply) {
+      if (this.revoked.has(role)) return null;
+      throw ApplicationFailure.nonRetryable(`${role.toUpperCase()} ended before answering turn ${turnId}`, 'AgentEnded');
+    }
     this.replies.delete(turnId);
-    view.status = 'WAITING';
-    view.tokens += reply.tokens;
-    view.errors += reply.errors;
+    Object.assign(view, { status: 'WAITING', tokens: reply.tokens, errors: reply.errors, violations: reply.violations });
     this.s.touch();
-    if (reply.failure) throw ApplicationFailure.nonRetryable(`${role.toUpperCase()} failed: ${reply.failure}`, 'AgentFailed');
+    if (reply.revoked) {
+      this.revoke(role, reply.revoked);
+      return null;
+    }
+    this.takeReply(reply, turn.proposalId);
     return reply;
   }
 
-  private track(role: Role, handle: Handle): void {
-    this.handles.set(role, handle);
+  private revoke(role: Role, handoff: Handoff): void {
+    const s = this.s;
+    this.revoked.add(role);
+    const view = s.agents.get(handoff.agentId);
+    if (view) Object.assign(view, { status: 'REVOKED', revokedReason: handoff.reason });
+    s.revokeAgent(handoff, this.attempt);
+    const partner = this.active.filter((r) => r !== 'gamma');
+    s.emit('agent_message', {
+      from: 'PIPELINE',
+      to: 'ALL',
+      content: partner.length ? `${role.toUpperCase()} was revoked (${handoff.reason}); ${partner.map((r) => r.toUpperCase()).join(', ')} continues alone` : `${role.toUpperCase()} was revoked (${handoff.reason}); no agent is left to continue`,
+    });
+    s.flush();
+  }
+
+  private async start(role: Role): Promise<void> {
+    const scope = new CancellationScope();
+    const handle = await scope.run(() => this.startAgent(role, 'orch', role === 'gamma' ? (this.s.gammaReason ?? 'MANUAL') : undefined));
+    const agent: Agent = { handle, scope, ended: false, busy: false };
+    this.agents.set(role, agent);
     handle.result().then(
-      () => this.ended.add(role),
-      () => this.ended.add(role),
+      () => void (agent.ended = true),
+      () => void (agent.ended = true),
     );
   }
 
@@ -176,16 +285,22 @@ export class Orchestration {
     await condition(() => s.gammaPending !== null);
     const { reason, detail } = s.gammaPending!;
     s.gammaPending = null;
+    s.gammaThisOrchestration = true;
     s.gammaSpawned = true;
     s.setGammaReason(reason);
-    s.emit('gamma_spawned', { reason, detail: detail ?? null });
-    this.track('gamma', await this.startAgent('gamma', 'orch', reason));
+    s.emit('gamma_spawned', { reason, detail: detail ?? null, attempt: this.attempt });
+    this.gamma.markProgress();
+    await this.start('gamma');
     s.flush();
   }
 
+  /** Idle agents are told to finish; one still busy (a stalled call) is cancelled. */
   private async finishAgents(): Promise<void> {
-    const running = [...this.handles.entries()].filter(([role]) => !this.ended.has(role));
-    await Promise.all(running.map(([, h]) => h.signal(agentTurnSignal, { turnId: 'finish', round: 0, action: 'finish' }).catch(() => undefined)));
-    await Promise.all(running.map(([, h]) => h.result().catch(() => undefined)));
+    const running = [...this.agents.values()].filter((a) => !a.ended);
+    for (const a of running) {
+      if (a.busy) a.scope.cancel();
+      else await a.handle.signal(agentTurnSignal, { turnId: `o${this.attempt}-finish`, round: 0, action: 'finish', orchestration: this.attempt }).catch(() => a.scope.cancel());
+    }
+    await Promise.all(running.map((a) => a.handle.result().catch(() => undefined)));
   }
 }

@@ -7,6 +7,7 @@ import {
   log,
   proxyLocalActivities,
   setHandler,
+  sleep,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { SettingsActivities } from '../activities';
@@ -19,6 +20,7 @@ import {
   orchestrationQuery,
   type ContinueArgs,
   type RecoverArgs,
+  type RecoverResult,
   type SpawnGammaArgs,
   type StopArgs,
   recoverUpdate,
@@ -27,10 +29,13 @@ import {
   statusQuery,
   stopSignal,
 } from '../common/messages';
-import { GAMMA_REASONS, LLM_MODES, type AgentSummary, type PipelineInput, type PipelineResult, type PipelineStatusName } from '../common/types';
+import { GAMMA_REASONS, LLM_MODES, RECOVER_ACTIONS, type AgentSummary, type PipelineInput, type PipelineResult, type PipelineStatusName, type RecoverAction, type Role } from '../common/types';
+import { partialResult } from '../governance/deadline';
+import { bestProposal, recoverRejection, recoveryPlan } from '../governance/recovery';
 import { agentStarter } from './agents';
 import { Orchestration } from './orchestration';
-import { nowIso, PipelineState } from './pipelineState';
+import { PipelineState } from './pipelineState';
+import { nowIso } from './time';
 
 // pipelineWorkflow: SPAWN → RUN (ALPHA and BETA in parallel) → REPORT (report, checkpoint, maybe wait
 // for `continue`) → ORCHESTRATE (rounds until consensus) → COMPLETE (result, final checkpoint, events).
@@ -52,22 +57,24 @@ export async function pipelineWorkflow(rawInput: PipelineInput): Promise<Pipelin
   // the contract's defaults stand in until the worker's own arrive a moment later.
   const s = new PipelineState(resolveSettings(input, pipelineId, CONTRACT_DEFAULTS));
   const startAgent = agentStarter(s);
-  const orchestration = new Orchestration(s, startAgent);
+  let orchestration: Orchestration | null = null;
   const summaries: AgentSummary[] = [];
+  const notes: string[] = [];
   let continueRequested = false;
   let stopReason: string | undefined;
+  let recoverAction: RecoverAction | null = null;
 
   setHandler(statusQuery, () => s.statusView());
   setHandler(reportQuery, () => s.report);
   setHandler(orchestrationQuery, () => s.orchestrationView());
-  setHandler(agentTurnResultSignal, (reply) => orchestration.onReply(reply));
+  setHandler(agentTurnResultSignal, (reply) => orchestration?.onReply(reply));
 
   setHandler(spawnGammaSignal, (args?: SpawnGammaArgs) => {
     const reason = args?.reason ?? 'MANUAL';
     const at = nowIso();
     const record = (accepted: boolean, note: string): void => void s.gammaRequests.push({ reason, detail: args?.detail, at, accepted, note });
     if (!GAMMA_REASONS.includes(reason)) return record(false, `unknown reason "${String(reason)}" (expected ${GAMMA_REASONS.join(', ')})`);
-    if (s.gammaSpawned || s.gammaPending) return record(false, 'GAMMA was already requested for this orchestration; ignored');
+    if (s.gammaThisOrchestration || s.gammaPending) return record(false, 'GAMMA was already requested for this orchestration; ignored');
     if (s.phase === 'COMPLETE') return record(false, 'the pipeline has finished; ignored');
     s.gammaPending = { reason, detail: args?.detail };
     record(true, s.phase === 'ORCHESTRATE' ? 'spawning GAMMA' : 'GAMMA will join when orchestration starts');
@@ -103,12 +110,15 @@ export async function pipelineWorkflow(rawInput: PipelineInput): Promise<Pipelin
 
   setHandler(
     recoverUpdate,
-    (_args: RecoverArgs) => {
-      throw ApplicationFailure.nonRetryable('recover is not available yet', 'NotImplemented');
+    (args: RecoverArgs): RecoverResult => {
+      recoverAction = args.action;
+      return { status: args.action === 'accept_partial' ? 'COMPLETED' : 'ORCHESTRATING', action: args.action };
     },
     {
-      validator: (_args: RecoverArgs) => {
-        throw new Error(`pipeline ${pipelineId} is ${s.status}, not waiting in ORCHESTRATION_FAILED: recover is only accepted there`);
+      validator: (args: RecoverArgs) => {
+        const why = recoverRejection(s.status, recoverAction !== null);
+        if (why) throw new Error(`pipeline ${pipelineId}: ${why}`);
+        if (!RECOVER_ACTIONS.includes(args?.action)) throw new Error(`action must be one of ${RECOVER_ACTIONS.join(', ')}`);
       },
     },
   );
@@ -133,13 +143,23 @@ export async function pipelineWorkflow(rawInput: PipelineInput): Promise<Pipelin
     await main.run(async () => {
       s.enter('RUN', 'RUNNING');
       s.flush();
+      const revokedInRun: Role[] = [];
       await Promise.all(
         (['alpha', 'beta'] as const).map(async (role) => {
           const r = await (await startAgent(role, 'run')).result();
           summaries.push({ role, summary: r.summary ?? '' });
+          if (r.revoked) {
+            revokedInRun.push(role);
+            s.revokeAgent(r.revoked, 0);
+          }
         }),
       );
       summaries.sort((a, b) => a.role.localeCompare(b.role));
+      if (revokedInRun.length === 2) {
+        status = 'FAILED';
+        reason = `both agents were revoked in RUN (${s.orchestration.handoffs.map((h) => `${h.role.toUpperCase()}: ${h.reason}`).join('; ')})`;
+        return;
+      }
 
       s.report = buildRunReport(s.settings, summaries, nowIso());
       s.enter('REPORT', 'REPORT');
@@ -147,14 +167,50 @@ export async function pipelineWorkflow(rawInput: PipelineInput): Promise<Pipelin
       await condition(() => continueRequested);
 
       s.enter('ORCHESTRATE', 'ORCHESTRATING');
-      const outcome = await orchestration.run();
-      s.orchestration.status = outcome;
-      if (outcome === 'TIMEOUT') {
-        status = 'TIMEOUT';
-        reason = `no consensus within the ${s.settings.timeoutSeconds}s orchestration deadline`;
-      } else if (outcome === 'NO_CONSENSUS') {
-        status = 'ORCHESTRATION_FAILED';
-        reason = `no consensus within ${s.settings.maxRounds} rounds`;
+      let gammaAtOnce = false;
+      for (let attempt = 1; ; attempt++) {
+        s.gammaThisOrchestration = false;
+        orchestration = new Orchestration(s, startAgent, attempt, attempt === 1 ? revokedInRun : []);
+        const outcome = await orchestration.run({ gammaAtOnce });
+        if (outcome === 'CONSENSUS') {
+          s.orchestration.status = 'CONSENSUS';
+          return;
+        }
+        if (outcome === 'TIMEOUT') {
+          s.orchestration.status = 'TIMEOUT';
+          status = 'TIMEOUT';
+          reason = `no consensus within the ${s.settings.timeoutSeconds}s orchestration deadline`;
+          notes.push(...partialResult(s.orchestration.proposals, s.orchestration.votes, 'the agents were stopped at the deadline; this report was written without the LLM').notes);
+          return;
+        }
+        if (outcome === 'ALL_REVOKED') {
+          s.orchestration.status = 'FAILED';
+          status = 'FAILED';
+          reason = `every agent was revoked (${s.orchestration.handoffs.map((h) => `${h.role.toUpperCase()}: ${h.reason}`).join('; ')})`;
+          return;
+        }
+        // No consensus within maxRounds: wait for a person to recover, for the recovery window.
+        s.orchestration.status = 'NO_CONSENSUS';
+        s.enter('ORCHESTRATE', 'ORCHESTRATION_FAILED');
+        s.flush();
+        recoverAction = null;
+        const action = await waitForRecover(s.settings.recoveryWindowSeconds, () => recoverAction);
+        if (!action) {
+          status = 'ORCHESTRATION_FAILED';
+          reason = `no consensus within ${s.settings.maxRounds} rounds, and no recover within the ${s.settings.recoveryWindowSeconds}s recovery window`;
+          return;
+        }
+        s.emit('agent_message', { from: 'PIPELINE', to: 'ALL', content: `recover: ${action}` });
+        const plan = recoveryPlan(action);
+        if (plan.acceptPartial) {
+          const best = bestProposal(s.orchestration.proposals, s.orchestration.votes);
+          s.orchestration.status = 'PARTIAL';
+          s.orchestration.partial = best ? { proposalId: best.id, title: best.title } : null;
+          notes.push(best ? `accepted as partial: ${best.id} "${best.title}" (recover accept_partial)` : 'accept_partial: there was no proposal to accept');
+          return;
+        }
+        gammaAtOnce = plan.gamma;
+        s.enter('ORCHESTRATE', 'ORCHESTRATING');
       }
     });
   } catch (err) {
@@ -180,10 +236,12 @@ export async function pipelineWorkflow(rawInput: PipelineInput): Promise<Pipelin
       agents: summaries,
       consensus,
       rounds: s.orchestration.round,
-      notes: reason ? [`ended in ${endedIn}: ${reason}`] : [],
+      notes: [...(reason ? [`ended in ${endedIn}: ${reason}`] : []), ...revocationNotes(s.orchestration.handoffs, status), ...notes],
+      partial: s.orchestration.partial,
       at: nowIso(),
     });
     const tokens = [...s.agents.values()].reduce((n, a) => n + a.tokens, 0);
+    const partial = s.orchestration.partial;
     const result: PipelineResult = {
       pipelineId,
       status,
@@ -191,10 +249,15 @@ export async function pipelineWorkflow(rawInput: PipelineInput): Promise<Pipelin
       rounds: s.orchestration.round,
       gamma: { spawned: s.gammaSpawned, reason: s.gammaReason },
       tokens,
+      revoked: [...s.revoked],
+      ...(partial ? { partial } : {}),
       ...(reason ? { reason } : {}),
     };
     if (endedIn === 'ORCHESTRATE') {
-      s.emit('orchestration_complete', { status, results: { consensus, rounds: result.rounds, proposals: s.orchestration.proposals.length } });
+      s.emit('orchestration_complete', {
+        status,
+        results: { consensus, partial, rounds: result.rounds, proposals: s.orchestration.proposals.length, revoked: result.revoked, attempts: s.orchestration.attempt },
+      });
     }
     s.enter('COMPLETE', status);
     s.recordResult(result);
@@ -212,4 +275,30 @@ export async function pipelineWorkflow(rawInput: PipelineInput): Promise<Pipelin
     throw ApplicationFailure.create({ message: `pipeline ${status}: ${reason}`, type: status, nonRetryable: true });
   }
   return result;
+}
+
+/** Waits for a recover action for the recovery window, on a timer the Web UI shows; null when none came. */
+async function waitForRecover(windowSeconds: number, action: () => RecoverAction | null): Promise<RecoverAction | null> {
+  const timer = new CancellationScope();
+  let expired = false;
+  const done = timer.run(() => sleep(windowSeconds * 1000, { summary: `recovery window · ${windowSeconds}s` })).then(
+    () => void (expired = true),
+    (err: unknown) => {
+      if (!isCancellation(err)) throw err;
+    },
+  );
+  await condition(() => expired || action() !== null);
+  if (!expired) {
+    timer.cancel();
+    await done;
+  }
+  return action();
+}
+
+/** What the report says about revoked agents and who carried on. */
+function revocationNotes(handoffs: readonly { role: Role; reason: string }[], status: PipelineStatusName): string[] {
+  return handoffs.map((h) => {
+    const partner = h.role === 'alpha' ? 'BETA' : h.role === 'beta' ? 'ALPHA' : 'ALPHA and BETA';
+    return `${h.role.toUpperCase()} was revoked (${h.reason})${status === 'COMPLETED' && h.role !== 'gamma' ? `; ${partner} continued alone` : ''}`;
+  });
 }

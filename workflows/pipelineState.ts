@@ -6,6 +6,7 @@ import type {
   AgentView,
   EventType,
   GammaReason,
+  Handoff,
   GammaRequest,
   OrchestrationView,
   PipelineEvent,
@@ -14,9 +15,11 @@ import type {
   Phase,
   PipelineStatusName,
   Report,
+  Role,
   StatusView,
 } from '../common/types';
 import type { BoardWrite } from '../lib/blackboard';
+import { nowIso } from './time';
 
 // The pipeline's authoritative state, the views the queries return, and the outbox that mirrors the
 // state to Redis and the ledger. Mirroring runs in a chain of non-cancellable activities beside the
@@ -27,8 +30,7 @@ const { publish } = proxyActivities<PublishActivities>({
   retry: { initialInterval: '200ms', maximumInterval: '10s' },
 });
 
-/** Workflow time (the SDK makes Date.now() deterministic), as ISO text. */
-export const nowIso = (): string => new Date(Date.now()).toISOString();
+export { nowIso } from './time';
 
 export class PipelineState {
   phase: Phase = 'SPAWN';
@@ -41,13 +43,22 @@ export class PipelineState {
   gammaPending: { reason: GammaReason; detail?: string } | null = null;
   gammaReason: GammaReason | null = null;
   gammaSpawned = false;
+  /** At most one GAMMA per orchestration: set once this orchestration has one (a rerun clears it). */
+  gammaThisOrchestration = false;
+  /** Agents revoked at any point of the run, for the result. */
+  readonly revoked: Role[] = [];
   orchestration: Omit<OrchestrationView, 'gamma' | 'mode' | 'model'> = {
     status: 'PENDING',
+    attempt: 0,
     round: 0,
     proposals: [],
     votes: [],
     consensus: null,
     messages: [],
+    rejectedVotes: [],
+    handoffs: [],
+    subproblems: [],
+    partial: null,
   };
 
   private seq = 0;
@@ -144,6 +155,17 @@ export class PipelineState {
   recordPipeline(): void {
     const args = { ...this.ref, workflowId: workflowInfo().workflowId, settings: this.settings, createdAt: this.startedAt };
     this.enqueue(() => this.ledger.recordPipeline.executeWithOptions({ summary: 'ledger · pipeline row' }, [args]));
+  }
+
+  /** A revoked agent: its handoff goes to the blackboard, the ledger and the agent_revoked event. */
+  revokeAgent(handoff: Handoff, attempt: number): void {
+    if (!this.revoked.includes(handoff.role)) this.revoked.push(handoff.role);
+    this.orchestration.handoffs.push(handoff);
+    this.write({ kind: 'handoff', value: handoff });
+    this.emit('agent_revoked', { agent_id: handoff.agentId, role: handoff.role.toUpperCase(), reason: handoff.reason, handoff: { did: handoff.did, left: handoff.left } });
+    const args = { ...this.ref, attempt, handoff };
+    this.enqueue(() => this.ledger.recordHandoff.executeWithOptions({ summary: `ledger · handoff ${handoff.role.toUpperCase()}` }, [args]));
+    this.touch();
   }
 
   recordResult(result: PipelineResult): void {

@@ -1,0 +1,136 @@
+import { ActivityFailure, ApplicationFailure, isCancellation, proxyActivities, sleep, TimeoutFailure } from '@temporalio/workflow';
+import type { LlmActivities } from '../activities';
+import type { AgentCallResult } from '../activities/llm';
+import type { AgentAnswer, AgentRequest, AgentTask } from '../agents/provider';
+import { INVALID_OUTPUT, LLM_FAILURE_TYPES, type LlmFailureDetails } from '../common/failures';
+import type { Handoff, LlmSettings, Role } from '../common/types';
+import { backoffMs, checkTokens, emptyBudget, recordFailure, recordSuccess, recordViolation, type BudgetLimits, type BudgetVerdict } from '../governance/errorBudget';
+import { procedureViolation } from '../governance/procedure';
+import { nowIso } from './time';
+
+// One agent's LLM calls under its error and token budgets (governance/errorBudget.ts wired to
+// Temporal). Each try is an activity; a provider failure comes straight back here (its type is
+// non-retryable for Temporal), is counted, and either waits out a backoff timer (Retry-After when the
+// provider sent one) or revokes the agent. Temporal's retry policy covers what is not the agent's
+// fault: a worker lost mid-call is retried after the heartbeat timeout without touching the budget.
+// The counts live in workflow state, so a replay recomputes them and never counts twice.
+
+const { callAgent } = proxyActivities<LlmActivities>({
+  startToCloseTimeout: '2 minutes',
+  heartbeatTimeout: '10s',
+  scheduleToCloseTimeout: '15 minutes',
+  retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '10s', nonRetryableErrorTypes: LLM_FAILURE_TYPES },
+});
+
+export interface CallBudget {
+  errors: BudgetLimits;
+  tokens: number;
+}
+
+export type CallOutcome = { ok: true; answer: AgentAnswer } | { ok: false; revoked: Handoff };
+
+interface FailureInfo {
+  type: string;
+  message: string;
+  fatal: boolean;
+  retryAfterMs?: number;
+}
+
+function failureInfo(err: ActivityFailure): FailureInfo {
+  const cause = err.cause;
+  if (cause instanceof ApplicationFailure) {
+    const d = cause.details?.[0] as Partial<LlmFailureDetails> | undefined;
+    const retryable = d?.retryable ?? !cause.nonRetryable;
+    return { type: cause.type ?? 'ApplicationFailure', message: cause.message, fatal: !retryable && cause.type !== INVALID_OUTPUT, retryAfterMs: d?.retryAfterMs ?? undefined };
+  }
+  if (cause instanceof TimeoutFailure) return { type: 'ActivityTimeout', message: `the call timed out (${cause.timeoutType})`, fatal: false };
+  return { type: cause?.name ?? 'ActivityFailure', message: cause?.message ?? err.message, fatal: false };
+}
+
+export class BudgetedCaller {
+  private budget = emptyBudget();
+  tokens = 0;
+  turns = 0;
+  simulatedLatencyMs = 0;
+  /** Short lines of what this agent did, for its handoff. */
+  readonly did: string[] = [];
+
+  constructor(
+    private readonly who: { pipelineId: string; agentId: string; role: Role; objective: string },
+    private readonly llm: LlmSettings,
+    private readonly limits: CallBudget,
+  ) {}
+
+  get errors(): number {
+    return this.budget.total;
+  }
+
+  get violations(): number {
+    return this.budget.violations;
+  }
+
+  /** Calls the LLM for one task until it gives a valid answer or the agent's budget is spent. */
+  async call(task: AgentTask, round: number, extra: Partial<AgentRequest> = {}, proposalIds: readonly string[] = []): Promise<CallOutcome> {
+    const ROLE = this.who.role.toUpperCase();
+    const what = `${task}${round ? ` for round ${round}` : ''}${extra.proposalId ? ` on ${extra.proposalId}` : ''}`;
+    let repair: string | undefined;
+    for (let attempt = 1; ; attempt++) {
+      const request: AgentRequest = { pipelineId: this.who.pipelineId, role: this.who.role, task, objective: this.who.objective, round, ...extra, callAttempt: attempt, ...(repair ? { repair } : {}) };
+      let r: AgentCallResult;
+      try {
+        r = await callAgent.executeWithOptions({ summary: `${ROLE} · ${task}${round ? ` · round ${round}` : ''}${attempt > 1 ? ` · try ${attempt}` : ''}` }, [{ request, llm: this.llm }]);
+      } catch (err) {
+        if (isCancellation(err) || !(err instanceof ActivityFailure)) throw err;
+        const f = failureInfo(err);
+        const verdict = f.type === INVALID_OUTPUT ? recordViolation(this.budget, this.limits.errors, f.message) : recordFailure(this.budget, this.limits.errors, f.type, { fatal: f.fatal });
+        const revoked = this.apply(verdict, `${f.type}: ${f.message}`, what);
+        if (revoked) return revoked;
+        const wait = backoffMs(attempt, f.retryAfterMs);
+        await sleep(wait, { summary: `${ROLE} · backoff after ${f.type} · ${wait}ms` });
+        continue;
+      }
+      this.tokens += r.usage.totalTokens;
+      this.simulatedLatencyMs += r.simulatedLatencyMs;
+      this.budget = recordSuccess(this.budget);
+      const overTokens = checkTokens(this.tokens, this.limits.tokens);
+      if (overTokens) return this.revoke(overTokens.reason, what);
+      const violation = procedureViolation(this.who.role, task, r.answer, { proposalIds });
+      if (violation) {
+        // One repair attempt is free; breaking the protocol again is a violation.
+        if (repair === undefined) {
+          repair = violation;
+          continue;
+        }
+        const revoked = this.apply(recordViolation(this.budget, this.limits.errors, violation), `procedure violation: ${violation}`, what);
+        if (revoked) return revoked;
+        repair = violation;
+        continue;
+      }
+      this.turns += 1;
+      this.did.push(`${task}${round ? ` (round ${round})` : ''}${r.answer.proposal ? `: "${r.answer.proposal.title.slice(0, 80)}"` : ''}${r.answer.vote ? `: ${r.answer.vote.approve ? 'for' : 'against'} ${r.answer.vote.proposalId}` : ''}`);
+      return { ok: true, answer: r.answer };
+    }
+  }
+
+  private apply(verdict: BudgetVerdict, last: string, what: string): CallOutcome | undefined {
+    this.budget = verdict.state;
+    if (!verdict.exhausted) return undefined;
+    return this.revoke(`${verdict.exhausted.reason}; last error ${last}`, what);
+  }
+
+  private revoke(reason: string, what: string): CallOutcome {
+    return {
+      ok: false,
+      revoked: {
+        agentId: this.who.agentId,
+        role: this.who.role,
+        reason,
+        did: this.did.slice(-10),
+        left: `${what} was not finished`,
+        tokens: this.tokens,
+        errors: this.budget.total,
+        at: nowIso(),
+      },
+    };
+  }
+}

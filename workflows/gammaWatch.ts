@@ -1,0 +1,65 @@
+import { CancellationScope, condition, isCancellation, log, proxyLocalActivities, sleep, workflowInfo } from '@temporalio/workflow';
+import type { GammaActivities } from '../activities';
+import { stuckTrigger, type GammaTrigger } from '../governance/gammaTriggers';
+import type { PipelineState } from './pipelineState';
+
+// The GAMMA triggers wired to Temporal (the rules are in governance/gammaTriggers.ts). A trigger sends
+// the public spawnGamma signal through a local activity, so automatic and manual starts look the same
+// in the history; the signal handler decides (at most one GAMMA per orchestration) and the
+// orchestration starts the child. STUCK is a durable timer restarted at every sign of progress.
+
+const { requestGamma } = proxyLocalActivities<GammaActivities>({ startToCloseTimeout: '10s', retry: { maximumAttempts: 5 } });
+
+export class GammaWatch {
+  /** Bumped at every new proposal, vote or message. */
+  private progress = 0;
+  private lastProgressAt = Date.now();
+  private requested = false;
+  stopped = false;
+
+  constructor(private readonly s: PipelineState) {}
+
+  /** A trigger fired, a request was made, or GAMMA is already there: no further automatic request. */
+  get settled(): boolean {
+    return this.requested || this.s.gammaThisOrchestration || this.s.gammaPending !== null;
+  }
+
+  markProgress(): void {
+    this.progress += 1;
+    this.lastProgressAt = Date.now();
+  }
+
+  /** Sends spawnGamma for a trigger that fired, once per orchestration; resolves when GAMMA was decided on. */
+  async fire(trigger: GammaTrigger | { reason: 'MANUAL'; detail: string }): Promise<void> {
+    if (this.settled) return;
+    this.requested = true;
+    log.info('GAMMA trigger fired', { pipelineId: this.s.settings.pipelineId, reason: trigger.reason, detail: trigger.detail });
+    await requestGamma.executeWithOptions({ summary: `spawnGamma · ${trigger.reason}` }, [{ workflowId: workflowInfo().workflowId, reason: trigger.reason, detail: trigger.detail }]);
+    // The signal is in the history once the activity returns; wait until its handler has run.
+    await condition(() => this.s.gammaPending !== null || this.s.gammaThisOrchestration || this.stopped, '30s');
+  }
+
+  /** STUCK: no progress for stuckSeconds, on a timer the Web UI shows; runs until stopped or GAMMA. */
+  async watchStuck(): Promise<void> {
+    const { stuckSeconds } = this.s.settings.thresholds;
+    while (!this.stopped && !this.settled) {
+      const mark = this.progress;
+      const timer = new CancellationScope();
+      let fired = false;
+      const done = timer.run(() => sleep(stuckSeconds * 1000, { summary: `STUCK watch · ${stuckSeconds}s without progress` })).then(
+        () => void (fired = true),
+        (err: unknown) => {
+          if (!isCancellation(err)) throw err;
+        },
+      );
+      await condition(() => fired || this.progress !== mark || this.stopped || this.settled);
+      if (!fired) {
+        timer.cancel();
+        await done;
+        continue;
+      }
+      const trigger = stuckTrigger(Date.now() - this.lastProgressAt, this.s.settings.thresholds);
+      if (trigger) await this.fire(trigger);
+    }
+  }
+}
