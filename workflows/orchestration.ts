@@ -282,8 +282,10 @@ export class Orchestration {
 
   private async watchGamma(): Promise<void> {
     const s = this.s;
-    await condition(() => s.gammaPending !== null);
-    const { reason, detail } = s.gammaPending!;
+    // Ends with this orchestration: a later one has a watch of its own.
+    await condition(() => s.gammaPending !== null || this.gamma.stopped);
+    if (this.gamma.stopped || !s.gammaPending) return;
+    const { reason, detail } = s.gammaPending;
     s.gammaPending = null;
     s.gammaThisOrchestration = true;
     s.gammaSpawned = true;

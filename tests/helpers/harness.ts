@@ -40,8 +40,8 @@ export interface Harness {
 
 export const uniqueId = (prefix: string): string => `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
 
-export async function startHarness(name: string, opts: { taskQueue?: string } = {}): Promise<Harness> {
-  const config = parseConfig({ ...process.env, LLM_MODE: undefined, OPENROUTER_API_KEY: undefined });
+export async function startHarness(name: string, opts: { taskQueue?: string; env?: Record<string, string> } = {}): Promise<Harness> {
+  const config = parseConfig({ ...process.env, LLM_MODE: undefined, OPENROUTER_API_KEY: undefined, ...opts.env });
   installRuntimeLogger(createLogger('test-worker', process.env.LOG_LEVEL ?? 'warn'));
   const client = await connectClient(config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE);
   const redis = await connectRedis(config.REDIS_URL);
