@@ -1,62 +1,181 @@
 import OpenAI from 'openai';
-import type { LlmSettings } from '../common/types';
+import type { LlmSettings, Role } from '../common/types';
+import { answerJsonSchema } from './answerSchema';
+import { inBodyError, toProviderError } from './openaiErrors';
 import { parseAnswer } from './parse';
-import { buildMessages } from './prompts';
-import { kindFromStatus, ProviderError, type AgentRequest, type CallContext, type Completion, type LlmProvider } from './provider';
+import { buildMessages, repairMessage, type ChatMessage } from './prompts';
+import { estimateTokens, ProviderError, type AgentAnswer, type AgentRequest, type AgentTask, type CallContext, type Completion, type LlmProvider, type Usage } from './provider';
 
 // OpenRouter, or any OpenAI-compatible endpoint (Ollama, vLLM, LM Studio) through OPENROUTER_BASE_URL.
-// maxRetries is 0: Temporal owns retries, with the classification below.
+// One complete() is one attempt: maxRetries is 0 because Temporal owns retries (the activity maps the
+// ProviderError kinds to retryable or not). An answer that breaks its schema gets exactly one repair
+// request; a second bad answer is `invalid_output`, which governance counts as a procedure violation.
+
+/** How the answer's shape is requested: a JSON schema, plain JSON mode, or instructions in the prompt only. */
+export type StructuredOutput = 'json_schema' | 'json_object' | 'prompt';
 
 export interface OpenAiProviderOptions {
   baseURL: string;
   /** Read at call time so a rotated key (e.g. from Vault) is picked up; never logged. */
   apiKey: () => Promise<string>;
+  /** Per HTTP request; a repaired answer takes two, so keep the activity's timeout above twice this. */
   timeoutMs?: number;
+  /** `auto` (default): json_schema for models known to support it, prompt instructions otherwise. */
+  structuredOutput?: StructuredOutput | 'auto';
+  /** The app identification OpenRouter asks for (HTTP-Referer, X-Title). */
+  appUrl?: string;
+  appTitle?: string;
+  /** Ask for the cost in usage (`usage: {include: true}`); default only for openrouter.ai, others may reject it. */
+  usageAccounting?: boolean;
+  temperature?: number;
 }
 
-function retryAfterMs(headers: Headers | undefined): number | undefined {
-  const value = headers?.get('retry-after');
-  if (!value) return undefined;
-  const seconds = Number(value);
-  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
-  const date = Date.parse(value);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
+/** Optional per-role models next to settings.model (the pipeline's); read if the settings carry them. */
+export interface RoleModels {
+  models?: Partial<Record<Role, string>>;
+}
+
+export const DEFAULT_TIMEOUT_MS = 45_000;
+
+// Models known to honour `response_format: json_schema` (strict). Anything else gets the format in the
+// prompt: a request with an unsupported response_format is rejected outright by some servers.
+const JSON_SCHEMA_MODELS = [/^(openai\/)?gpt-(4o|4\.1|5)/, /^(openai\/)?o[34]/, /^google\/gemini-(2|3)/];
+// Reasoning models reject any temperature but the default.
+const NO_TEMPERATURE_MODELS = [/^(openai\/)?(o\d|gpt-5)/];
+
+export function structuredOutputFor(model: string, setting: StructuredOutput | 'auto' = 'auto'): StructuredOutput {
+  if (setting !== 'auto') return setting;
+  return JSON_SCHEMA_MODELS.some((re) => re.test(model)) ? 'json_schema' : 'prompt';
+}
+
+export function modelFor(role: Role, settings: LlmSettings & RoleModels): string {
+  return settings.models?.[role] || settings.model;
+}
+
+interface RawAnswer {
+  text: string;
+  cutOff: boolean;
+  usage: Usage;
+  model: string;
 }
 
 export class OpenAiProvider implements LlmProvider {
   readonly mode = 'openrouter' as const;
+  private cached?: { key: string; client: OpenAI };
 
   constructor(private readonly opts: OpenAiProviderOptions) {}
 
   async complete(req: AgentRequest, settings: LlmSettings, ctx: CallContext): Promise<Completion> {
-    const client = new OpenAI({
-      apiKey: await this.opts.apiKey(),
-      baseURL: this.opts.baseURL,
-      maxRetries: 0,
-      timeout: this.opts.timeoutMs ?? 60_000,
-      defaultHeaders: { 'HTTP-Referer': 'https://github.com/agent-governance', 'X-Title': 'agent-governance' },
-    });
+    if (ctx.signal?.aborted) throw abortReason(ctx.signal);
+    const key = await this.readKey();
+    const model = modelFor(req.role, settings);
+    const messages = buildMessages(req);
+
+    const first = await this.request(key, model, req.task, messages, ctx);
+    let problem: string;
+    try {
+      return this.completion(parseAnswer(req.task, first.text), [first], false);
+    } catch (err) {
+      if (!(err instanceof ProviderError) || err.kind !== 'invalid_output') throw err;
+      problem = first.cutOff ? `it was cut off at the token limit (${err.message})` : err.message;
+    }
+
+    const second = await this.request(key, model, req.task, [...messages, { role: 'assistant', content: first.text }, repairMessage(req.task, problem)], ctx);
+    try {
+      return this.completion(parseAnswer(req.task, second.text), [first, second], true);
+    } catch (err) {
+      if (!(err instanceof ProviderError) || err.kind !== 'invalid_output') throw err;
+      throw new ProviderError(`${err.message} (still invalid after one repair request)`, 'invalid_output');
+    }
+  }
+
+  private async readKey(): Promise<string> {
+    try {
+      return await this.opts.apiKey();
+    } catch (err) {
+      // E.g. a VaultError: retryable when the secret store is down, not when access is denied.
+      const retryable = (err as { retryable?: unknown }).retryable === true;
+      throw new ProviderError(`the LLM API key is not available: ${(err as Error).message}`, retryable ? 'network' : 'not_configured');
+    }
+  }
+
+  private completion(answer: AgentAnswer, raws: RawAnswer[], repaired: boolean): Completion {
+    const usage: Usage = { promptTokens: 0, completionTokens: 0, totalTokens: 0 };
+    for (const r of raws) {
+      usage.promptTokens += r.usage.promptTokens;
+      usage.completionTokens += r.usage.completionTokens;
+      usage.totalTokens += r.usage.totalTokens;
+      if (r.usage.costUsd !== undefined) usage.costUsd = (usage.costUsd ?? 0) + r.usage.costUsd;
+    }
+    return { answer, usage, model: raws.at(-1)!.model, simulatedLatencyMs: 0, repaired };
+  }
+
+  private client(key: string): OpenAI {
+    if (this.cached?.key !== key) {
+      const client = new OpenAI({
+        apiKey: key,
+        baseURL: this.opts.baseURL,
+        maxRetries: 0,
+        timeout: this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+        defaultHeaders: {
+          'HTTP-Referer': this.opts.appUrl ?? 'https://github.com/agent-governance',
+          'X-Title': this.opts.appTitle ?? 'agent-governance',
+        },
+      });
+      this.cached = { key, client };
+    }
+    return this.cached.client;
+  }
+
+  private body(model: string, task: AgentTask, messages: ChatMessage[]): OpenAI.Chat.Completions.ChatCompletionCreateParamsNonStreaming {
+    const body: OpenAI.Chat.Completions.ChatCompletionCreateParamsNonStreaming & { usage?: { include: boolean } } = { model, messages };
+    const format = structuredOutputFor(model, this.opts.structuredOutput);
+    if (format === 'json_schema') body.response_format = { type: 'json_schema', json_schema: answerJsonSchema(task) };
+    if (format === 'json_object') body.response_format = { type: 'json_object' };
+    if (!NO_TEMPERATURE_MODELS.some((re) => re.test(model))) body.temperature = this.opts.temperature ?? 0.2;
+    if (this.opts.usageAccounting ?? new URL(this.opts.baseURL).hostname.endsWith('openrouter.ai')) body.usage = { include: true };
+    return body;
+  }
+
+  private async request(key: string, model: string, task: AgentTask, messages: ChatMessage[], ctx: CallContext): Promise<RawAnswer> {
+    ctx.heartbeat?.();
     let response: OpenAI.Chat.Completions.ChatCompletion;
     try {
-      response = await client.chat.completions.create(
-        { model: settings.model, messages: buildMessages(req), response_format: { type: 'json_object' }, temperature: 0.2 },
-        { signal: ctx.signal },
-      );
+      response = await this.client(key).chat.completions.create(this.body(model, task, messages), {
+        signal: ctx.signal,
+        timeout: this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+      });
     } catch (err) {
-      if (err instanceof OpenAI.APIConnectionTimeoutError) throw new ProviderError('LLM request timed out', 'timeout');
-      if (err instanceof OpenAI.APIError) {
-        // The provider's message, never the request (which holds the key in its headers).
-        throw new ProviderError(`LLM provider answered ${err.status ?? 'no status'}: ${err.message}`, kindFromStatus(err.status), err.status, retryAfterMs(err.headers as Headers | undefined));
-      }
-      throw err;
+      // Cancelled by the caller (in an activity: Temporal's cancellation): let that reason through as it is.
+      if (ctx.signal?.aborted) throw abortReason(ctx.signal);
+      throw toProviderError(err, [key]);
     }
-    const text = response.choices[0]?.message?.content ?? '';
-    const usage = response.usage;
+    const failure = inBodyError(response, [key]);
+    if (failure) throw failure;
+    if (!Array.isArray(response?.choices)) throw new ProviderError('LLM provider answered without choices (is OPENROUTER_BASE_URL an OpenAI-compatible /v1 endpoint?)', 'server');
+    const choice = response.choices[0];
+    const text = choice?.message?.content ?? '';
+    const refusal = choice?.message?.refusal;
+    const reported = response.usage as (OpenAI.CompletionUsage & { cost?: unknown }) | undefined;
+    const usage: Usage = reported
+      ? { promptTokens: reported.prompt_tokens ?? 0, completionTokens: reported.completion_tokens ?? 0, totalTokens: reported.total_tokens ?? 0 }
+      : estimated(messages, text);
+    if (typeof reported?.cost === 'number') usage.costUsd = reported.cost;
     return {
-      answer: parseAnswer(req.task, text),
-      usage: { promptTokens: usage?.prompt_tokens ?? 0, completionTokens: usage?.completion_tokens ?? 0, totalTokens: usage?.total_tokens ?? 0 },
-      model: response.model ?? settings.model,
-      simulatedLatencyMs: 0,
+      // A refusal has no content; as text it gets the same one repair as any unusable answer.
+      text: text || (refusal ? `(refused: ${refusal})` : ''),
+      cutOff: choice?.finish_reason === 'length',
+      usage,
+      model: response.model || model,
     };
   }
+}
+
+const abortReason = (signal: AbortSignal): unknown => signal.reason ?? new Error('LLM request aborted');
+
+/** Providers that report no usage still count against the token budget, roughly. */
+function estimated(messages: ChatMessage[], text: string): Usage {
+  const promptTokens = estimateTokens(messages.map((m) => m.content).join('\n'));
+  const completionTokens = estimateTokens(text);
+  return { promptTokens, completionTokens, totalTokens: promptTokens + completionTokens };
 }

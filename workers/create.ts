@@ -8,7 +8,9 @@ import { SimulatorProvider } from '../agents/simulator';
 import { ledgerTaskQueue } from '../common/ids';
 import type { LlmMode } from '../common/types';
 import { pipelineDefaults, type Config } from '../lib/config';
+import { breakerName, CircuitBreaker } from '../lib/breaker';
 import type { Ledger } from '../lib/ledger';
+import { VaultClient } from '../lib/vault';
 import { temporalUnreachable } from '../lib/temporal';
 
 // Builds the worker(s) of one process: the pipeline worker (workflows, LLM and publishing activities)
@@ -36,11 +38,22 @@ export async function connectNative(address: string): Promise<NativeConnection> 
   }
 }
 
-export function llmProviders(config: Config): Partial<Record<LlmMode, LlmProvider>> {
+/**
+ * The LLM backends of this worker. The key is read here, inside the worker (environment or Vault),
+ * never in workflow code; the provider path goes through the circuit breaker every worker shares.
+ */
+export function llmProviders(config: Config, redis: Redis): Partial<Record<LlmMode, LlmProvider>> {
   const providers: Partial<Record<LlmMode, LlmProvider>> = { local: new SimulatorProvider() };
   const key = config.OPENROUTER_API_KEY;
-  if (key) {
-    providers.openrouter = new OpenAiProvider({ baseURL: config.OPENROUTER_BASE_URL, apiKey: async () => key });
+  const vault = !key && config.VAULT_ADDR && config.VAULT_TOKEN ? new VaultClient({ addr: config.VAULT_ADDR, token: config.VAULT_TOKEN }) : undefined;
+  if (key || vault) {
+    const apiKey = key ? async () => key : () => vault!.openrouterApiKey();
+    const breaker = new CircuitBreaker(redis, {
+      name: breakerName(config.OPENROUTER_BASE_URL),
+      failures: config.BREAKER_FAILURES,
+      cooldownMs: config.BREAKER_COOLDOWN_SECONDS * 1000,
+    });
+    providers.openrouter = breaker.wrap(new OpenAiProvider({ baseURL: config.OPENROUTER_BASE_URL, apiKey }));
   }
   return providers;
 }
@@ -57,7 +70,7 @@ export async function createWorkers(deps: WorkerDeps): Promise<Worker[]> {
       ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
       activities: {
         ...createSettingsActivities(pipelineDefaults(config)),
-        ...createLlmActivities(llmProviders(config)),
+        ...createLlmActivities(llmProviders(config, deps.redis)),
         ...createPublishActivities(deps.redis),
         ...createGammaActivities(),
       },

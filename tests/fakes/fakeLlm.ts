@@ -1,0 +1,265 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { answerFor, promptText, type ChatBody } from './fakeAnswers';
+
+// A fake OpenAI-compatible server (POST /v1/chat/completions, GET /v1/models) for tests and for trying
+// the openrouter mode offline (`npm run fake-llm`). Faults are queued per test without a restart —
+// in-process with addFault(), or over HTTP with POST /_fault — and every request is recorded (headers
+// included: it is a fake, the tests check Authorization, HTTP-Referer and X-Title) for inspection.
+
+export type FaultSpec =
+  /** Answer this HTTP status with an OpenAI-style error body; a 401 echoes the key as OpenAI does. */
+  | { kind: 'status'; status: number; retryAfter?: number | string; message?: string }
+  /** Answer normally, but only after `ms` (past a client's timeout). */
+  | { kind: 'delay'; ms: number }
+  /** Content that is not JSON at all. */
+  | { kind: 'malformed' }
+  /** JSON that follows no task's schema. */
+  | { kind: 'schema_invalid' }
+  | { kind: 'content'; content: string }
+  /** HTTP 200 with OpenRouter's in-body error instead of choices. */
+  | { kind: 'body_error'; code: number; message?: string }
+  /** Close the connection without answering (a network error for the client). */
+  | { kind: 'disconnect' };
+
+/** A fault applies to the next chat request (whose body contains `match`, when given), `times` times (default 1). */
+export type Fault = FaultSpec & { match?: string; times?: number };
+
+const FAULT_KINDS = new Set(['status', 'delay', 'malformed', 'schema_invalid', 'content', 'body_error', 'disconnect']);
+
+export interface RecordedRequest {
+  seq: number;
+  method: string;
+  path: string;
+  headers: Record<string, string>;
+  body: unknown;
+  /** The fault applied to it, if any. */
+  fault?: FaultSpec['kind'];
+  status?: number;
+  /** The answer body sent (chat completions, errors included). */
+  response?: unknown;
+  /** The connection ended before an answer was sent: the client went away (or a disconnect fault). */
+  aborted: boolean;
+}
+
+export interface FakeLlmOptions {
+  port?: number;
+  host?: string;
+  /** When set, any other bearer token gets a 401. */
+  apiKey?: string;
+  /** Reported as `usage.cost` per token (OpenRouter style); 0 omits the cost. */
+  costPerToken?: number;
+}
+
+export interface FakeLlm {
+  /** The base URL to give the client (…/v1). */
+  url: string;
+  port: number;
+  /** Every request so far, oldest first (a live array). */
+  readonly requests: RecordedRequest[];
+  /** The chat completion requests only. */
+  completions(): RecordedRequest[];
+  addFault(...faults: Fault[]): void;
+  clearFaults(): void;
+  pendingFaults(): Fault[];
+  /** Clears faults and recorded requests. */
+  reset(): void;
+  close(): Promise<void>;
+}
+
+const tokens = (text: string): number => Math.ceil(text.length / 4);
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  if (res.destroyed) return;
+  res.writeHead(status, { 'content-type': 'application/json', ...headers });
+  res.end(JSON.stringify(body));
+}
+
+const errorBody = (message: string, status: number) => ({ error: { message, type: status === 401 ? 'invalid_request_error' : 'fake_error', code: status } });
+
+export async function startFakeLlm(opts: FakeLlmOptions = {}): Promise<FakeLlm> {
+  const requests: RecordedRequest[] = [];
+  let faults: { fault: Fault; left: number }[] = [];
+  const timers = new Set<NodeJS.Timeout>();
+  const costPerToken = opts.costPerToken ?? 0.000002;
+
+  const takeFault = (text: string): Fault | undefined => {
+    const entry = faults.find((f) => f.fault.match === undefined || text.includes(f.fault.match));
+    if (!entry) return undefined;
+    entry.left -= 1;
+    if (entry.left <= 0) faults = faults.filter((f) => f !== entry);
+    return entry.fault;
+  };
+
+  const addFault = (...list: Fault[]) => {
+    for (const fault of list) {
+      if (!FAULT_KINDS.has(fault?.kind)) throw new Error(`unknown fault kind ${JSON.stringify(fault?.kind)}`);
+      faults.push({ fault, left: fault.times ?? 1 });
+    }
+  };
+
+  const wait = (ms: number, res: ServerResponse) =>
+    new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => done(true), ms);
+      timers.add(timer);
+      const onClose = () => done(false);
+      const done = (ok: boolean) => {
+        clearTimeout(timer);
+        timers.delete(timer);
+        res.off('close', onClose);
+        resolve(ok);
+      };
+      res.on('close', onClose);
+    });
+
+  async function chat(req: IncomingMessage, res: ServerResponse, rec: RecordedRequest, text: string): Promise<void> {
+    const key = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+    if (!key || (opts.apiKey !== undefined && key !== opts.apiKey)) {
+      rec.status = 401;
+      rec.response = errorBody(`Incorrect API key provided: ${key ?? '(none)'}`, 401);
+      return send(res, 401, rec.response);
+    }
+    let body: ChatBody;
+    try {
+      body = JSON.parse(text) as ChatBody;
+    } catch {
+      rec.status = 400;
+      return send(res, 400, errorBody('request body is not JSON', 400));
+    }
+    const fault = takeFault(text);
+    rec.fault = fault?.kind;
+    let content: string | undefined;
+    switch (fault?.kind) {
+      case 'status': {
+        rec.status = fault.status;
+        const message = fault.message ?? (fault.status === 401 ? `Incorrect API key provided: ${key}` : `fake failure ${fault.status}`);
+        const headers: Record<string, string> = fault.retryAfter !== undefined ? { 'retry-after': String(fault.retryAfter) } : {};
+        rec.response = errorBody(message, fault.status);
+        return send(res, fault.status, rec.response, headers);
+      }
+      case 'disconnect':
+        req.socket.destroy();
+        return;
+      case 'delay':
+        if (!(await wait(fault.ms, res))) return;
+        break;
+      case 'malformed':
+        content = 'Sure! Here is my answer: {"summary": unfinished';
+        break;
+      case 'schema_invalid':
+        content = JSON.stringify({ unexpected: true });
+        break;
+      case 'content':
+        content = fault.content;
+        break;
+      case 'body_error':
+        rec.status = 200;
+        rec.response = { error: { code: fault.code, message: fault.message ?? `fake upstream failure ${fault.code}` } };
+        return send(res, 200, rec.response);
+    }
+    content ??= answerFor(body);
+    const promptTokens = tokens(promptText(body));
+    const completionTokens = tokens(content);
+    const total = promptTokens + completionTokens;
+    const usage: Record<string, number> = { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: total };
+    if (costPerToken > 0) usage.cost = Math.round(total * costPerToken * 1e9) / 1e9;
+    rec.status = 200;
+    rec.response = {
+      id: `chatcmpl-fake-${rec.seq}`,
+      object: 'chat.completion',
+      created: Math.floor(Date.now() / 1000),
+      model: body.model ?? 'fake/model',
+      choices: [{ index: 0, message: { role: 'assistant', content, refusal: null }, finish_reason: 'stop', logprobs: null }],
+      usage,
+    };
+    send(res, 200, rec.response);
+  }
+
+  async function admin(method: string, path: string, text: string, res: ServerResponse): Promise<boolean> {
+    if (path === '/_fault') {
+      if (method === 'POST') {
+        try {
+          const parsed = JSON.parse(text) as Fault | Fault[];
+          addFault(...(Array.isArray(parsed) ? parsed : [parsed]));
+        } catch (err) {
+          send(res, 400, errorBody((err as Error).message, 400));
+          return true;
+        }
+      } else if (method === 'DELETE') faults = [];
+      send(res, 200, { faults: faults.map((f) => ({ ...f.fault, times: f.left })) });
+      return true;
+    }
+    if (path === '/_requests') {
+      if (method === 'DELETE') requests.length = 0;
+      send(res, 200, { requests });
+      return true;
+    }
+    return false;
+  }
+
+  const server = createServer((req, res) => {
+    void (async () => {
+      const path = new URL(req.url ?? '/', 'http://fake').pathname;
+      const method = req.method ?? 'GET';
+      const text = await readBody(req);
+      if (await admin(method, path, text, res)) return;
+      let body: unknown = text;
+      try {
+        body = text ? JSON.parse(text) : undefined;
+      } catch {
+        // Recorded as the raw text.
+      }
+      const rec: RecordedRequest = { seq: requests.length + 1, method, path, headers: flatHeaders(req), body, aborted: false };
+      requests.push(rec);
+      res.on('close', () => {
+        if (!res.writableFinished) rec.aborted = true;
+      });
+      if (method === 'POST' && (path === '/v1/chat/completions' || path === '/chat/completions')) return chat(req, res, rec, text);
+      if (method === 'GET' && (path === '/v1/models' || path === '/models')) {
+        rec.status = 200;
+        return send(res, 200, { object: 'list', data: [{ id: 'fake/model', object: 'model', created: 0, owned_by: 'fake-llm' }] });
+      }
+      rec.status = 404;
+      send(res, 404, errorBody(`no route ${method} ${path}`, 404));
+    })().catch((err: Error) => send(res, 500, errorBody(`fake-llm bug: ${err.message}`, 500)));
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  const host = opts.host && opts.host !== '0.0.0.0' ? opts.host : '127.0.0.1';
+
+  return {
+    url: `http://${host}:${port}/v1`,
+    port,
+    requests,
+    completions: () => requests.filter((r) => r.path.endsWith('/chat/completions')),
+    addFault,
+    clearFaults: () => void (faults = []),
+    pendingFaults: () => faults.map((f) => ({ ...f.fault, times: f.left })),
+    reset: () => {
+      faults = [];
+      requests.length = 0;
+    },
+    close: async () => {
+      for (const t of timers) clearTimeout(t);
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+function flatHeaders(req: IncomingMessage): Record<string, string> {
+  return Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : (v ?? '')]));
+}
