@@ -37,7 +37,7 @@ test('start with only an objective ends COMPLETED; the status query answers in t
   const status = out.queryResult?.[0] ?? out;
   assert.deepEqual(Object.keys(status).sort(), ['agents', 'gamma', 'phase', 'pipelineId', 'startedAt', 'status', 'updatedAt']);
   assert.ok(STATUSES.includes(status.status));
-  assert.deepEqual(Object.keys(status.agents[0]).sort(), ['errors', 'id', 'phase', 'role', 'status', 'tokens']);
+  for (const key of ['errors', 'id', 'phase', 'role', 'status', 'tokens']) assert.ok(key in status.agents[0], `an agent has the contract's "${key}"`);
 });
 
 test('signal spawnGamma, update continue and cancel from the CLI', async () => {
@@ -61,4 +61,23 @@ test('signal spawnGamma, update continue and cancel from the CLI', async () => {
   await cli(['workflow', 'cancel', '--workflow-id', other]);
   await assert.rejects(otherHandle.result());
   assert.equal((await otherHandle.query(statusQuery)).status, 'STOPPED');
+});
+
+test('find a pipeline waiting for recovery and recover it from the CLI', async () => {
+  const workflowId = `pipeline-${uniqueId('cli-recover')}`;
+  await cli(['workflow', 'start', '--type', 'pipelineWorkflow', '--task-queue', 'agent-pipeline', '--workflow-id', workflowId, '--input', '{"objective":"Design a caching strategy","scenario":"no_consensus","maxRounds":1}']);
+  const handle = h.client.workflow.getHandle(workflowId);
+  await h.waitForStatus(handle, 'ORCHESTRATION_FAILED');
+  let listed = '';
+  for (let i = 0; i < 50 && !listed.includes(workflowId); i++) {
+    // Visibility catches up with the search attribute a moment after the status changes.
+    listed = await cli(['workflow', 'list', '--query', "PipelineStatus = 'ORCHESTRATION_FAILED'"]);
+    if (!listed.includes(workflowId)) await new Promise((r) => setTimeout(r, 200));
+  }
+  assert.match(listed, new RegExp(workflowId));
+  const out = await cli(['workflow', 'update', 'execute', '--workflow-id', workflowId, '--name', 'recover', '--input', '{"action":"accept_partial"}']);
+  assert.match(out, /accept_partial/);
+  const result = await handle.result();
+  assert.equal(result.status, 'COMPLETED');
+  assert.equal(result.partial?.proposalId, 'P1');
 });
