@@ -26,7 +26,7 @@ export function formatEvent(e: PipelineEvent): string {
     case 'consensus_reached':
       return `   ✔ consensus on ${s(d.proposal_id)} (${(d.votes as { agent: string; approve: boolean }[] | undefined)?.filter((v) => v.approve).map((v) => v.agent).join(', ') ?? ''})`;
     case 'agent_revoked':
-      return `   ✖ ${s(d.agent)} revoked: ${s(d.reason)}`;
+      return `   ✖ ${s(d.role)} revoked: ${s(d.reason)}${(d.handoff as { left?: string } | undefined)?.left ? ` · handoff: ${s((d.handoff as { left: string }).left)}` : ''}`;
     case 'orchestration_complete':
       return `   orchestration complete: ${s(d.status)}`;
     case 'pipeline_finished':
