@@ -5,8 +5,12 @@ import { connectRedis } from '../lib/redis';
 import { connectClient } from '../lib/temporal';
 import { buildServer } from './server';
 
-// `npm run api`: the Fastify API on API_HOST:API_PORT; stops cleanly on SIGINT/SIGTERM.
+// `npm run api`: the Fastify API on API_HOST:API_PORT. SIGINT/SIGTERM stop it gracefully: no new
+// connections, requests in flight answered, WebSocket clients told (1001) so they reconnect with their
+// `since`, then the clients to Temporal, Redis and the ledger closed. A shutdown that hangs is cut
+// short after SHUTDOWN_TIMEOUT_MS.
 
+const SHUTDOWN_TIMEOUT_MS = 10_000;
 const cfg = config();
 const logger = createLogger('api', cfg.LOG_LEVEL);
 
@@ -16,16 +20,31 @@ async function main(): Promise<void> {
   const ledger = new Ledger(cfg.LEDGER_PATH);
   const app = await buildServer({ temporal, redis, ledger, config: cfg, logger });
   await app.listen({ host: cfg.API_HOST, port: cfg.API_PORT });
-  logger.info({ config: redactConfig(cfg) }, `API listening on http://${cfg.API_HOST}:${cfg.API_PORT}`);
-  const stop = async () => {
-    await app.close();
-    await temporal.connection.close();
-    redis.disconnect();
-    ledger.close();
-    process.exit(0);
+  // redactConfig masks API_TOKEN and the other secrets.
+  logger.info({ config: redactConfig(cfg), auth: Boolean(cfg.API_TOKEN) }, `API listening on http://${cfg.API_HOST}:${cfg.API_PORT} (dashboard at /, OpenAPI at /docs)`);
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    setTimeout(() => {
+      logger.error('shutdown took too long; exiting');
+      process.exit(1);
+    }, SHUTDOWN_TIMEOUT_MS).unref();
+    try {
+      await app.close();
+      await temporal.connection.close();
+      redis.disconnect();
+      ledger.close();
+      process.exit(0);
+    } catch (err) {
+      logger.error({ err }, 'shutdown failed');
+      process.exit(1);
+    }
   };
-  process.once('SIGINT', () => void stop());
-  process.once('SIGTERM', () => void stop());
+  process.once('SIGINT', () => void stop('SIGINT'));
+  process.once('SIGTERM', () => void stop('SIGTERM'));
 }
 
 main().catch((err: Error) => {

@@ -1,23 +1,36 @@
-import { Type, type Static } from '@fastify/type-provider-typebox';
-import { GAMMA_REASONS, LLM_MODES, RECOVER_ACTIONS, SCENARIOS, STATUSES } from '../common/types';
+import { Type, type Static, type TSchema } from '@fastify/type-provider-typebox';
+import { GAMMA_REASONS, LLM_MODES, PHASES, RECOVER_ACTIONS, SCENARIOS, STATUSES } from '../common/types';
 
-// HTTP schemas (snake_case bodies, as in the original design). Fastify validates with them and
-// publishes them at /docs.
+// HTTP schemas (snake_case bodies, as in the original design). Fastify validates requests with them,
+// serializes answers with them and publishes them at /docs. Answers that mirror a workflow query keep
+// additionalProperties open: a field the workflow adds later passes through instead of being cut off.
 
-const literalUnion = <T extends readonly string[]>(values: T) => Type.Unsafe<T[number]>({ type: 'string', enum: [...values] });
+const literalUnion = <T extends readonly string[]>(values: T, description?: string) =>
+  Type.Unsafe<T[number]>({ type: 'string', enum: [...values], ...(description ? { description } : {}) });
+const nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
+const open = { additionalProperties: true };
 
 export const PipelineIdParam = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$', description: 'pipeline id (without "pipeline-")' });
 
+// --- errors ---
+export const ErrorReply = Type.Object(
+  { statusCode: Type.Integer(), error: Type.String(), message: Type.String() },
+  { description: 'every error: 400 bad input, 401 bad or missing bearer token, 404 unknown pipeline, 409 wrong state, 503 a dependency is down' },
+);
+/** The error answers a route can give, by code (all share the one shape). */
+export const errorsFor = <C extends number>(...codes: C[]) => Object.fromEntries(codes.map((c) => [c, ErrorReply])) as Record<C, typeof ErrorReply>;
+
+// --- spawn ---
 export const SpawnBody = Type.Object(
   {
     objective: Type.String({ minLength: 1, maxLength: 4000 }),
-    auto_continue: Type.Optional(Type.Boolean()),
+    auto_continue: Type.Optional(Type.Boolean({ description: 'orchestrate right after REPORT (default AUTO_ORCHESTRATE)' })),
     mode: Type.Optional(literalUnion(LLM_MODES)),
     model: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
     timeout: Type.Optional(Type.Integer({ minimum: 1, maximum: 86_400, description: 'orchestration deadline in seconds' })),
-    pipeline_id: Type.Optional(PipelineIdParam),
-    scenario: Type.Optional(literalUnion(SCENARIOS)),
-    latency_ms: Type.Optional(Type.Integer({ minimum: 0, maximum: 600_000 })),
+    pipeline_id: Type.Optional({ ...PipelineIdParam, description: 'idempotency key: spawning the same id again answers with the same pipeline' }),
+    scenario: Type.Optional(literalUnion(SCENARIOS, 'local mode only: the simulated path')),
+    latency_ms: Type.Optional(Type.Integer({ minimum: 0, maximum: 600_000, description: 'local mode only: latency of each simulated call' })),
   },
   { additionalProperties: false },
 );
@@ -27,30 +40,122 @@ export const SpawnReply = Type.Object({
   pipeline_id: Type.String(),
   workflow_id: Type.String(),
   run_id: Type.String(),
-  status: Type.String(),
+  status: Type.String({ description: 'the PipelineStatus search attribute: SPAWNING for a new pipeline, the current one for a repeat' }),
 });
 
-export const ErrorReply = Type.Object({ statusCode: Type.Integer(), error: Type.String(), message: Type.String() });
+// --- list ---
+export const ListQuery = Type.Object(
+  {
+    status: Type.Optional(literalUnion(STATUSES)),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
+  },
+  { additionalProperties: false },
+);
+export const PipelineSummary = Type.Object({
+  pipeline_id: Type.String(),
+  workflow_id: Type.String(),
+  run_id: Type.String(),
+  execution_status: Type.String({ description: 'Temporal execution status (RUNNING, COMPLETED, CANCELLED, ...)' }),
+  status: nullable(Type.String()),
+  phase: nullable(Type.String()),
+  started_at: Type.String(),
+  closed_at: nullable(Type.String()),
+});
+export const ListReply = Type.Object({ pipelines: Type.Array(PipelineSummary) });
 
-const AgentView = Type.Object({
-  id: Type.String(),
-  role: Type.String(),
-  phase: Type.String(),
-  status: Type.String(),
-  errors: Type.Integer(),
-  tokens: Type.Integer(),
+// --- status query ---
+const AgentView = Type.Object(
+  {
+    id: Type.String(),
+    role: Type.String(),
+    phase: Type.String(),
+    status: Type.String(),
+    errors: Type.Integer(),
+    tokens: Type.Integer(),
+    violations: Type.Optional(Type.Integer()),
+    budget: Type.Optional(
+      Type.Object({ total: Type.Integer(), same: Type.Integer(), violations: Type.Integer(), tokens: Type.Integer() }, { ...open, description: 'the limits the agent runs under' }),
+    ),
+    revokedReason: Type.Optional(Type.String()),
+  },
+  open,
+);
+const GammaView = Type.Object({ spawned: Type.Boolean(), reason: nullable(Type.String()) }, open);
+export const StatusReply = Type.Object(
+  {
+    pipelineId: Type.String(),
+    phase: literalUnion(PHASES),
+    status: literalUnion(STATUSES),
+    agents: Type.Array(AgentView),
+    gamma: GammaView,
+    startedAt: Type.String(),
+    updatedAt: Type.String(),
+  },
+  { ...open, description: 'the workflow\'s `status` query' },
+);
+
+// --- orchestration query ---
+const Vote = Type.Object({ proposalId: Type.String(), agent: Type.String(), approve: Type.Boolean(), reason: Type.Optional(Type.String()) }, open);
+const Proposal = Type.Object(
+  {
+    id: Type.String(),
+    round: Type.Integer(),
+    author: Type.String(),
+    title: Type.String(),
+    rationale: Type.Optional(Type.String()),
+    complexity: Type.Optional(Type.Number()),
+  },
+  open,
+);
+const Consensus = Type.Object({ proposalId: Type.String(), title: Type.Optional(Type.String()), round: Type.Optional(Type.Integer()), votes: Type.Array(Vote) }, open);
+const AgentMessage = Type.Object({ id: Type.Optional(Type.String()), round: Type.Optional(Type.Integer()), from: Type.String(), to: Type.String(), content: Type.String() }, open);
+export const OrchestrationReply = Type.Object(
+  {
+    status: Type.String(),
+    mode: Type.String(),
+    model: Type.String(),
+    round: Type.Optional(Type.Integer()),
+    proposals: Type.Array(Proposal),
+    votes: Type.Array(Vote),
+    consensus: nullable(Consensus),
+    gamma: Type.Object({ spawned: Type.Boolean(), reason: nullable(Type.String()), requests: Type.Optional(Type.Array(Type.Object({}, open))) }, open),
+    messages: Type.Array(AgentMessage),
+    attempt: Type.Optional(Type.Integer({ description: '1, then 2, 3... after each recover rerun' })),
+    rejectedVotes: Type.Optional(Type.Array(Type.Object({}, open))),
+    handoffs: Type.Optional(Type.Array(Type.Object({}, open))),
+    subproblems: Type.Optional(Type.Array(Type.String())),
+    partial: Type.Optional(nullable(Type.Object({ proposalId: Type.String(), title: Type.String() }, open))),
+  },
+  { ...open, description: 'the workflow\'s `orchestration` query' },
+);
+
+// --- report ---
+export const PipelineQuery = Type.Object({ pipeline_id: PipelineIdParam }, { additionalProperties: false });
+const Report = Type.Object(
+  {
+    pipelineId: Type.String(),
+    objective: Type.String(),
+    kind: Type.String(),
+    status: Type.String(),
+    summary: Type.String(),
+    agents: Type.Array(Type.Object({ role: Type.String(), summary: Type.String() }, open)),
+    consensus: nullable(Consensus),
+    notes: Type.Array(Type.String()),
+    generatedAt: Type.String(),
+  },
+  open,
+);
+export const ReportReply = Type.Object({
+  pipeline_id: Type.String(),
+  report: nullable(Report),
+  continuation: Type.Object({
+    auto_continue: nullable(Type.Boolean({ description: 'the pipeline\'s own setting (ledger), null while not yet recorded' })),
+    status: Type.String(),
+    can_continue: Type.Boolean(),
+  }),
 });
 
-export const StatusReply = Type.Object({
-  pipelineId: Type.String(),
-  phase: Type.String(),
-  status: literalUnion(STATUSES),
-  agents: Type.Array(AgentView),
-  gamma: Type.Object({ spawned: Type.Boolean(), reason: Type.Union([Type.String(), Type.Null()]) }),
-  startedAt: Type.String(),
-  updatedAt: Type.String(),
-});
-
+// --- signals and updates ---
 export const IdParams = Type.Object({ id: PipelineIdParam });
 export const ContinueBody = Type.Object(
   {
@@ -67,13 +172,59 @@ export const GammaBody = Type.Object(
   { additionalProperties: false },
 );
 export const RecoverBody = Type.Object({ action: literalUnion(RECOVER_ACTIONS) }, { additionalProperties: false });
-export const Accepted = Type.Object({ pipeline_id: Type.String(), accepted: Type.Boolean() }, { additionalProperties: true });
-export const ListQuery = Type.Object({
-  status: Type.Optional(literalUnion(STATUSES)),
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
+export const Accepted = Type.Object(
+  {
+    pipeline_id: Type.String(),
+    accepted: Type.Boolean(),
+    status: Type.Optional(Type.String({ description: 'updates only: the status the update moved the pipeline to' })),
+  },
+  open,
+);
+
+// --- ledger ---
+export const LogsQuery = Type.Object(
+  {
+    pipeline_id: Type.Optional(PipelineIdParam),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
+  },
+  { additionalProperties: false },
+);
+export const LogsReply = Type.Object({
+  pipeline_id: nullable(Type.String()),
+  entries: Type.Array(
+    Type.Object({ id: Type.Integer(), pipeline_id: Type.String(), seq: Type.Integer(), type: Type.String(), data: Type.Unknown(), ts: Type.String() }),
+    { description: 'the newest `limit` audit entries, oldest first' },
+  ),
 });
-export const PipelineQuery = Type.Object({ pipeline_id: PipelineIdParam });
-export const LogsQuery = Type.Object({
-  pipeline_id: Type.Optional(PipelineIdParam),
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
+export const CheckpointsReply = Type.Object({
+  pipeline_id: Type.String(),
+  checkpoints: Type.Array(
+    Type.Object({
+      id: Type.Integer(),
+      pipeline_id: Type.String(),
+      run_key: Type.String(),
+      key: Type.String(),
+      phase: Type.String(),
+      status: Type.String(),
+      data: Type.Unknown(),
+      ts: Type.String(),
+    }),
+  ),
 });
+
+// --- health ---
+export const HealthReply = Type.Object({
+  status: literalUnion(['ok', 'degraded'] as const),
+  checks: Type.Object({ temporal: Type.String(), redis: Type.String(), ledger: Type.String() }, { description: '"ok" or "down: <why>"' }),
+});
+
+// --- events ---
+export const WsQuery = Type.Object(
+  {
+    pipeline_id: Type.Optional(PipelineIdParam),
+    since: Type.Optional(
+      Type.Integer({ minimum: 0, description: 'with pipeline_id: the last seq the client has; events after it are replayed first. Not accepted without pipeline_id.' }),
+    ),
+  },
+  { additionalProperties: false },
+);

@@ -1,15 +1,29 @@
-import type { Client } from '@temporalio/client';
-import Fastify, { type FastifyBaseLogger } from 'fastify';
+import rateLimit from '@fastify/rate-limit';
+import websocket from '@fastify/websocket';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { Client } from '@temporalio/client';
+import Fastify, { type FastifyBaseLogger, type FastifyReply } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../lib/config';
 import type { Ledger } from '../lib/ledger';
-import { registerErrorHandler } from './errors';
+import { registerAuth, selectProtocol } from './auth';
+import { registerDocs } from './docs';
+import { errorBody, registerErrorHandler } from './errors';
+import { createMetrics, registerMetrics } from './metrics';
+import { PipelineSettingsReader } from './pipelineSettings';
+import { controlRoutes } from './routes/control';
+import { dashboardRoutes } from './routes/dashboard';
 import { healthRoutes } from './routes/health';
 import { ledgerRoutes } from './routes/ledger';
 import { pipelineRoutes } from './routes/pipelines';
 import { spawnRoutes } from './routes/spawn';
+import { DEFAULT_WS_LIMITS, WS_CLOSE, wsRoutes, type WsLimits } from './routes/ws';
+import { EventHub } from './ws/hub';
+
+// The API: every route of the contract as a Fastify plugin with TypeBox schemas. It keeps no state of
+// its own: it reads Temporal (queries, visibility), the ledger and the event store in Redis, and writes
+// only through Temporal (start, signal, update).
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -17,6 +31,7 @@ declare module 'fastify' {
     redis: Redis;
     ledger: Ledger;
     cfg: Config;
+    eventHub: EventHub;
   }
 }
 
@@ -26,18 +41,65 @@ export interface ApiDeps {
   ledger: Ledger;
   config: Config;
   logger: Logger;
+  /** Per client IP and API process (default 600 requests a minute); /healthz is exempt. */
+  rateLimit?: { max: number; timeWindowMs: number };
+  ws?: Partial<WsLimits>;
+  bodyLimitBytes?: number;
 }
 
 export async function buildServer(deps: ApiDeps) {
-  const app = Fastify({ loggerInstance: deps.logger as FastifyBaseLogger, bodyLimit: 64 * 1024, disableRequestLogging: false }).withTypeProvider<TypeBoxTypeProvider>();
+  const app = Fastify({
+    ajv: { customOptions: { removeAdditional: false } },
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    bodyLimit: deps.bodyLimitBytes ?? 64 * 1024,
+    routerOptions: { maxParamLength: 200 },
+    // The router's own refusals (a malformed URL, an over-long path parameter) in the contract's shape too.
+    frameworkErrors: (err, _request, reply) => void (reply as FastifyReply).code(400).send(errorBody(400, err.message)),
+  }).withTypeProvider<TypeBoxTypeProvider>();
   app.decorate('temporal', deps.temporal);
   app.decorate('redis', deps.redis);
   app.decorate('ledger', deps.ledger);
   app.decorate('cfg', deps.config);
   registerErrorHandler(app);
+  // First, so that every route registered after it is in the OpenAPI description.
+  await registerDocs(app);
+  registerMetrics(app, createMetrics());
+
+  const hub = new EventHub(deps.redis);
+  app.decorate('eventHub', hub);
+  const settings = new PipelineSettingsReader(deps.ledger, deps.redis);
+  app.addHook('onClose', async () => {
+    await hub.close();
+    settings.close();
+  });
+
+  await app.register(websocket, {
+    options: { maxPayload: 4096, handleProtocols: (protocols) => selectProtocol(protocols) },
+    // Shutdown: clients hear 1001 and reconnect elsewhere with their `since`; silent ones are cut off.
+    preClose(done) {
+      for (const client of app.websocketServer.clients) {
+        client.close(WS_CLOSE.shutdown, 'server shutting down');
+        setTimeout(() => client.terminate(), 2000).unref();
+      }
+      done();
+    },
+  });
+  registerAuth(app, deps.config.API_TOKEN);
+  await app.register(rateLimit, {
+    global: true,
+    max: deps.rateLimit?.max ?? 600,
+    timeWindow: deps.rateLimit?.timeWindowMs ?? 60_000,
+    // A socket that is already gone has no address; such requests share one bucket instead of crashing.
+    keyGenerator: (request) => request.ip ?? 'unknown',
+    errorResponseBuilder: (_request, context) => errorBody(429, `rate limit exceeded: at most ${context.max} requests per ${context.after}; retry later`),
+  });
+
   await app.register(healthRoutes);
   await app.register(spawnRoutes);
-  await app.register(pipelineRoutes);
+  await app.register(pipelineRoutes, { settings });
+  await app.register(controlRoutes);
   await app.register(ledgerRoutes);
+  await app.register(wsRoutes, { hub, limits: { ...DEFAULT_WS_LIMITS, ...deps.ws } });
+  await app.register(dashboardRoutes);
   return app;
 }

@@ -1,0 +1,75 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { errorBody } from './errors';
+
+// Bearer-token auth for every route but the public ones, when API_TOKEN is set.
+//
+// Public: /healthz (probes), the dashboard's static files and /docs (a browser must load them before it
+// can present a token; they hold no pipeline data). Everything that reads or changes pipelines,
+// /metrics and /ws need the token.
+//
+// Browsers cannot set headers on a WebSocket, so /ws also takes the token as a subprotocol:
+// `new WebSocket(url, ['agent-governance', 'bearer.' + base64url(token)])`. The server answers with
+// `agent-governance` and never echoes the token; a subprotocol stays out of URLs and access logs,
+// unlike a `?token=` query.
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Served without a token even when API_TOKEN is set. */
+    public?: boolean;
+  }
+}
+
+export const WS_PROTOCOL = 'agent-governance';
+const WS_TOKEN_PREFIX = 'bearer.';
+
+const digest = (s: string): Buffer => createHash('sha256').update(s, 'utf8').digest();
+
+/** Constant-time comparison: both sides hashed first, so lengths are always equal. */
+export function tokenMatches(provided: string | undefined, expected: string): boolean {
+  if (provided === undefined) return false;
+  return timingSafeEqual(digest(provided), digest(expected));
+}
+
+function offeredProtocols(request: FastifyRequest): string[] {
+  const header = request.headers['sec-websocket-protocol'];
+  return typeof header === 'string' ? header.split(',').map((p) => p.trim()) : [];
+}
+
+/** The token a request carries: `Authorization: Bearer …`, or for a WebSocket upgrade the `bearer.<base64url>` subprotocol. */
+export function presentedToken(request: FastifyRequest): string | undefined {
+  const auth = request.headers.authorization;
+  if (typeof auth === 'string') {
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(auth);
+    return m ? m[1] : undefined;
+  }
+  if ((request.headers.upgrade ?? '').toLowerCase() === 'websocket') {
+    const p = offeredProtocols(request).find((x) => x.startsWith(WS_TOKEN_PREFIX));
+    if (p) return Buffer.from(p.slice(WS_TOKEN_PREFIX.length), 'base64url').toString('utf8');
+  }
+  return undefined;
+}
+
+/** Picks the subprotocol the server answers with: ours when offered, never a token. */
+export function selectProtocol(protocols: Set<string>): string | false {
+  if (protocols.has(WS_PROTOCOL)) return WS_PROTOCOL;
+  for (const p of protocols) if (!p.startsWith(WS_TOKEN_PREFIX)) return p;
+  return false;
+}
+
+const isPublic = (request: FastifyRequest): boolean => {
+  const route = request.routeOptions.url;
+  if (route === undefined) return false; // unknown routes: 401 first, so they reveal nothing either
+  return request.routeOptions.config?.public === true || route === '/docs' || route.startsWith('/docs/');
+};
+
+export function registerAuth(app: FastifyInstance, token: string | undefined): void {
+  if (!token) return;
+  app.addHook('onRequest', async (request, reply) => {
+    if (isPublic(request)) return;
+    if (tokenMatches(presentedToken(request), token)) return;
+    // The token itself is never logged: only that it was missing or wrong.
+    request.log.info({ hasAuthorization: request.headers.authorization !== undefined }, 'rejected: missing or bad bearer token');
+    return reply.code(401).header('www-authenticate', 'Bearer').send(errorBody(401, 'missing or bad bearer token'));
+  });
+}

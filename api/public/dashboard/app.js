@@ -1,0 +1,360 @@
+// The dashboard: plain JS, no build step, talks only to this API. Data is rendered with textContent,
+// never as HTML. The token (when the server has API_TOKEN) lives in sessionStorage: sent as a bearer
+// header on every call and as the `bearer.<base64url>` WebSocket subprotocol on /ws.
+
+const PHASES = ['SPAWN', 'RUN', 'REPORT', 'ORCHESTRATE', 'COMPLETE'];
+const FINISHED = ['COMPLETED', 'FAILED', 'TIMEOUT', 'ORCHESTRATION_ERROR', 'STOPPED'];
+const TOKEN_KEY = 'agent-governance.token';
+const MAX_LOG_LINES = 500;
+
+const $ = (id) => document.getElementById(id);
+const meta = (name) => document.querySelector(`meta[name="${name}"]`)?.getAttribute('content') ?? '';
+
+const state = {
+  token: sessionStorage.getItem(TOKEN_KEY) ?? '',
+  selected: null, // pipeline id shown on the right
+  status: null, // its last status query answer
+  lastSeq: 0, // last event seq received for it: where a reconnect resumes
+  events: null, // WebSocket of the selected pipeline
+  allEvents: null, // WebSocket of every pipeline (refreshes the list)
+  finished: false,
+};
+
+/** Builds an element; children are nodes or text (always as text, never HTML). */
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === 'class') node.className = v;
+    else if (k.startsWith('on')) node.addEventListener(k.slice(2), v);
+    else node.setAttribute(k, v === true ? '' : String(v));
+  }
+  for (const c of children.flat()) if (c !== undefined && c !== null) node.append(c instanceof Node ? c : String(c));
+  return node;
+}
+
+function notice(text) {
+  const n = $('notice');
+  n.textContent = text ?? '';
+  n.hidden = !text;
+}
+
+async function api(method, path, body) {
+  const headers = {};
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  if (state.token) headers.authorization = `Bearer ${state.token}`;
+  const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const json = await res.json().catch(() => null);
+  if (res.status === 401) notice('The API needs a token: enter it above (it stays in this tab only).');
+  if (!res.ok) {
+    const err = new Error(json?.message ?? `${res.status} ${res.statusText}`);
+    err.status = res.status;
+    throw err;
+  }
+  return json;
+}
+
+const base64url = (text) =>
+  btoa(String.fromCharCode(...new TextEncoder().encode(text)))
+    .replace(/\+/g, '-')
+    .replace(/\//g, '_')
+    .replace(/=+$/, '');
+
+function openSocket(query) {
+  const url = `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/ws${query}`;
+  const protocols = ['agent-governance'];
+  if (state.token) protocols.push(`bearer.${base64url(state.token)}`);
+  return new WebSocket(url, protocols);
+}
+
+const time = (iso) => (iso ? new Date(iso).toLocaleTimeString() : '');
+const debounce = (fn, ms) => {
+  let t;
+  return () => {
+    clearTimeout(t);
+    t = setTimeout(fn, ms);
+  };
+};
+
+// --- health and token ---
+
+async function refreshHealth() {
+  const h = $('health');
+  try {
+    const res = await fetch('/healthz');
+    const body = await res.json();
+    h.textContent = body.status === 'ok' ? 'healthy' : `degraded: ${Object.entries(body.checks).filter(([, v]) => v !== 'ok').map(([k]) => k).join(', ')}`;
+    h.className = `pill ${body.status === 'ok' ? 'ok' : 'bad'}`;
+  } catch {
+    h.textContent = 'API unreachable';
+    h.className = 'pill bad';
+  }
+}
+
+function showTokenState() {
+  $('token-state').textContent = state.token ? 'token set for this tab' : '';
+}
+
+$('token-form').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  state.token = $('token').value.trim();
+  if (state.token) sessionStorage.setItem(TOKEN_KEY, state.token);
+  else sessionStorage.removeItem(TOKEN_KEY);
+  $('token').value = '';
+  showTokenState();
+  notice('');
+  connectAllEvents();
+  void refreshList();
+  if (state.selected) select(state.selected, true);
+});
+
+// --- pipeline list ---
+
+async function refreshList() {
+  try {
+    const { pipelines } = await api('GET', '/api/pipelines?limit=50');
+    const body = $('pipelines').tBodies[0];
+    body.replaceChildren(
+      ...pipelines.map((p) =>
+        el(
+          'tr',
+          { class: p.pipeline_id === state.selected ? 'selected' : '', 'data-pipeline': p.pipeline_id },
+          el('td', {}, el('a', { href: `#/pipeline/${encodeURIComponent(p.pipeline_id)}` }, p.pipeline_id)),
+          el('td', {}, el('span', { class: `pill ${statusClass(p.status ?? p.execution_status)}` }, p.status ?? p.execution_status)),
+          el('td', { class: 'muted' }, time(p.started_at)),
+        ),
+      ),
+    );
+  } catch (err) {
+    if (err.status !== 401) notice(`Cannot list pipelines: ${err.message}`);
+  }
+}
+const refreshListSoon = debounce(refreshList, 500);
+
+function statusClass(status) {
+  if (status === 'COMPLETED') return 'ok';
+  if (['FAILED', 'TIMEOUT', 'ORCHESTRATION_FAILED', 'ORCHESTRATION_ERROR', 'STOPPED'].includes(status)) return 'bad';
+  if (status === 'REPORT') return 'wait';
+  return 'run';
+}
+
+/** Every pipeline's live events (no `since`: the list is re-read on each change anyway). */
+function connectAllEvents() {
+  state.allEvents?.close();
+  const ws = openSocket('');
+  state.allEvents = ws;
+  ws.onmessage = (m) => {
+    const e = JSON.parse(m.data);
+    if (['pipeline_spawned', 'phase_changed', 'pipeline_finished'].includes(e.type)) refreshListSoon();
+  };
+  ws.onclose = () => {
+    if (state.allEvents === ws) setTimeout(connectAllEvents, 5000);
+  };
+}
+
+// --- spawn ---
+
+$('spawn-form').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  const body = { objective: $('objective').value.trim(), auto_continue: $('auto-continue').checked };
+  if ($('mode').value) body.mode = $('mode').value;
+  if ($('scenario').value) body.scenario = $('scenario').value;
+  $('spawn').disabled = true;
+  $('spawn-msg').textContent = 'spawning…';
+  try {
+    const r = await api('POST', '/api/spawn', body);
+    $('spawn-msg').textContent = `spawned ${r.pipeline_id}`;
+    location.hash = `#/pipeline/${encodeURIComponent(r.pipeline_id)}`;
+    void refreshList();
+  } catch (err) {
+    $('spawn-msg').textContent = `not spawned: ${err.message}`;
+  } finally {
+    $('spawn').disabled = false;
+  }
+});
+
+// --- one pipeline ---
+
+function select(id, force = false) {
+  if (state.selected === id && !force) return;
+  state.selected = id;
+  state.status = null;
+  state.lastSeq = 0;
+  state.finished = false;
+  $('pipeline').hidden = false;
+  $('p-title').textContent = id;
+  $('p-status').textContent = '…';
+  const ui = meta('temporal-ui');
+  const link = $('p-temporal');
+  link.href = `${ui}/namespaces/${encodeURIComponent(meta('temporal-namespace'))}/workflows/${encodeURIComponent(`pipeline-${id}`)}`;
+  $('events').replaceChildren();
+  $('report').textContent = 'no report yet';
+  $('report').className = 'report muted';
+  $('action-msg').textContent = '';
+  for (const row of $('pipelines').tBodies[0].rows) row.classList.toggle('selected', row.dataset.pipeline === id);
+  connectEvents(id);
+  void refreshPipeline();
+}
+
+function connectEvents(id, delay = 1000) {
+  state.events?.close();
+  const ws = openSocket(`?pipeline_id=${encodeURIComponent(id)}&since=${state.lastSeq}`);
+  state.events = ws;
+  $('ws-state').textContent = 'connecting…';
+  ws.onopen = () => ($('ws-state').textContent = 'live');
+  ws.onmessage = (m) => {
+    const e = JSON.parse(m.data);
+    if (e.pipeline_id !== state.selected || e.seq <= state.lastSeq) return;
+    state.lastSeq = e.seq;
+    appendEvent(e);
+    if (e.type === 'pipeline_finished') state.finished = true;
+    refreshPipelineSoon();
+  };
+  ws.onclose = (ev) => {
+    if (state.events !== ws) return;
+    if (state.finished) {
+      $('ws-state').textContent = 'finished';
+      return;
+    }
+    // Resume after the last event received: nothing lost, nothing twice.
+    $('ws-state').textContent = `disconnected (${ev.code}${ev.reason ? `: ${ev.reason}` : ''}); reconnecting…`;
+    setTimeout(() => state.selected === id && state.events === ws && connectEvents(id, Math.min(delay * 2, 15000)), delay);
+  };
+}
+
+function describeEvent(e) {
+  const d = { ...e.data };
+  delete d.pipeline_id;
+  const text = JSON.stringify(d);
+  return text.length > 300 ? `${text.slice(0, 297)}...` : text;
+}
+
+function appendEvent(e) {
+  const list = $('events');
+  list.append(el('li', { 'data-seq': e.seq, 'data-type': e.type }, el('span', { class: 'seq' }, `#${e.seq}`), el('span', { class: 'muted' }, time(e.ts)), el('b', {}, e.type), el('span', { class: 'data' }, describeEvent(e))));
+  while (list.children.length > MAX_LOG_LINES) list.firstElementChild.remove();
+  list.scrollTop = list.scrollHeight;
+}
+
+async function refreshPipeline() {
+  const id = state.selected;
+  if (!id) return;
+  const [status, orch, report] = await Promise.allSettled([
+    api('GET', `/api/pipeline/${encodeURIComponent(id)}`),
+    api('GET', `/api/pipeline/${encodeURIComponent(id)}/orchestration`),
+    api('GET', `/api/checkpoint/report?pipeline_id=${encodeURIComponent(id)}`),
+  ]);
+  if (state.selected !== id) return;
+  if (status.status === 'fulfilled') renderStatus(status.value);
+  else $('p-status').textContent = `unavailable: ${status.reason.message}`;
+  if (orch.status === 'fulfilled') renderOrchestration(orch.value);
+  if (report.status === 'fulfilled') renderReport(report.value);
+}
+const refreshPipelineSoon = debounce(refreshPipeline, 250);
+
+function renderStatus(s) {
+  state.status = s;
+  if (FINISHED.includes(s.status)) state.finished = true;
+  const pill = $('p-status');
+  pill.textContent = s.status;
+  pill.className = `pill ${statusClass(s.status)}`;
+  pill.dataset.status = s.status;
+  const current = PHASES.indexOf(s.phase);
+  $('phases').replaceChildren(
+    ...PHASES.map((p, i) => {
+      let cls = i < current ? 'done' : i === current ? 'current' : 'todo';
+      if (i === current && p === 'COMPLETE') cls = s.status === 'COMPLETED' ? 'done' : 'failed';
+      if (i === current && s.status === 'ORCHESTRATION_FAILED') cls = 'failed';
+      return el('li', { class: cls }, p);
+    }),
+  );
+
+  // Agents: the contract's columns first, then whatever else the workflow reports.
+  const known = ['id', 'role', 'phase', 'status', 'errors', 'tokens'];
+  const extra = [...new Set(s.agents.flatMap((a) => Object.keys(a)))].filter((k) => !known.includes(k));
+  const cols = [...known, ...extra];
+  const show = (v) => (v !== null && typeof v === 'object' ? JSON.stringify(v) : v ?? '');
+  $('agents').tHead.replaceChildren(el('tr', {}, cols.map((c) => el('th', {}, c))));
+  $('agents').tBodies[0].replaceChildren(...s.agents.map((a) => el('tr', { class: a.status === 'REVOKED' ? 'bad' : '' }, cols.map((c) => el('td', {}, show(a[c]))))));
+  $('gamma').textContent = s.gamma.spawned ? `spawned · reason ${s.gamma.reason}` : s.gamma.reason ? `requested · reason ${s.gamma.reason}` : 'not spawned';
+
+  const waiting = s.status === 'REPORT';
+  $('btn-continue').disabled = !waiting;
+  $('btn-stop').disabled = state.finished;
+  $('btn-gamma').disabled = state.finished || s.gamma.spawned;
+  $('btn-recover').disabled = s.status !== 'ORCHESTRATION_FAILED';
+}
+
+function renderOrchestration(o) {
+  $('orch-status').textContent = `· ${o.status}${o.round ? ` · round ${o.round}` : ''} · ${o.mode}/${o.model}`;
+  const votesFor = (pid) => o.votes.filter((v) => v.proposalId === pid);
+  $('proposals').tBodies[0].replaceChildren(
+    ...o.proposals.map((p) =>
+      el(
+        'tr',
+        { class: o.consensus?.proposalId === p.id ? 'ok' : '' },
+        el('td', {}, p.id),
+        el('td', {}, p.round),
+        el('td', {}, p.author),
+        el('td', { title: p.rationale ?? '' }, p.title),
+        el('td', {}, votesFor(p.id).map((v) => el('span', { class: `vote ${v.approve ? 'for' : 'against'}`, title: v.reason ?? '' }, `${v.agent} ${v.approve ? '✔' : '✘'}`))),
+      ),
+    ),
+  );
+  $('gamma-requests').replaceChildren(...(o.gamma.requests ?? []).map((r) => el('li', {}, `${time(r.at)} ${r.reason}${r.detail ? ` (${r.detail})` : ''}: ${r.note}`)));
+}
+
+function renderReport(r) {
+  const box = $('report');
+  if (!r.report) {
+    box.className = 'report muted';
+    box.textContent = r.continuation.can_continue ? 'waiting at REPORT' : 'no report yet';
+    return;
+  }
+  const rep = r.report;
+  box.className = 'report';
+  box.dataset.kind = rep.kind;
+  box.replaceChildren(
+    el('p', {}, el('b', {}, `${rep.kind} report · ${rep.status}`), ` · ${time(rep.generatedAt)} · auto-continue ${r.continuation.auto_continue ?? 'unknown'}`),
+    el('p', { class: 'summary' }, rep.summary),
+    rep.consensus ? el('p', {}, el('b', {}, 'Consensus: '), `${rep.consensus.title ?? rep.consensus.proposalId} (round ${rep.consensus.round ?? '?'})`) : null,
+    el('ul', { class: 'plain' }, rep.agents.map((a) => el('li', {}, el('b', {}, `${a.role}: `), a.summary))),
+    rep.notes.length ? el('ul', { class: 'notes' }, rep.notes.map((n) => el('li', {}, n))) : null,
+  );
+}
+
+async function act(label, method, path, body) {
+  const msg = $('action-msg');
+  msg.textContent = `${label}…`;
+  try {
+    await api(method, path, body);
+    msg.textContent = `${label}: accepted`;
+  } catch (err) {
+    msg.textContent = `${label}: ${err.message}`;
+  }
+  refreshPipelineSoon();
+}
+
+$('btn-continue').addEventListener('click', () => act('continue', 'POST', '/api/pipeline/continue', { pipeline_id: state.selected }));
+$('btn-stop').addEventListener('click', () => act('stop', 'POST', `/api/pipeline/${encodeURIComponent(state.selected)}/stop`, { reason: 'stopped from the dashboard' }));
+$('btn-gamma').addEventListener('click', () => act('spawn GAMMA', 'POST', `/api/pipeline/${encodeURIComponent(state.selected)}/gamma`, { reason: 'MANUAL' }));
+$('btn-recover').addEventListener('click', () => act('recover', 'POST', `/api/pipeline/${encodeURIComponent(state.selected)}/recover`, { action: $('recover-action').value }));
+$('refresh-list').addEventListener('click', () => void refreshList());
+
+// --- routing and start ---
+
+function route() {
+  const m = /^#\/pipeline\/(.+)$/.exec(location.hash);
+  if (m) select(decodeURIComponent(m[1]));
+}
+window.addEventListener('hashchange', route);
+
+showTokenState();
+void refreshHealth();
+void refreshList();
+connectAllEvents();
+route();
+setInterval(refreshHealth, 15000);
+setInterval(refreshList, 15000);
+// Queries catch what events do not announce (e.g. an agent's token count).
+setInterval(() => state.selected && !state.finished && refreshPipeline(), 5000);

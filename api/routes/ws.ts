@@ -1,0 +1,147 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { WebSocket } from 'ws';
+import { pipelineWorkflowId } from '../../common/ids';
+import type { PipelineEvent } from '../../common/types';
+import { boardKeys } from '../../lib/blackboard';
+import { ALL_EVENTS_CHANNEL, eventsSince, pipelineChannel } from '../../lib/events';
+import { errorBody, HttpError } from '../errors';
+import { errorsFor, WsQuery } from '../schemas';
+import type { EventHub } from '../ws/hub';
+import { PipelineEventStream } from '../ws/stream';
+
+// GET /ws?pipeline_id=…&since=N: the stored events after N, then live ones, each exactly once and in
+// order; a client that reconnects with the last seq it saw misses nothing and sees nothing twice.
+// Without pipeline_id: every pipeline's live events (Redis channel ag:events). seq is per pipeline,
+// so `since` is refused there; such a client resumes a pipeline by opening /ws for it with `since`.
+//
+// A slow client never holds up others: sends never wait, and a client whose unsent data passes
+// maxBufferedBytes (or whose queue of waiting live events passes maxPending) is closed with code
+// 4008 and the seq to resume from.
+
+export interface WsLimits {
+  maxBufferedBytes: number;
+  maxPending: number;
+  heartbeatMs: number;
+}
+export const DEFAULT_WS_LIMITS: WsLimits = { maxBufferedBytes: 1024 * 1024, maxPending: 10_000, heartbeatMs: 30_000 };
+
+/** Close codes a client sees: 4008 too slow (reconnect with `since`), 1011 a server-side failure, 1001 shutdown. */
+export const WS_CLOSE = { slow: 4008, error: 1011, shutdown: 1001 } as const;
+
+export const wsRoutes: FastifyPluginAsyncTypebox<{ hub: EventHub; limits: WsLimits }> = async (app, { hub, limits }) => {
+  // Dead peers (a laptop closed mid-stream) are found by ping/pong and terminated.
+  const alive = new WeakSet<WebSocket>();
+  const heartbeat = setInterval(() => {
+    for (const client of app.websocketServer.clients) {
+      if (!alive.has(client)) {
+        client.terminate();
+        continue;
+      }
+      alive.delete(client);
+      client.ping();
+    }
+  }, limits.heartbeatMs);
+  heartbeat.unref();
+  app.addHook('onClose', async () => clearInterval(heartbeat));
+
+  app.route({
+    method: 'GET',
+    url: '/ws',
+    schema: {
+      description:
+        'WebSocket. With pipeline_id: events after `since` (default 0), then live. Without: live events of every pipeline. Messages are events `{ type, pipeline_id, seq, ts, data }`. Closed with 4008 when the client falls too far behind: reconnect with `since` = the last seq received.',
+      querystring: WsQuery,
+      response: errorsFor(400, 401, 404, 426, 503),
+    },
+    preHandler: async (request) => {
+      const { pipeline_id: pipelineId, since } = request.query;
+      if (since !== undefined && pipelineId === undefined) {
+        throw new HttpError(400, 'since needs pipeline_id: seq counts per pipeline; without pipeline_id the stream is live only');
+      }
+      if (!request.ws) return; // the plain HTTP handler answers 426
+      try {
+        await hub.ensureReady();
+      } catch (err) {
+        throw new HttpError(503, `Redis is unavailable: ${(err as Error).message}`);
+      }
+      if (pipelineId === undefined) return;
+      // Known: its events are stored, or Temporal knows the workflow (404 otherwise).
+      const stored = await app.redis.exists(boardKeys(pipelineId).events).catch((err: Error) => {
+        throw new HttpError(503, `Redis is unavailable: ${err.message}`);
+      });
+      if (stored === 0) await app.temporal.workflow.getHandle(pipelineWorkflowId(pipelineId)).describe();
+    },
+    handler: async (_request, reply) =>
+      reply.code(426).header('upgrade', 'websocket').send(errorBody(426, 'GET /ws needs a WebSocket upgrade')),
+    wsHandler: async (socket, request) => {
+      const { pipeline_id: pipelineId, since = 0 } = request.query as { pipeline_id?: string; since?: number };
+      const log = request.log.child({ pipelineId: pipelineId ?? '(all)' });
+      const cleanups: (() => void)[] = [];
+      let closed = false;
+      app.metrics.wsClients.inc();
+      alive.add(socket);
+      socket.on('pong', () => alive.add(socket));
+      socket.on('close', () => {
+        closed = true;
+        app.metrics.wsClients.dec();
+        cleanups.splice(0).forEach((c) => c());
+      });
+
+      let resumeFrom = (): number | undefined => undefined;
+      const drop = (reason: 'slow' | 'error', detail: string) => {
+        if (closed) return;
+        app.metrics.wsDropped.inc({ reason });
+        const resume = resumeFrom();
+        log.warn({ reason, detail, resume }, 'closing a /ws client');
+        // A close reason is at most 123 bytes.
+        const text = reason === 'slow' ? `too slow${resume !== undefined ? `; reconnect with since=${resume}` : ''}` : 'server error';
+        socket.close(WS_CLOSE[reason], text.slice(0, 120));
+        // The close frame waits behind the unsent data; a client that reads nothing is cut off.
+        setTimeout(() => socket.terminate(), 1000).unref();
+      };
+      const sendText = (text: string): boolean => {
+        if (socket.readyState !== WebSocket.OPEN) return true;
+        if (socket.bufferedAmount > limits.maxBufferedBytes) return false;
+        socket.send(text);
+        return true;
+      };
+      const watch = async (channel: string, onMessage: (message: string) => void) => {
+        const unwatch = await hub.watch(channel, onMessage);
+        if (closed) unwatch();
+        else cleanups.push(unwatch);
+      };
+
+      try {
+        if (pipelineId === undefined) {
+          await watch(ALL_EVENTS_CHANNEL, (message) => {
+            if (!sendText(message)) drop('slow', 'send buffer full');
+          });
+          return;
+        }
+        const stream = new PipelineEventStream({
+          since,
+          read: (after) => eventsSince(app.redis, pipelineId, after),
+          send: (e) => sendText(JSON.stringify(e)),
+          fail: drop,
+          maxPending: limits.maxPending,
+        });
+        resumeFrom = () => stream.lastSeq;
+        cleanups.push(() => stream.stop());
+        cleanups.push(hub.onResync(() => stream.resync()));
+        // Subscribe first, then replay: an event published in between is in both, and sent once.
+        await watch(pipelineChannel(pipelineId), (message) => {
+          let e: PipelineEvent;
+          try {
+            e = JSON.parse(message) as PipelineEvent;
+          } catch {
+            return;
+          }
+          stream.onLive(e);
+        });
+        if (!closed) await stream.start();
+      } catch (err) {
+        drop('error', (err as Error).message);
+      }
+    },
+  });
+};

@@ -1,0 +1,91 @@
+import type { PipelineEvent } from '../../common/types';
+
+// What one /ws client of one pipeline receives: the stored events after `since`, then live ones —
+// each seq exactly once and in order. The pipeline's seqs are consecutive and every event is stored
+// (ZADD) before it is published, so a live event that does not follow the last one sent means a
+// message was missed (e.g. while Redis reconnected): the gap is read back from the sorted set.
+// Live events that arrive during a read wait in a bounded queue; a client whose queue overflows, or
+// whose socket buffer grows too large, is dropped by the caller instead of slowing anyone else.
+
+export interface StreamDeps {
+  since: number;
+  /** Stored events with seq > after, in order. */
+  read(after: number): Promise<PipelineEvent[]>;
+  /** Sends one event; returns false when the client is too far behind (the stream then stops). */
+  send(e: PipelineEvent): boolean;
+  /** The stream cannot go on: the caller closes the connection. */
+  fail(reason: 'slow' | 'error', detail: string): void;
+  maxPending: number;
+}
+
+export class PipelineEventStream {
+  private last: number;
+  private reading = false;
+  private again = false;
+  private stopped = false;
+  private pending: PipelineEvent[] = [];
+
+  constructor(private readonly deps: StreamDeps) {
+    this.last = deps.since;
+  }
+
+  /** The last seq sent: where a reconnecting client resumes (`since`). */
+  get lastSeq(): number {
+    return this.last;
+  }
+
+  /** The replay; call after the live subscription is active, so nothing falls between the two. */
+  start(): Promise<void> {
+    return this.catchUp();
+  }
+
+  onLive(e: PipelineEvent): void {
+    if (this.stopped || e.seq <= this.last) return;
+    if (!this.reading && e.seq === this.last + 1) return this.deliver(e);
+    this.pending.push(e);
+    if (this.pending.length > this.deps.maxPending) return this.stop('slow', `more than ${this.deps.maxPending} events waiting`);
+    if (!this.reading) void this.catchUp();
+  }
+
+  /** After the subscriber reconnected: messages may have been lost while it was away. */
+  resync(): void {
+    if (!this.stopped) void this.catchUp();
+  }
+
+  stop(reason?: 'slow' | 'error', detail = ''): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.pending = [];
+    if (reason) this.deps.fail(reason, detail);
+  }
+
+  private deliver(e: PipelineEvent): void {
+    if (this.stopped || e.seq <= this.last) return;
+    this.last = e.seq;
+    if (!this.deps.send(e)) this.stop('slow', 'send buffer full');
+  }
+
+  private async catchUp(): Promise<void> {
+    if (this.reading) {
+      this.again = true;
+      return;
+    }
+    this.reading = true;
+    try {
+      do {
+        this.again = false;
+        const stored = await this.deps.read(this.last);
+        for (const e of stored) this.deliver(e);
+        // Whatever arrived live during the read, in order. A gap the read did not fill is not waited
+        // for: the read is the authority, a second one would find nothing more.
+        const waiting = this.pending.sort((a, b) => a.seq - b.seq);
+        this.pending = [];
+        for (const e of waiting) this.deliver(e);
+      } while (this.again && !this.stopped);
+    } catch (err) {
+      this.stop('error', `cannot read stored events: ${(err as Error).message}`);
+    } finally {
+      this.reading = false;
+    }
+  }
+}
