@@ -70,6 +70,9 @@ export function registerAuth(app: FastifyInstance, token: string | undefined): v
     if (tokenMatches(presentedToken(request), token)) return;
     // The token itself is never logged: only that it was missing or wrong.
     request.log.info({ hasAuthorization: request.headers.authorization !== undefined }, 'rejected: missing or bad bearer token');
+    // A refused WebSocket upgrade has no HTTP connection to go back to: close its socket once the 401 is
+    // written, or the server's close would wait for it.
+    if (request.headers.upgrade !== undefined) reply.raw.once('finish', () => request.raw.socket?.destroy());
     return reply.code(401).header('www-authenticate', 'Bearer').send(errorBody(401, 'missing or bad bearer token'));
   });
 }

@@ -84,6 +84,8 @@ export async function buildServer(deps: ApiDeps) {
       done();
     },
   });
+  // After @fastify/websocket, whose hooks mark upgrade requests and close the socket of a refused one
+  // (auth also closes it itself, so the order is not load-bearing).
   registerAuth(app, deps.config.API_TOKEN);
   await app.register(rateLimit, {
     global: true,

@@ -152,21 +152,20 @@ describe('API', () => {
     await handle.cancel();
   });
 
-  test('recover a pipeline waiting in ORCHESTRATION_FAILED: 202 (skipped while pipelines do not wait there)', async (t) => {
+  test('recover a pipeline waiting in ORCHESTRATION_FAILED: 202, and it completes with the partial result', async () => {
     const handle = await h.start({ scenario: 'no_consensus', maxRounds: 1, autoContinue: true });
     const pipelineId = handle.workflowId.slice('pipeline-'.length);
     await h.waitForStatus(handle, 'ORCHESTRATION_FAILED', 60_000);
+    const report = json<{ continuation: { status: string; can_continue: boolean } }>(await app.inject({ method: 'GET', url: `/api/checkpoint/report?pipeline_id=${pipelineId}` }));
+    assert.deepEqual([report.continuation.status, report.continuation.can_continue], ['ORCHESTRATION_FAILED', false]);
     const r = await app.inject({ method: 'POST', url: `/api/pipeline/${pipelineId}/recover`, payload: { action: 'accept_partial' } });
-    if (r.statusCode === 409) {
-      // Refused: right only if the pipeline did not stay to wait for recover.
-      const closed = await Promise.race([handle.result().then(() => true, () => true), new Promise<boolean>((res) => setTimeout(() => res(false), 15_000))]);
-      assert.ok(closed, `recover was refused while the pipeline waits in ORCHESTRATION_FAILED: ${r.body}`);
-      t.skip('the pipeline closes in ORCHESTRATION_FAILED instead of waiting for recover (not implemented yet)');
-      return;
-    }
     assert.equal(r.statusCode, 202, r.body);
     assert.equal(json(r).accepted, true);
-    assert.equal((await handle.result()).status, 'COMPLETED');
+    const result = await handle.result();
+    assert.equal(result.status, 'COMPLETED');
+    assert.ok(result.partial, 'completed with the best proposal, marked partial');
+    const again = await app.inject({ method: 'POST', url: `/api/pipeline/${pipelineId}/recover`, payload: { action: 'rerun' } });
+    assert.equal(again.statusCode, 409, 'only once, while it waits');
   });
 
   test('unknown pipelines are 404 everywhere', async () => {

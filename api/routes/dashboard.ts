@@ -22,7 +22,7 @@ export const dashboardRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     '/',
-    { config: { public: true }, schema: { description: 'the dashboard page', produces: ['text/html'], response: { 200: Type.String() } } },
+    { config: { public: true }, schema: { description: 'the dashboard page (public: it holds no data)', security: [], produces: ['text/html'], response: { 200: Type.String() } } },
     async (_request, reply) => reply.type('text/html; charset=utf-8').header('content-security-policy', CSP).header('cache-control', 'no-cache').send(index),
   );
 

@@ -46,13 +46,20 @@ export class EventHub {
         this.subscriber = sub;
       }
       if (sub.status === 'wait' || sub.status === 'end') await sub.connect();
-      else if (sub.status !== 'ready') await new Promise<void>((resolve, reject) => {
-        const t = setTimeout(() => reject(new Error('Redis subscriber not ready (Connection is closed)')), 2000);
-        sub.once('ready', () => {
-          clearTimeout(t);
-          resolve();
+      else if (sub.status !== 'ready') {
+        // Reconnecting: wait a moment, then give up (→ 503) rather than hold the request.
+        await new Promise<void>((resolve, reject) => {
+          const onReady = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+          const timer = setTimeout(() => {
+            sub.off('ready', onReady);
+            reject(new Error('Redis subscriber not ready (Connection is closed)'));
+          }, 2000);
+          sub.once('ready', onReady);
         });
-      });
+      }
       return sub;
     })().finally(() => (this.connecting = undefined));
     return this.connecting;

@@ -269,13 +269,26 @@ function renderStatus(s) {
     }),
   );
 
-  // Agents: the contract's columns first, then whatever else the workflow reports.
-  const known = ['id', 'role', 'phase', 'status', 'errors', 'tokens'];
+  // Agents: the contract's columns, used against the budget when the workflow reports one, then
+  // whatever else it reports.
+  const known = ['id', 'role', 'phase', 'status', 'errors', 'violations', 'tokens', 'budget', 'revokedReason'];
   const extra = [...new Set(s.agents.flatMap((a) => Object.keys(a)))].filter((k) => !known.includes(k));
-  const cols = [...known, ...extra];
   const show = (v) => (v !== null && typeof v === 'object' ? JSON.stringify(v) : v ?? '');
-  $('agents').tHead.replaceChildren(el('tr', {}, cols.map((c) => el('th', {}, c))));
-  $('agents').tBodies[0].replaceChildren(...s.agents.map((a) => el('tr', { class: a.status === 'REVOKED' ? 'bad' : '' }, cols.map((c) => el('td', {}, show(a[c]))))));
+  const used = (a, key, limit) => (a.budget && a.budget[limit] !== undefined ? `${a[key] ?? 0} / ${a.budget[limit]}` : show(a[key]));
+  const columns = [
+    ['agent', (a) => a.id],
+    ['role', (a) => a.role],
+    ['phase', (a) => a.phase],
+    ['status', (a) => (a.revokedReason ? `${a.status}: ${a.revokedReason}` : a.status)],
+    ['errors', (a) => used(a, 'errors', 'total')],
+    ...(s.agents.some((a) => a.violations !== undefined) ? [['violations', (a) => used(a, 'violations', 'violations')]] : []),
+    ['tokens', (a) => used(a, 'tokens', 'tokens')],
+    ...extra.map((k) => [k, (a) => show(a[k])]),
+  ];
+  $('agents').tHead.replaceChildren(el('tr', {}, columns.map(([name]) => el('th', {}, name))));
+  $('agents').tBodies[0].replaceChildren(
+    ...s.agents.map((a) => el('tr', { class: a.status === 'REVOKED' ? 'bad' : '', 'data-agent': a.id }, columns.map(([, value]) => el('td', {}, value(a))))),
+  );
   $('gamma').textContent = s.gamma.spawned ? `spawned · reason ${s.gamma.reason}` : s.gamma.reason ? `requested · reason ${s.gamma.reason}` : 'not spawned';
 
   const waiting = s.status === 'REPORT';
@@ -286,7 +299,9 @@ function renderStatus(s) {
 }
 
 function renderOrchestration(o) {
-  $('orch-status').textContent = `· ${o.status}${o.round ? ` · round ${o.round}` : ''} · ${o.mode}/${o.model}`;
+  const attempt = o.attempt > 1 ? ` · attempt ${o.attempt}` : '';
+  const partial = o.partial ? ` · partial: ${o.partial.title ?? o.partial.proposalId}` : '';
+  $('orch-status').textContent = `· ${o.status}${o.round ? ` · round ${o.round}` : ''}${attempt}${partial} · ${o.mode}/${o.model}`;
   const votesFor = (pid) => o.votes.filter((v) => v.proposalId === pid);
   $('proposals').tBodies[0].replaceChildren(
     ...o.proposals.map((p) =>
@@ -300,6 +315,12 @@ function renderOrchestration(o) {
         el('td', {}, votesFor(p.id).map((v) => el('span', { class: `vote ${v.approve ? 'for' : 'against'}`, title: v.reason ?? '' }, `${v.agent} ${v.approve ? '✔' : '✘'}`))),
       ),
     ),
+  );
+  const handoffs = o.handoffs ?? [];
+  $('handoffs').replaceChildren(
+    ...(handoffs.length
+      ? handoffs.map((x) => el('li', {}, el('b', {}, `${x.role ?? x.agentId} revoked`), ` (${x.reason}): did ${(x.did ?? []).length} step(s); left: ${x.left ?? ''}`))
+      : [el('li', { class: 'muted' }, 'none')]),
   );
   $('gamma-requests').replaceChildren(...(o.gamma.requests ?? []).map((r) => el('li', {}, `${time(r.at)} ${r.reason}${r.detail ? ` (${r.detail})` : ''}: ${r.note}`)));
 }
