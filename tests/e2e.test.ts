@@ -75,6 +75,7 @@ test('spawn from the page, watch it reach COMPLETED, read the report there', { t
   assert.ok(report && shown, 'a report is shown');
   assert.ok(shown.includes(report.summary.slice(0, 60)), `the page shows the report's summary: ${shown.slice(0, 200)}`);
   assert.match(shown, /final report · COMPLETED/);
+  assert.doesNotMatch(shown, /\bnull\b|\bundefined\b|\[object Object\]/, 'nothing rendered from a missing value');
   assert.equal(await page.locator('#phases li.done').count(), 5, 'every phase done');
   assert.ok((await page.locator('#agents tbody tr').count()) >= 2, 'agents listed');
   assert.ok((await page.locator('#proposals tbody tr').count()) >= 1, 'proposals listed');

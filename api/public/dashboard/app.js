@@ -276,7 +276,7 @@ function renderStatus(s) {
   const show = (v) => (v !== null && typeof v === 'object' ? JSON.stringify(v) : v ?? '');
   const used = (a, key, limit) => (a.budget && a.budget[limit] !== undefined ? `${a[key] ?? 0} / ${a.budget[limit]}` : show(a[key]));
   const columns = [
-    ['agent', (a) => a.id],
+    ['agent', (a) => el('span', { title: a.id }, a.id.replace(`pipeline-${s.pipelineId}-`, ''))],
     ['role', (a) => a.role],
     ['phase', (a) => a.phase],
     ['status', (a) => (a.revokedReason ? `${a.status}: ${a.revokedReason}` : a.status)],
@@ -335,13 +335,14 @@ function renderReport(r) {
   const rep = r.report;
   box.className = 'report';
   box.dataset.kind = rep.kind;
-  box.replaceChildren(
+  const parts = [
     el('p', {}, el('b', {}, `${rep.kind} report · ${rep.status}`), ` · ${time(rep.generatedAt)} · auto-continue ${r.continuation.auto_continue ?? 'unknown'}`),
     el('p', { class: 'summary' }, rep.summary),
     rep.consensus ? el('p', {}, el('b', {}, 'Consensus: '), `${rep.consensus.title ?? rep.consensus.proposalId} (round ${rep.consensus.round ?? '?'})`) : null,
     el('ul', { class: 'plain' }, rep.agents.map((a) => el('li', {}, el('b', {}, `${a.role}: `), a.summary))),
     rep.notes.length ? el('ul', { class: 'notes' }, rep.notes.map((n) => el('li', {}, n))) : null,
-  );
+  ];
+  box.replaceChildren(...parts.filter(Boolean));
 }
 
 async function act(label, method, path, body) {
