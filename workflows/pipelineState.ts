@@ -30,7 +30,6 @@ const { publish } = proxyActivities<PublishActivities>({
   retry: { initialInterval: '200ms', maximumInterval: '10s' },
 });
 
-export { nowIso } from './time';
 
 export class PipelineState {
   phase: Phase = 'SPAWN';
