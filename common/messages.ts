@@ -90,6 +90,8 @@ export interface AgentTurnResult {
   violations: number;
   /** Set when this turn spent the agent's budget: the agent ends after this reply. */
   revoked?: Handoff;
+  /** The simulator's latency spent on this turn (0 for a real provider), for the LLM critical path. */
+  simulatedLatencyMs?: number;
 }
 export const agentTurnSignal = defineSignal<[AgentTurn]>('agentTurn');
 export const agentTurnResultSignal = defineSignal<[AgentTurnResult]>('agentTurnResult');

@@ -31,6 +31,9 @@ export type Scenario = (typeof SCENARIOS)[number];
 export const LLM_MODES = ['local', 'openrouter'] as const;
 export type LlmMode = (typeof LLM_MODES)[number];
 
+/** Models per role; a role not named uses the pipeline's `model`. */
+export type RoleModels = Partial<Record<Role, string>>;
+
 export const RECOVER_ACTIONS = ['rerun', 'rerun_with_gamma', 'accept_partial'] as const;
 export type RecoverAction = (typeof RECOVER_ACTIONS)[number];
 
@@ -41,6 +44,8 @@ export interface PipelineInput {
   autoContinue?: boolean;
   mode?: LlmMode;
   model?: string;
+  /** A model per role, overriding `model` for that role (openrouter mode). */
+  models?: RoleModels;
   timeoutSeconds?: number;
   thresholds?: { stuckSeconds?: number; conflictCount?: number; complexity?: number };
   maxRounds?: number;
@@ -65,6 +70,8 @@ export interface PipelineDefaults {
 export interface PipelineSettings extends PipelineDefaults {
   pipelineId: string;
   objective: string;
+  /** Only when the input named some. */
+  models?: RoleModels;
   scenario: Scenario;
   latencyMs: number;
 }
@@ -73,6 +80,8 @@ export interface PipelineSettings extends PipelineDefaults {
 export interface LlmSettings {
   mode: LlmMode;
   model: string;
+  /** Per-role models (the input's `models`); the provider uses `models[role]` before `model`. */
+  models?: RoleModels;
   scenario: Scenario;
   latencyMs: number;
 }
@@ -214,6 +223,12 @@ export interface PipelineResult {
   /** Set when the pipeline completed with a partial result (recover accept_partial). */
   partial?: { proposalId: string; title: string };
   reason?: string;
+  /**
+   * The simulator's latency along the pipeline's longest chain of sequential LLM calls (RUN's slower
+   * agent, then each round's proposal and slowest review); 0 with a real provider. The benchmark
+   * divides the pipeline's wall time by it.
+   */
+  llmCriticalPathMs: number;
 }
 
 /** An event as watchers receive it (WebSocket and the Redis bus). */

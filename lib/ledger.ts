@@ -155,6 +155,26 @@ export class Ledger {
     return rows.map((r) => ({ ...(JSON.parse(r.data) as Handoff), attempt: r.attempt, run_key: r.run_key }));
   }
 
+  /** A pipeline's outbox batch in one transaction (activities/mirror.ts); returns the rows new to the ledger. */
+  recordBatch(b: RunRef & {
+    pipeline?: { workflowId: string; settings: PipelineSettings; createdAt: string };
+    checkpoints: Omit<CheckpointInput, keyof RunRef>[];
+    handoffs: { attempt: number; handoff: Handoff }[];
+    result?: { result: PipelineResult; ts: string };
+    events: PipelineEvent[];
+  }): number {
+    const ref: RunRef = { pipelineId: b.pipelineId, runKey: b.runKey };
+    return this.db.transaction(() => {
+      let n = 0;
+      if (b.pipeline) n += Number(this.recordPipeline({ ...ref, ...b.pipeline }));
+      for (const c of b.checkpoints) n += Number(this.recordCheckpoint({ ...ref, ...c }));
+      for (const h of b.handoffs) n += Number(this.recordHandoff({ ...ref, ...h }));
+      n += this.recordAudit(ref, b.events);
+      if (b.result) n += Number(this.recordResult({ ...ref, ...b.result }));
+      return n;
+    })();
+  }
+
   /** Appends audit events in one transaction; events already there (by seq) are skipped. */
   recordAudit(ref: RunRef, events: PipelineEvent[]): number {
     const insert = this.db.prepare(

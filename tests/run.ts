@@ -1,52 +1,18 @@
-import { bundleWorkflowCode } from '@temporalio/worker';
 import { spawn } from 'node:child_process';
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { WORKFLOWS_PATH } from '../workers/create';
-import { REPO_ROOT, stopProcess } from '../lib/processes';
-import { connectRedis } from '../lib/redis';
-import { ensureTemporalCli, freePort, startDevServer, type DevServer } from '../lib/temporalServer';
+import { REPO_ROOT } from '../lib/processes';
+import { startStack } from '../lib/stack';
 
-// The test run: a real Temporal dev server on free ports (unless TEMPORAL_ADDRESS is given), real
-// Redis (a redis-server of our own on a free port when none answers at REDIS_URL), the workflow
-// bundle built once for every test file, then node's test runner over tests/*.test.ts.
+// The test run: the stack (lib/stack.ts: a real dev server, real Redis, the workflow bundle built once
+// for every test file), then node's test runner over tests/*.test.ts, one file at a time.
 
 async function main(): Promise<number> {
-  const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' };
-  delete env.LLM_MODE;
-  delete env.OPENROUTER_API_KEY;
-  const cleanups: (() => Promise<void>)[] = [];
+  const stack = await startStack((line) => console.log(`tests: ${line}`));
   try {
-    const cli = await ensureTemporalCli();
-    env.TEMPORAL_CLI_PATH = cli;
-    if (!process.env.TEMPORAL_ADDRESS) {
-      const server: DevServer = await startDevServer({ cli, port: await freePort() });
-      cleanups.push(() => server.stop());
-      env.TEMPORAL_ADDRESS = server.address;
-      console.log(`tests: Temporal dev server at ${server.address}`);
-    }
-
-    const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-    try {
-      (await connectRedis(redisUrl)).disconnect();
-      env.REDIS_URL = redisUrl;
-    } catch {
-      const port = await freePort();
-      const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-      child.on('error', (err) => console.error(`tests: cannot start redis-server: ${err.message}`));
-      cleanups.push(() => stopProcess(child));
-      env.REDIS_URL = `redis://127.0.0.1:${port}`;
-      await new Promise((r) => setTimeout(r, 500));
-      (await connectRedis(env.REDIS_URL)).disconnect();
-    }
-    console.log(`tests: Redis at ${env.REDIS_URL}`);
-
-    const tmp = join(REPO_ROOT, '.tmp');
-    mkdirSync(tmp, { recursive: true });
-    const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: undefined });
-    env.WORKFLOW_BUNDLE = join(tmp, 'workflow-bundle.js');
-    writeFileSync(env.WORKFLOW_BUNDLE, code);
-
+    const env: NodeJS.ProcessEnv = { ...process.env, ...stack.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' };
+    delete env.LLM_MODE;
+    delete env.OPENROUTER_API_KEY;
     const only = process.argv.slice(2);
     const files = readdirSync(join(REPO_ROOT, 'tests'))
       .filter((f) => f.endsWith('.test.ts') && (only.length === 0 || only.some((o) => f.includes(o))))
@@ -59,7 +25,7 @@ async function main(): Promise<number> {
     });
     return await new Promise<number>((resolve) => runner.on('exit', (c) => resolve(c ?? 1)));
   } finally {
-    for (const c of cleanups.reverse()) await c().catch(() => undefined);
+    await stack.stop();
   }
 }
 

@@ -131,7 +131,7 @@ describe('ledger', () => {
     const events: PipelineEvent[] = [1, 2, 3].map((seq) => ({ type: 'phase_changed', pipeline_id: 'p1', seq, ts: 't', data: {} }));
     assert.equal(ledger.recordAudit(ref, events), 3);
     assert.equal(ledger.recordAudit(ref, events), 0);
-    const result = { pipelineId: 'p1', status: 'COMPLETED' as const, consensus: null, rounds: 1, gamma: { spawned: false, reason: null }, tokens: 1, revoked: [] };
+    const result = { pipelineId: 'p1', status: 'COMPLETED' as const, consensus: null, rounds: 1, gamma: { spawned: false, reason: null }, tokens: 1, revoked: [], llmCriticalPathMs: 0 };
     assert.equal(ledger.recordResult({ ...ref, result, ts: 't' }), true);
     assert.equal(ledger.recordResult({ ...ref, result: { ...result, status: 'FAILED' }, ts: 't' }), false);
     assert.deepEqual(ledger.results('p1').map((r) => r.status), ['COMPLETED']);

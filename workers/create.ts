@@ -1,11 +1,11 @@
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { Redis } from 'ioredis';
 import { fileURLToPath } from 'node:url';
-import { createGammaActivities, createLedgerActivities, createLlmActivities, createPublishActivities, createSettingsActivities } from '../activities';
+import { createGammaActivities, createLlmActivities, createMirrorActivities, createSettingsActivities } from '../activities';
 import { OpenAiProvider } from '../agents/openaiProvider';
 import type { LlmProvider } from '../agents/provider';
 import { SimulatorProvider } from '../agents/simulator';
-import { ledgerTaskQueue } from '../common/ids';
+import { ledgerTaskQueue, llmTaskQueue } from '../common/ids';
 import type { LlmMode } from '../common/types';
 import { pipelineDefaults, type Config } from '../lib/config';
 import { breakerName, CircuitBreaker } from '../lib/breaker';
@@ -13,9 +13,14 @@ import type { Ledger } from '../lib/ledger';
 import { VaultClient } from '../lib/vault';
 import { temporalUnreachable } from '../lib/temporal';
 
-// Builds the worker(s) of one process: the pipeline worker (workflows, LLM and publishing activities)
-// on the task queue, and the ledger writer on its own queue. Used by `npm run worker`, the tests and
-// the benchmark alike, so they all run the same thing.
+// Builds the worker(s) of one process: the pipeline worker (workflows, simulator calls)
+// on the task queue, the provider-call worker on `<queue>-llm` (rate-limited server-side by
+// LLM_RATE_LIMIT), and the ledger writer on `<queue>-ledger` (the outbox: ledger rows, then Redis). Used by `npm run worker`, the tests and
+// the benchmark alike, so they all run the same thing. `roles` lets a process run only some of them:
+// many stateless pipeline/llm workers scale out; the ledger writer stays one.
+
+export const WORKER_ROLES = ['pipeline', 'llm', 'ledger'] as const;
+export type WorkerRole = (typeof WORKER_ROLES)[number];
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
@@ -25,6 +30,8 @@ export interface WorkerDeps {
   taskQueue?: string;
   redis: Redis;
   ledger?: Ledger;
+  /** Which workers to run; default all three (the ledger writer only when a ledger is given). */
+  roles?: readonly WorkerRole[];
   /** A prebuilt bundle (bundleWorkflowCode) to skip bundling at start. */
   workflowBundle?: { codePath: string };
   options?: Partial<WorkerOptions>;
@@ -62,28 +69,45 @@ export async function createWorkers(deps: WorkerDeps): Promise<Worker[]> {
   const { connection, config } = deps;
   const taskQueue = deps.taskQueue ?? config.TEMPORAL_TASK_QUEUE;
   const namespace = config.TEMPORAL_NAMESPACE;
-  const workers = [
-    await Worker.create({
-      connection,
-      namespace,
-      taskQueue,
-      ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
-      activities: {
-        ...createSettingsActivities(pipelineDefaults(config)),
-        ...createLlmActivities(llmProviders(config, deps.redis)),
-        ...createPublishActivities(deps.redis),
-        ...createGammaActivities(),
-      },
-      ...deps.options,
-    }),
-  ];
-  if (deps.ledger) {
+  const roles = new Set(deps.roles ?? WORKER_ROLES);
+  const providers = roles.has('pipeline') || roles.has('llm') ? llmProviders(config, deps.redis) : {};
+  const workers: Worker[] = [];
+  if (roles.has('pipeline')) {
+    workers.push(
+      await Worker.create({
+        connection,
+        namespace,
+        taskQueue,
+        ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
+        activities: {
+          ...createSettingsActivities(pipelineDefaults(config)),
+          // The simulator's calls (local mode) run here; provider calls go to the LLM queue.
+          ...createLlmActivities({ local: providers.local }),
+          ...createGammaActivities(),
+        },
+        ...deps.options,
+      }),
+    );
+  }
+  if (roles.has('llm')) {
+    workers.push(
+      await Worker.create({
+        connection,
+        namespace,
+        taskQueue: llmTaskQueue(taskQueue),
+        activities: createLlmActivities(providers),
+        // Server-side: the queue dispatches at most this many calls per second across all its workers.
+        ...(config.LLM_RATE_LIMIT ? { maxTaskQueueActivitiesPerSecond: config.LLM_RATE_LIMIT } : {}),
+      }),
+    );
+  }
+  if (roles.has('ledger') && deps.ledger) {
     workers.push(
       await Worker.create({
         connection,
         namespace,
         taskQueue: ledgerTaskQueue(taskQueue),
-        activities: createLedgerActivities(deps.ledger),
+        activities: createMirrorActivities(deps.ledger, deps.redis),
       }),
     );
   }

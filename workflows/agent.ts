@@ -68,6 +68,7 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<AgentWor
     const turn = inbox.shift()!;
     const task = TASK_BY_ACTION[turn.action];
     if (!task) return result();
+    const latencyBefore = caller.simulatedLatencyMs;
     const out = await caller.call(
       task,
       turn.round,
@@ -81,7 +82,7 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<AgentWor
       },
       turn.proposals?.map((p) => p.id) ?? [],
     );
-    const reply: AgentTurnResult = { turnId: turn.turnId, from: input.role, round: turn.round, tokens: caller.tokens, errors: caller.errors, violations: caller.violations };
+    const reply: AgentTurnResult = { turnId: turn.turnId, from: input.role, round: turn.round, tokens: caller.tokens, errors: caller.errors, violations: caller.violations, simulatedLatencyMs: caller.simulatedLatencyMs - latencyBefore };
     if (out.ok) {
       const a = out.answer;
       if (a.proposal) reply.proposal = a.proposal;

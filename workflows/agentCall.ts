@@ -1,7 +1,8 @@
-import { ActivityFailure, ApplicationFailure, isCancellation, proxyActivities, sleep, TimeoutFailure } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, isCancellation, proxyActivities, sleep, TimeoutFailure, workflowInfo, type ActivityOptions } from '@temporalio/workflow';
 import type { LlmActivities } from '../activities';
 import type { AgentCallResult } from '../activities/llm';
 import type { AgentAnswer, AgentRequest, AgentTask } from '../agents/provider';
+import { llmTaskQueue } from '../common/ids';
 import { INVALID_OUTPUT, LLM_FAILURE_TYPES, type LlmFailureDetails } from '../common/failures';
 import type { Handoff, LlmSettings, Role } from '../common/types';
 import { backoffMs, checkTokens, emptyBudget, recordFailure, recordSuccess, recordViolation, type BudgetLimits, type BudgetVerdict } from '../governance/errorBudget';
@@ -15,12 +16,22 @@ import { nowIso } from './time';
 // fault: a worker lost mid-call is retried after the heartbeat timeout without touching the budget.
 // The counts live in workflow state, so a replay recomputes them and never counts twice.
 
-const { callAgent } = proxyActivities<LlmActivities>({
+const CALL_OPTIONS: ActivityOptions = {
   startToCloseTimeout: '2 minutes',
   heartbeatTimeout: '10s',
   scheduleToCloseTimeout: '15 minutes',
   retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '10s', nonRetryableErrorTypes: LLM_FAILURE_TYPES },
-});
+};
+
+/**
+ * A provider's calls go to the LLM queue, rate-limited server-side across every worker. The local
+ * simulator calls no provider, so its calls stay on the workflow's own queue, where the server can
+ * hand them to the worker eagerly (no extra poll round trip; see the README's performance section).
+ */
+function callAgentFor(mode: LlmSettings['mode']) {
+  const taskQueue = mode === 'local' ? undefined : llmTaskQueue(workflowInfo().taskQueue);
+  return proxyActivities<LlmActivities>({ ...CALL_OPTIONS, ...(taskQueue ? { taskQueue } : {}) }).callAgent;
+}
 
 export interface CallBudget {
   errors: BudgetLimits;
@@ -48,6 +59,7 @@ function failureInfo(err: ActivityFailure): FailureInfo {
 }
 
 export class BudgetedCaller {
+  private readonly callAgent: ReturnType<typeof callAgentFor>;
   private budget = emptyBudget();
   tokens = 0;
   turns = 0;
@@ -59,7 +71,9 @@ export class BudgetedCaller {
     private readonly who: { pipelineId: string; agentId: string; role: Role; objective: string },
     private readonly llm: LlmSettings,
     private readonly limits: CallBudget,
-  ) {}
+  ) {
+    this.callAgent = callAgentFor(llm.mode);
+  }
 
   get errors(): number {
     return this.budget.total;
@@ -78,7 +92,7 @@ export class BudgetedCaller {
       const request: AgentRequest = { pipelineId: this.who.pipelineId, role: this.who.role, task, objective: this.who.objective, round, ...extra, callAttempt: attempt, ...(repair ? { repair } : {}) };
       let r: AgentCallResult;
       try {
-        r = await callAgent.executeWithOptions({ summary: `${ROLE} · ${task}${round ? ` · round ${round}` : ''}${attempt > 1 ? ` · try ${attempt}` : ''}` }, [{ request, llm: this.llm }]);
+        r = await this.callAgent.executeWithOptions({ summary: `${ROLE} · ${task}${round ? ` · round ${round}` : ''}${attempt > 1 ? ` · try ${attempt}` : ''}` }, [{ request, llm: this.llm }]);
       } catch (err) {
         if (isCancellation(err) || !(err instanceof ActivityFailure)) throw err;
         const f = failureInfo(err);

@@ -32,6 +32,11 @@ export class Orchestration {
   private readonly replies = new Map<string, AgentTurnResult>();
   private readonly gamma: GammaWatch;
   private feedback: string[] = [];
+  /**
+   * Resolves when every agent of this orchestration has ended. Not awaited by run(): the pipeline
+   * writes its result while the agents wind down, and waits for this before it completes (or reruns).
+   */
+  finished: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly s: PipelineState,
@@ -90,7 +95,7 @@ export class Orchestration {
     } finally {
       this.gamma.stopped = true;
       deadline.cancel();
-      await CancellationScope.nonCancellable(() => this.finishAgents());
+      this.finished = CancellationScope.nonCancellable(() => this.finishAgents());
     }
   }
 
@@ -131,6 +136,7 @@ export class Orchestration {
       if (!author) return null;
       const subproblems = s.orchestration.subproblems.length ? s.orchestration.subproblems : undefined;
       const reply = await this.ask(author, { round, action: 'propose', proposals: this.openProposals(), feedback: this.feedback, subproblems });
+      s.llmCriticalPathMs += reply?.simulatedLatencyMs ?? 0;
       if (!reply?.proposal) continue; // revoked (or ended): the partner takes over
       const proposal: Proposal = { ...reply.proposal, id: `P${s.orchestration.proposals.length + 1}`, round, author, ...(subproblems ? { subproblems } : {}) };
       s.orchestration.proposals.push(proposal);
@@ -148,6 +154,7 @@ export class Orchestration {
   private async review(round: number, proposal: Proposal): Promise<void> {
     const asked = new Map<Role, 'waiting' | 'done'>();
     const failures: unknown[] = [];
+    let slowest = 0; // reviews run in parallel: the slowest is on the critical path
     const reviewers = () => this.active.filter((r) => r !== proposal.author && r !== 'alpha');
     for (;;) {
       for (const role of reviewers()) {
@@ -158,15 +165,18 @@ export class Orchestration {
             ? { round, action: 'mediate', proposalId: proposal.id, proposals: this.openProposals(5), feedback: this.feedback, gammaReason: this.s.gammaReason ?? 'MANUAL' }
             : { round, action: 'evaluate', proposalId: proposal.id, proposals: this.openProposals() };
         this.ask(role, turn).then(
-          () => void asked.set(role, 'done'),
+          (reply) => {
+            slowest = Math.max(slowest, reply?.simulatedLatencyMs ?? 0);
+            asked.set(role, 'done');
+          },
           (err: unknown) => void failures.push(err),
         );
       }
       await condition(() => failures.length > 0 || this.consensus() !== null || reviewers().some((r) => !asked.has(r)) || [...asked.values()].every((v) => v === 'done'));
       if (failures.length) throw failures[0];
-      if (this.consensus()) return;
-      if (reviewers().some((r) => !asked.has(r))) continue; // GAMMA joined: it reviews this proposal too
-      return; // every reviewer answered (or was revoked)
+      if (reviewers().some((r) => !asked.has(r)) && !this.consensus()) continue; // GAMMA joined: it reviews this proposal too
+      this.s.llmCriticalPathMs += slowest;
+      return; // consensus, or every reviewer answered (or was revoked)
     }
   }
 

@@ -144,9 +144,11 @@ export async function pipelineWorkflow(rawInput: PipelineInput): Promise<Pipelin
       s.enter('RUN', 'RUNNING');
       s.flush();
       const revokedInRun: Role[] = [];
+      let runLatency = 0;
       await Promise.all(
         (['alpha', 'beta'] as const).map(async (role) => {
           const r = await (await startAgent(role, 'run')).result();
+          runLatency = Math.max(runLatency, r.simulatedLatencyMs);
           summaries.push({ role, summary: r.summary ?? '' });
           if (r.revoked) {
             revokedInRun.push(role);
@@ -154,6 +156,7 @@ export async function pipelineWorkflow(rawInput: PipelineInput): Promise<Pipelin
           }
         }),
       );
+      s.llmCriticalPathMs += runLatency; // the two agents run in parallel
       summaries.sort((a, b) => a.role.localeCompare(b.role));
       if (revokedInRun.length === 2) {
         status = 'FAILED';
@@ -189,7 +192,9 @@ export async function pipelineWorkflow(rawInput: PipelineInput): Promise<Pipelin
           reason = `every agent was revoked (${s.orchestration.handoffs.map((h) => `${h.role.toUpperCase()}: ${h.reason}`).join('; ')})`;
           return;
         }
-        // No consensus within maxRounds: wait for a person to recover, for the recovery window.
+        // No consensus within maxRounds: wait for a person to recover, for the recovery window. A rerun
+        // starts agents with the same ids, so these must have ended first.
+        await orchestration.finished;
         s.orchestration.status = 'NO_CONSENSUS';
         s.enter('ORCHESTRATE', 'ORCHESTRATION_FAILED');
         s.flush();
@@ -250,6 +255,7 @@ export async function pipelineWorkflow(rawInput: PipelineInput): Promise<Pipelin
       gamma: { spawned: s.gammaSpawned, reason: s.gammaReason },
       tokens,
       revoked: [...s.revoked],
+      llmCriticalPathMs: s.llmCriticalPathMs,
       ...(partial ? { partial } : {}),
       ...(reason ? { reason } : {}),
     };
@@ -262,7 +268,8 @@ export async function pipelineWorkflow(rawInput: PipelineInput): Promise<Pipelin
     s.enter('COMPLETE', status);
     s.recordResult(result);
     s.emit('pipeline_finished', { status, reason: reason ?? null, rounds: result.rounds, tokens });
-    await s.drain();
+    // The last batch is written while the agents wind down; the pipeline ends when both are done.
+    await Promise.all([s.drain(), orchestration?.finished]);
     return result;
   });
 

@@ -1,5 +1,6 @@
 import { CancellationScope, proxyActivities, setCurrentDetails, upsertSearchAttributes, workflowInfo, log } from '@temporalio/workflow';
-import type { LedgerActivities, PublishActivities } from '../activities';
+import type { MirrorActivities } from '../activities';
+import type { MirrorBatch } from '../activities/mirror';
 import { ledgerTaskQueue } from '../common/ids';
 import { GammaReasonKey, LlmModeKey, PipelinePhaseKey, PipelineStatusKey } from '../common/searchAttributes';
 import type {
@@ -9,7 +10,6 @@ import type {
   Handoff,
   GammaRequest,
   OrchestrationView,
-  PipelineEvent,
   PipelineResult,
   PipelineSettings,
   Phase,
@@ -22,13 +22,13 @@ import type { BoardWrite } from '../lib/blackboard';
 import { nowIso } from './time';
 
 // The pipeline's authoritative state, the views the queries return, and the outbox that mirrors the
-// state to Redis and the ledger. Mirroring runs in a chain of non-cancellable activities beside the
-// pipeline's critical path: watchers see events in seq order, and a stop never loses one.
+// state to the ledger and Redis. The outbox is one `mirror` activity at a time, beside the pipeline's
+// critical path and non-cancellable: what is recorded while one is in flight goes in the next, so a
+// busy pipeline sends fewer, larger batches (fewer history events and workflow tasks), watchers see
+// events in seq order, and a stop never loses one.
 
-const { publish } = proxyActivities<PublishActivities>({
-  startToCloseTimeout: '30s',
-  retry: { initialInterval: '200ms', maximumInterval: '10s' },
-});
+type Pending = Omit<MirrorBatch, 'pipelineId' | 'runKey'>;
+const emptyPending = (): Pending => ({ checkpoints: [], handoffs: [], events: [], board: [] });
 
 
 export class PipelineState {
@@ -44,6 +44,8 @@ export class PipelineState {
   gammaSpawned = false;
   /** At most one GAMMA per orchestration: set once this orchestration has one (a rerun clears it). */
   gammaThisOrchestration = false;
+  /** The simulator's latency on the longest chain of sequential calls so far (see PipelineResult). */
+  llmCriticalPathMs = 0;
   /** Agents revoked at any point of the run, for the result. */
   readonly revoked: Role[] = [];
   orchestration: Omit<OrchestrationView, 'gamma' | 'mode' | 'model'> = {
@@ -62,11 +64,10 @@ export class PipelineState {
 
   private seq = 0;
   private checkpoints = 0;
-  private events: PipelineEvent[] = [];
-  private board: BoardWrite[] = [];
-  private chain: Promise<void> = Promise.resolve();
+  private pending: Pending = emptyPending();
+  private sending: Promise<void> | null = null;
   private readonly runKey = workflowInfo().firstExecutionRunId;
-  private readonly ledger = proxyActivities<LedgerActivities>({
+  private readonly outbox = proxyActivities<MirrorActivities>({
     taskQueue: ledgerTaskQueue(workflowInfo().taskQueue),
     startToCloseTimeout: '30s',
     retry: { initialInterval: '200ms', maximumInterval: '10s' },
@@ -135,11 +136,11 @@ export class PipelineState {
   }
 
   emit(type: EventType, data: Record<string, unknown>): void {
-    this.events.push({ type, pipeline_id: this.settings.pipelineId, seq: ++this.seq, ts: nowIso(), data: { pipeline_id: this.settings.pipelineId, ...data } });
+    this.pending.events.push({ type, pipeline_id: this.settings.pipelineId, seq: ++this.seq, ts: nowIso(), data: { pipeline_id: this.settings.pipelineId, ...data } });
   }
 
   write(w: BoardWrite): void {
-    this.board.push(w);
+    this.pending.board.push(w);
   }
 
   checkpoint(): void {
@@ -147,13 +148,11 @@ export class PipelineState {
     // Captured now: the write runs later, when the pipeline may have moved on.
     const { phase, status, updatedAt } = this;
     const data = { ...this.statusView(), round: this.orchestration.round, consensus: this.orchestration.consensus, report: this.report };
-    const args = { ...this.ref, key: `${n}-${phase}-${status}`, phase, status, data, ts: updatedAt };
-    this.enqueue(() => this.ledger.recordCheckpoint.executeWithOptions({ summary: `checkpoint ${n} · ${phase} · ${status}` }, [args]));
+    this.pending.checkpoints.push({ key: `${n}-${phase}-${status}`, phase, status, data, ts: updatedAt });
   }
 
   recordPipeline(): void {
-    const args = { ...this.ref, workflowId: workflowInfo().workflowId, settings: this.settings, createdAt: this.startedAt };
-    this.enqueue(() => this.ledger.recordPipeline.executeWithOptions({ summary: 'ledger · pipeline row' }, [args]));
+    this.pending.pipeline = { workflowId: workflowInfo().workflowId, settings: this.settings, createdAt: this.startedAt };
   }
 
   /** A revoked agent: its handoff goes to the blackboard, the ledger and the agent_revoked event. */
@@ -162,46 +161,51 @@ export class PipelineState {
     this.orchestration.handoffs.push(handoff);
     this.write({ kind: 'handoff', value: handoff });
     this.emit('agent_revoked', { agent_id: handoff.agentId, role: handoff.role.toUpperCase(), reason: handoff.reason, handoff: { did: handoff.did, left: handoff.left } });
-    const args = { ...this.ref, attempt, handoff };
-    this.enqueue(() => this.ledger.recordHandoff.executeWithOptions({ summary: `ledger · handoff ${handoff.role.toUpperCase()}` }, [args]));
+    this.pending.handoffs.push({ attempt, handoff });
     this.touch();
   }
 
   recordResult(result: PipelineResult): void {
-    const ts = nowIso();
-    this.enqueue(() => this.ledger.recordResult.executeWithOptions({ summary: `ledger · result ${result.status}` }, [{ ...this.ref, result, ts }]));
+    this.pending.result = { result, ts: nowIso() };
   }
 
-  /** Sends what was emitted and written since the last flush, after everything sent before it. */
+  /** Sends what was recorded since the last batch, after everything sent before it. */
   flush(): void {
-    if (this.events.length === 0 && this.board.length === 0) return;
-    const events = this.events;
-    const board = this.board;
-    this.events = [];
-    this.board = [];
-    const types = [...new Set(events.map((e) => e.type))].join(', ');
-    const range = events.length ? `events ${events[0]!.seq}–${events.at(-1)!.seq}` : 'blackboard';
-    this.enqueue(() =>
-      Promise.all([
-        publish.executeWithOptions({ summary: `publish · ${range}${types ? ` · ${types}` : ''}` }, [{ ...this.ref, board, events }]),
-        events.length ? this.ledger.recordAudit.executeWithOptions({ summary: `audit · ${range}` }, [{ ...this.ref, events }]) : undefined,
-      ]),
-    );
+    if (this.sending || isEmpty(this.pending)) return; // the batch in flight picks it up when it is done
+    this.sending = this.sendAll().finally(() => void (this.sending = null));
   }
 
-  /** Resolves when everything queued so far has been written. */
+  /** Resolves when everything recorded so far has been written. */
   async drain(): Promise<void> {
     this.flush();
-    await this.chain;
+    while (this.sending) await this.sending;
   }
 
-  private enqueue(op: () => Promise<unknown>): void {
-    // Non-cancellable: a stop or cancellation of the pipeline must not cancel its own record keeping.
-    this.chain = this.chain.then(() =>
-      CancellationScope.nonCancellable(op).then(
-        () => undefined,
-        (err: unknown) => log.error('mirroring failed', { pipelineId: this.settings.pipelineId, error: String(err) }),
-      ),
-    );
+  private async sendAll(): Promise<void> {
+    while (!isEmpty(this.pending)) {
+      const batch: MirrorBatch = { ...this.ref, ...this.pending };
+      this.pending = emptyPending();
+      // Non-cancellable: a stop or cancellation of the pipeline must not cancel its own record keeping.
+      await CancellationScope.nonCancellable(() => this.outbox.mirror.executeWithOptions({ summary: batchSummary(batch) }, [batch])).catch((err: unknown) =>
+        log.error('mirroring failed', { pipelineId: this.settings.pipelineId, error: String(err) }),
+      );
+    }
   }
+}
+
+const isEmpty = (p: Pending): boolean => !p.pipeline && !p.result && !p.checkpoints.length && !p.handoffs.length && !p.events.length && !p.board.length;
+
+/** What the Web UI shows for a batch: its events and the ledger rows it carries. */
+function batchSummary(b: MirrorBatch): string {
+  const parts: string[] = [];
+  if (b.events.length) {
+    const types = [...new Set(b.events.map((e) => e.type))];
+    parts.push(`events ${b.events[0]!.seq}–${b.events.at(-1)!.seq} · ${types.slice(0, 4).join(', ')}${types.length > 4 ? ', …' : ''}`);
+  }
+  if (b.pipeline) parts.push('pipeline row');
+  if (b.checkpoints.length) parts.push(`checkpoint ${b.checkpoints.map((c) => c.key).join(', ')}`);
+  if (b.handoffs.length) parts.push(`handoff ${b.handoffs.map((h) => h.handoff.role.toUpperCase()).join(', ')}`);
+  if (b.result) parts.push(`result ${b.result.result.status}`);
+  if (!parts.length) parts.push('blackboard');
+  return `mirror · ${parts.join(' · ')}`;
 }

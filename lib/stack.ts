@@ -1,0 +1,67 @@
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { spawn } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { WORKFLOWS_PATH } from '../workers/create';
+import { REPO_ROOT, stopProcess } from './processes';
+import { connectRedis } from './redis';
+import { ensureTemporalCli, freePort, startDevServer } from './temporalServer';
+
+// What the test run and the benchmark stand on: a real Temporal dev server on free ports (unless
+// TEMPORAL_ADDRESS is given), real Redis (a redis-server of our own on a free port when none answers at
+// REDIS_URL) and the workflow bundle built once, so workers start in a moment.
+
+export interface Stack {
+  /** TEMPORAL_ADDRESS, TEMPORAL_CLI_PATH, REDIS_URL and WORKFLOW_BUNDLE, for child processes. */
+  env: NodeJS.ProcessEnv;
+  stop(): Promise<void>;
+}
+
+export async function startStack(log: (line: string) => void = console.log): Promise<Stack> {
+  const env: NodeJS.ProcessEnv = {};
+  const cleanups: (() => Promise<void>)[] = [];
+  const stop = async () => {
+    for (const c of cleanups.reverse()) await c().catch(() => undefined);
+  };
+  try {
+    const cli = await ensureTemporalCli();
+    env.TEMPORAL_CLI_PATH = cli;
+    env.TEMPORAL_ADDRESS = process.env.TEMPORAL_ADDRESS;
+    if (!env.TEMPORAL_ADDRESS) {
+      const server = await startDevServer({ cli, port: await freePort() });
+      cleanups.push(() => server.stop());
+      env.TEMPORAL_ADDRESS = server.address;
+      log(`Temporal dev server at ${server.address}`);
+    }
+
+    const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+    try {
+      (await connectRedis(redisUrl)).disconnect();
+      env.REDIS_URL = redisUrl;
+    } catch {
+      const port = await freePort();
+      const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+      child.on('error', (err) => log(`cannot start redis-server: ${err.message}`));
+      cleanups.push(() => stopProcess(child));
+      env.REDIS_URL = `redis://127.0.0.1:${port}`;
+      await new Promise((r) => setTimeout(r, 500));
+      (await connectRedis(env.REDIS_URL)).disconnect();
+    }
+    log(`Redis at ${env.REDIS_URL}`);
+
+    env.WORKFLOW_BUNDLE = process.env.WORKFLOW_BUNDLE;
+    if (!env.WORKFLOW_BUNDLE) {
+      const tmp = join(REPO_ROOT, '.tmp');
+      mkdirSync(tmp, { recursive: true });
+      const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: undefined });
+      const file = join(tmp, `workflow-bundle-${process.pid}.js`);
+      writeFileSync(file, code);
+      cleanups.push(async () => rmSync(file, { force: true }));
+      env.WORKFLOW_BUNDLE = file;
+    }
+    return { env, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}

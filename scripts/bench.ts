@@ -1,0 +1,383 @@
+import { Client, Connection } from '@temporalio/client';
+import proto from '@temporalio/proto';
+import { Redis } from 'ioredis';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { runBaseline } from '../bench/baseline';
+import { Progress } from '../bench/progress';
+import { median, percentile, watchProcess } from '../bench/stats';
+import { agentWorkflowId, pipelineWorkflowId } from '../common/ids';
+import type { PipelineInput, PipelineResult, Scenario } from '../common/types';
+import { ALL_EVENTS_CHANNEL } from '../lib/events';
+import { REPO_ROOT, startTs, waitFor, type Managed } from '../lib/processes';
+import { startStack } from '../lib/stack';
+import { freePort } from '../lib/temporalServer';
+
+// `npm run bench`: how close a durable pipeline gets to the LLM's own latency, and how far one worker
+// scales. Against a dev server (started here unless TEMPORAL_ADDRESS is set) with the local simulator
+// at a fixed latency per call; the worker and the API are the real entry points, in processes of
+// their own, so their memory and CPU are measured as an operator would see them.
+//   P1 overhead: a pipeline's wall time ÷ its LLM critical path (the simulator reports it).
+//   P2 scale: N concurrent pipelines on one worker.
+//   P3 the price of durability: the Temporal run ÷ the same logic as plain async code (bench/baseline.ts).
+//   P4 responsiveness: POST /api/spawn → the pipeline's first event on the Redis bus.
+// It fails only when the benchmark itself breaks; a missed target is reported, not an error.
+
+const { values: flags } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    n: { type: 'string' },
+    latency: { type: 'string', default: '200' },
+    scenario: { type: 'string', default: 'consensus' },
+    duration: { type: 'string' },
+    runs: { type: 'string' },
+    spawns: { type: 'string' },
+    only: { type: 'string' },
+    out: { type: 'string', default: join(REPO_ROOT, 'bench', 'results') },
+    label: { type: 'string' },
+    help: { type: 'boolean', default: false },
+  },
+});
+
+if (flags.help) {
+  console.log(`npm run bench -- [--quick] [--n 1,50,200,500] [--latency 200] [--scenario consensus|complex|conflict]
+                  [--duration 600] [--runs 5] [--spawns 30] [--only p1,p2,p3,p4] [--out bench/results] [--label text]
+  --quick     a small run (CI): N 1,10, 2 runs, 5 spawns
+  --n         P2's sweep of concurrent pipelines on one worker
+  --latency   simulated latency of every LLM call, ms
+  --duration  P2's time limit per step, seconds (pipelines not done by then count as not completed)
+  --runs      P1/P3 repetitions (median reported)
+  --spawns    P4 spawns`);
+  process.exit(0);
+}
+
+function intList(raw: string, name: string): number[] {
+  const list = raw.split(',').map((x) => Number(x.trim()));
+  if (!list.length || list.some((x) => !Number.isInteger(x) || x <= 0)) throw new Error(`--${name}: "${raw}" is not a comma-separated list of positive whole numbers`);
+  return list;
+}
+function positive(raw: string, name: string, min = 1): number {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min) throw new Error(`--${name}: "${raw}" is not a whole number ≥ ${min}`);
+  return n;
+}
+
+const quick = flags.quick!;
+const opts = {
+  quick,
+  sweep: intList(flags.n ?? (quick ? '1,10' : '1,50,200,500'), 'n'),
+  latencyMs: positive(flags.latency!, 'latency', 0),
+  scenario: flags.scenario as Scenario,
+  durationS: positive(flags.duration ?? (quick ? '120' : '600'), 'duration'),
+  runs: positive(flags.runs ?? (quick ? '2' : '5'), 'runs'),
+  spawns: positive(flags.spawns ?? (quick ? '5' : '30'), 'spawns'),
+  only: new Set((flags.only ?? 'p1,p2,p3,p4').split(',').map((s) => s.trim().toLowerCase())),
+};
+if (!['consensus', 'complex', 'conflict'].includes(opts.scenario)) throw new Error(`--scenario: "${opts.scenario}" is not one of consensus, complex, conflict (the scenarios the baseline runs too)`);
+
+const TARGETS = { p1: 1.1, p2Ratio: 1.5, p2RssBytes: 1024 ** 3, p3: 1.2, p4P95Ms: 300 };
+
+interface Results {
+  p1?: { runs: number; wallMsMedian: number; llmCriticalPathMs: number; rounds: number; ratioMedian: number; ratioMin: number; target: number };
+  p2?: { steps: Awaited<ReturnType<ScaleStep>>[]; target: { ratioP95: number; rssBytes: number; at: number } };
+  p3?: { runs: number; baselineWallMsMedian: number; baselineCriticalPathMs: number; baselineRounds: number; temporalWallMsMedian: number; ratio: number; target: number };
+  p4?: { spawns: number; p50Ms: number; p95Ms: number; maxMs: number; target: { p95Ms: number } };
+}
+
+type ScaleStep = (n: number) => Promise<{
+  n: number;
+  completed: number;
+  errors: (string | undefined)[];
+  wallMs: number;
+  pipelinesPerMinute: number;
+  ratioP50: number;
+  ratioP95: number;
+  workerPeakRssBytes: number;
+  workerCpuSeconds: number;
+  workerCpuPercent: number;
+  historyEventsPerPipeline: number;
+  historyBytesPerPipeline: number;
+}>;
+
+interface Timed {
+  result?: PipelineResult;
+  wallMs: number;
+  error?: string;
+}
+
+const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
+
+async function main(): Promise<number> {
+  const stack = await startStack(log);
+  const runId = `bench-${Date.now().toString(36)}`;
+  const taskQueue = runId;
+  const ledgerPath = join(mkdtempSync(join(tmpdir(), 'ag-bench-')), 'ledger.db');
+  const env: NodeJS.ProcessEnv = { ...process.env, ...stack.env, TEMPORAL_TASK_QUEUE: taskQueue, LEDGER_PATH: ledgerPath, LOG_LEVEL: 'info' };
+  delete env.OPENROUTER_API_KEY;
+  delete env.LLM_MODE;
+  const procs: Managed[] = [];
+  const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS! });
+  const client = new Client({ connection });
+  const redis = new Redis(env.REDIS_URL!, { lazyConnect: false });
+  let seq = 0;
+  try {
+    const worker = await startReady('worker', 'workers/main.ts', env, /worker started/, procs);
+    log(`worker pid ${worker.child.pid} on task queue ${taskQueue}`);
+    const results: Results = {};
+
+    const input = (i: number): PipelineInput => ({ objective: `Design a caching strategy (${runId} #${i})`, scenario: opts.scenario, latencyMs: opts.latencyMs });
+    const runPipeline = async (): Promise<Timed> => {
+      const id = `${runId}-${++seq}`;
+      const t0 = performance.now();
+      try {
+        const handle = await client.workflow.start('pipelineWorkflow', { taskQueue, workflowId: pipelineWorkflowId(id), args: [input(seq)] });
+        const result = (await handle.result()) as PipelineResult;
+        return { result, wallMs: performance.now() - t0 };
+      } catch (err) {
+        return { wallMs: performance.now() - t0, error: (err as Error).message };
+      }
+    };
+    const ratio = (t: Timed) => (t.result && t.result.llmCriticalPathMs > 0 ? t.wallMs / t.result.llmCriticalPathMs : NaN);
+
+    // Warm-up: the first pipeline pays for caches and connections.
+    const warm = await runPipeline();
+    if (warm.error || warm.result?.status !== 'COMPLETED') throw new Error(`the warm-up pipeline did not complete: ${warm.error ?? warm.result?.status}`);
+
+    const p1Runs: Timed[] = [];
+    if (opts.only.has('p1') || opts.only.has('p3')) {
+      const bar = new Progress('P1 one pipeline at a time', opts.runs);
+      for (let i = 0; i < opts.runs; i++) {
+        p1Runs.push(await runPipeline());
+        bar.tick();
+      }
+      bar.finish();
+      const failed = p1Runs.filter((r) => r.error || r.result?.status !== 'COMPLETED');
+      if (failed.length) throw new Error(`P1: ${failed.length} pipeline(s) did not complete: ${failed[0]!.error ?? failed[0]!.result?.status}`);
+      const ratios = p1Runs.map(ratio);
+      results.p1 = {
+        runs: opts.runs,
+        wallMsMedian: Math.round(median(p1Runs.map((r) => r.wallMs))),
+        llmCriticalPathMs: p1Runs[0]!.result!.llmCriticalPathMs,
+        rounds: p1Runs[0]!.result!.rounds,
+        ratioMedian: round3(median(ratios)),
+        ratioMin: round3(Math.min(...ratios)),
+        target: TARGETS.p1,
+      };
+    }
+
+    if (opts.only.has('p3')) {
+      const bar = new Progress('P3 baseline (no Temporal)', opts.runs);
+      const base = [];
+      for (let i = 0; i < opts.runs; i++) {
+        base.push(await runBaseline({ pipelineId: `${runId}-base-${i}`, objective: input(i).objective, scenario: opts.scenario as 'consensus', latencyMs: opts.latencyMs, redis }));
+        bar.tick();
+      }
+      bar.finish();
+      const baseMs = median(base.map((b) => b.wallMs));
+      const temporalMs = median(p1Runs.map((r) => r.wallMs));
+      results.p3 = {
+        runs: opts.runs,
+        baselineWallMsMedian: Math.round(baseMs),
+        baselineCriticalPathMs: base[0]!.llmCriticalPathMs,
+        baselineRounds: base[0]!.rounds,
+        temporalWallMsMedian: Math.round(temporalMs),
+        ratio: round3(temporalMs / baseMs),
+        target: TARGETS.p3,
+      };
+    }
+
+    if (opts.only.has('p2')) {
+      const steps = [];
+      for (const n of opts.sweep) steps.push(await scaleStep(n, worker.child.pid!, runPipeline, ratio));
+      results.p2 = { steps, target: { ratioP95: TARGETS.p2Ratio, rssBytes: TARGETS.p2RssBytes, at: 500 } };
+    }
+
+    if (opts.only.has('p4')) {
+      const api = await startApi(env, procs);
+      results.p4 = await responsiveness(api, opts.spawns);
+    }
+
+    const report = {
+      at: new Date().toISOString(),
+      label: flags.label ?? null,
+      options: { ...opts, only: [...opts.only] },
+      machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryBytes: totalmem(), node: process.version, platform: process.platform },
+      server: process.env.TEMPORAL_ADDRESS ? `given (${process.env.TEMPORAL_ADDRESS})` : 'dev server started by the benchmark (in-memory SQLite, eager activities on)',
+      results,
+    };
+    mkdirSync(flags.out!, { recursive: true });
+    const file = join(flags.out!, `${report.at.replace(/[:.]/g, '-')}${quick ? '-quick' : ''}.json`);
+    writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+    printTable(results);
+    console.log(`\nresults: ${file}`);
+    return 0;
+  } finally {
+    for (const p of procs.reverse()) await p.stop().catch(() => undefined);
+    redis.disconnect();
+    await connection.close().catch(() => undefined);
+    await stack.stop();
+  }
+
+  async function scaleStep(n: number, pid: number, run: () => Promise<Timed>, ratioOf: (t: Timed) => number): ReturnType<ScaleStep> {
+    const bar = new Progress(`P2 ${n} concurrent`, n);
+    const watch = watchProcess(pid);
+    const t0 = performance.now();
+    const first = seq + 1;
+    const limit = new Promise<'limit'>((resolve) => setTimeout(() => resolve('limit'), opts.durationS * 1000).unref());
+    const all: Timed[] = [];
+    const runs = Array.from({ length: n }, () =>
+      run().then((t) => {
+        all.push(t);
+        bar.tick();
+      }),
+    );
+    await Promise.race([Promise.all(runs), limit]);
+    const wallMs = performance.now() - t0;
+    const proc = watch.stop();
+    const done = all.filter((t) => t.result?.status === 'COMPLETED');
+    bar.finish(done.length < n ? `(${n - done.length} not completed within ${opts.durationS}s)` : '');
+    const ratios = done.map(ratioOf);
+    const history = await historySize(first, Math.min(n, 5));
+    return {
+      n,
+      completed: done.length,
+      errors: [...new Set(all.filter((t) => t.error).map((t) => t.error))].slice(0, 3),
+      wallMs: Math.round(wallMs),
+      pipelinesPerMinute: Math.round((done.length / wallMs) * 60_000 * 10) / 10,
+      ratioP50: round3(percentile(ratios, 50)),
+      ratioP95: round3(percentile(ratios, 95)),
+      workerPeakRssBytes: proc.peakRssBytes,
+      workerCpuSeconds: Math.round(proc.cpuSeconds * 10) / 10,
+      workerCpuPercent: Math.round(proc.cpuPercent),
+      ...history,
+    };
+  }
+
+  /** Events and encoded bytes per pipeline, with its agent children, over a few of the step's pipelines. */
+  async function historySize(first: number, sample: number) {
+    const events: number[] = [];
+    const bytes: number[] = [];
+    for (let i = first; i < first + sample; i++) {
+      const id = `${runId}-${i}`;
+      const ids = [pipelineWorkflowId(id), ...(['run', 'orch'] as const).flatMap((phase) => (['alpha', 'beta', 'gamma'] as const).map((role) => agentWorkflowId(id, phase, role)))];
+      let e = 0;
+      let b = 0;
+      for (const wid of ids) {
+        const history = await client.workflow
+          .getHandle(wid)
+          .fetchHistory()
+          .catch(() => null);
+        if (!history) continue;
+        e += history.events?.length ?? 0;
+        b += proto.temporal.api.history.v1.History.encode(history as proto.temporal.api.history.v1.IHistory).finish().length;
+      }
+      events.push(e);
+      bytes.push(b);
+    }
+    return { historyEventsPerPipeline: Math.round(median(events)), historyBytesPerPipeline: Math.round(median(bytes)) };
+  }
+
+  async function responsiveness(api: { url: string }, spawns: number) {
+    const sub = new Redis(env.REDIS_URL!);
+    const firstSeen = new Map<string, (at: number) => void>();
+    await sub.subscribe(ALL_EVENTS_CHANNEL);
+    sub.on('message', (_channel, message: string) => {
+      const at = performance.now();
+      const id = (JSON.parse(message) as { pipeline_id?: string }).pipeline_id;
+      const resolve = id ? firstSeen.get(id) : undefined;
+      if (resolve) {
+        firstSeen.delete(id!);
+        resolve(at);
+      }
+    });
+    const bar = new Progress('P4 spawn → first event', spawns);
+    const latencies: number[] = [];
+    try {
+      for (let i = 0; i < spawns; i++) {
+        const pipelineId = `${runId}-api-${i}`;
+        const seen = new Promise<number>((resolve, reject) => {
+          firstSeen.set(pipelineId, resolve);
+          setTimeout(() => reject(new Error(`no event for ${pipelineId} within 30s`)), 30_000).unref();
+        });
+        const t0 = performance.now();
+        const res = await fetch(`${api.url}/api/spawn`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ objective: `Responsiveness probe ${i}`, pipeline_id: pipelineId, scenario: opts.scenario }),
+        });
+        if (res.status !== 201) throw new Error(`POST /api/spawn answered ${res.status}: ${await res.text()}`);
+        latencies.push((await seen) - t0);
+        bar.tick();
+        // Spaced out, so each probe measures an idle system rather than the previous probe's pipeline.
+        await new Promise((r) => setTimeout(r, 300));
+      }
+    } finally {
+      bar.finish();
+      sub.disconnect();
+    }
+    return { spawns, p50Ms: Math.round(percentile(latencies, 50)), p95Ms: Math.round(percentile(latencies, 95)), maxMs: Math.round(Math.max(...latencies)), target: { p95Ms: TARGETS.p4P95Ms } };
+  }
+}
+
+async function startReady(name: string, script: string, env: NodeJS.ProcessEnv, ready: RegExp, procs: Managed[]): Promise<Managed> {
+  const m = startTs(name, script, env);
+  procs.push(m);
+  let seen = false;
+  let output = '';
+  const onData = (chunk: Buffer) => {
+    output = (output + chunk.toString()).slice(-4000);
+    if (ready.test(output)) seen = true;
+  };
+  m.child.stdout!.on('data', onData);
+  m.child.stderr!.on('data', onData);
+  await waitFor(`${name} start`, async () => seen, 60_000, m.child).catch((err: Error) => {
+    throw new Error(`${err.message}\n${output}`);
+  });
+  return m;
+}
+
+async function startApi(env: NodeJS.ProcessEnv, procs: Managed[]): Promise<{ url: string }> {
+  const port = await freePort();
+  await startReady('api', 'api/main.ts', { ...env, API_PORT: String(port), API_HOST: '127.0.0.1', API_TOKEN: '' }, /API listening/, procs);
+  return { url: `http://127.0.0.1:${port}` };
+}
+
+const round3 = (x: number) => Math.round(x * 1000) / 1000;
+const mib = (b: number) => `${Math.round(b / 1024 / 1024)} MiB`;
+const verdict = (ok: boolean) => (ok ? 'met' : 'missed');
+
+function printTable(results: Results): void {
+  const rows: string[][] = [['figure', 'measured', 'target', '']];
+  const { p1, p2, p3, p4 } = results;
+  if (p1) rows.push(['P1 overhead (wall ÷ LLM critical path)', `${p1.ratioMedian} (${p1.wallMsMedian} ms ÷ ${p1.llmCriticalPathMs} ms)`, `≤ ${TARGETS.p1}`, verdict(p1.ratioMedian <= TARGETS.p1)]);
+  if (p2) {
+    for (const s of p2.steps) {
+      const at = s.n === 500 ? `all, p95 ≤ ${TARGETS.p2Ratio}, RSS ≤ 1 GiB` : '';
+      const ok = s.completed === s.n && s.ratioP95 <= TARGETS.p2Ratio && s.workerPeakRssBytes <= TARGETS.p2RssBytes;
+      rows.push([
+        `P2 scale, N=${s.n}`,
+        `${s.completed}/${s.n} done, ${s.pipelinesPerMinute}/min, ratio p50 ${s.ratioP50} p95 ${s.ratioP95}, RSS ${mib(s.workerPeakRssBytes)}, CPU ${s.workerCpuPercent}%, ${s.historyEventsPerPipeline} events / ${Math.round(s.historyBytesPerPipeline / 1024)} KiB`,
+        at,
+        at ? verdict(ok) : '',
+      ]);
+    }
+  }
+  if (p3) rows.push(['P3 price of durability (Temporal ÷ plain)', `${p3.ratio} (${p3.temporalWallMsMedian} ms ÷ ${p3.baselineWallMsMedian} ms)`, `≤ ${TARGETS.p3}`, verdict(p3.ratio <= TARGETS.p3)]);
+  if (p4) rows.push(['P4 spawn → first event', `p50 ${p4.p50Ms} ms, p95 ${p4.p95Ms} ms`, `p95 ≤ ${TARGETS.p4P95Ms} ms`, verdict(p4.p95Ms <= TARGETS.p4P95Ms)]);
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  console.log('');
+  for (const [i, r] of rows.entries()) {
+    console.log(r.map((c, j) => c.padEnd(widths[j]!)).join('  ').trimEnd());
+    if (i === 0) console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: Error) => {
+    console.error(`bench: failed: ${err.message}`);
+    process.exit(1);
+  },
+);
