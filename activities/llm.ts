@@ -1,6 +1,6 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { ProviderError, type AgentAnswer, type AgentRequest, type LlmProvider, type Usage } from '../agents/provider';
-import { failureType, type LlmFailureDetails } from '../common/failures';
+import { failureType, type BreakerSnapshot, type LlmFailureDetails } from '../common/failures';
 import type { LlmMode, LlmSettings } from '../common/types';
 
 // The LLM call as an activity: one attempt per activity attempt. Provider errors become failures with
@@ -19,7 +19,12 @@ export interface AgentCallResult {
   /** Attempts this call took; attempts - 1 failed and count toward the agent's error budget. */
   attempts: number;
   simulatedLatencyMs: number;
+  /** The shared breaker after this call, when the provider has one. */
+  breaker?: BreakerSnapshot;
 }
+
+/** The breaker's state for the status query; a Redis hiccup here must not fail the call. */
+const breakerOf = (provider: LlmProvider): Promise<BreakerSnapshot | undefined> => provider.breakerState?.().catch(() => undefined) ?? Promise.resolve(undefined);
 
 /** How often a call in flight reports that it is alive; the workflow's heartbeat timeout is a few times this. */
 const HEARTBEAT_EVERY_MS = 2_000;
@@ -44,10 +49,12 @@ export function createLlmActivities(providers: Partial<Record<LlmMode, LlmProvid
           signal: ctx.cancellationSignal,
           heartbeat: () => ctx.heartbeat(),
         });
-        return { ...result, attempts: ctx.info.attempt };
+        const breaker = await breakerOf(provider);
+        return { ...result, attempts: ctx.info.attempt, ...(breaker ? { breaker } : {}) };
       } catch (err) {
         if (err instanceof ProviderError) {
-          const details: LlmFailureDetails = { kind: err.kind, status: err.status ?? null, retryable: err.retryable, retryAfterMs: err.retryAfterMs ?? null };
+          const breaker = await breakerOf(provider);
+          const details: LlmFailureDetails = { kind: err.kind, status: err.status ?? null, retryable: err.retryable, retryAfterMs: err.retryAfterMs ?? null, ...(breaker ? { breaker } : {}) };
           throw ApplicationFailure.create({
             message: err.message,
             type: failureType(err.kind),

@@ -30,11 +30,6 @@ export interface OpenAiProviderOptions {
   temperature?: number;
 }
 
-/** Optional per-role models next to settings.model (the pipeline's); read if the settings carry them. */
-export interface RoleModels {
-  models?: Partial<Record<Role, string>>;
-}
-
 export const DEFAULT_TIMEOUT_MS = 45_000;
 
 // Models known to honour `response_format: json_schema` (strict). Anything else gets the format in the
@@ -48,7 +43,8 @@ export function structuredOutputFor(model: string, setting: StructuredOutput | '
   return JSON_SCHEMA_MODELS.some((re) => re.test(model)) ? 'json_schema' : 'prompt';
 }
 
-export function modelFor(role: Role, settings: LlmSettings & RoleModels): string {
+/** The model for a role: the pipeline's per-role `models` when it names one, else its `model`. */
+export function modelFor(role: Role, settings: LlmSettings): string {
   return settings.models?.[role] || settings.model;
 }
 

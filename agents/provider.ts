@@ -1,3 +1,4 @@
+import type { BreakerSnapshot } from '../common/failures';
 import type { GammaReason, LlmMode, LlmSettings, Proposal, Role } from '../common/types';
 
 // The one small interface every LLM backend implements. Agent logic knows nothing of Temporal: the
@@ -61,6 +62,8 @@ export interface CallContext {
 export interface LlmProvider {
   readonly mode: LlmMode;
   complete(req: AgentRequest, settings: LlmSettings, ctx: CallContext): Promise<Completion>;
+  /** The shared circuit breaker in front of this provider, when there is one (for the status query). */
+  breakerState?(): Promise<BreakerSnapshot>;
 }
 
 export type ProviderErrorKind =

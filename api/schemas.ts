@@ -27,6 +27,16 @@ export const SpawnBody = Type.Object(
     auto_continue: Type.Optional(Type.Boolean({ description: 'orchestrate right after REPORT (default AUTO_ORCHESTRATE)' })),
     mode: Type.Optional(literalUnion(LLM_MODES)),
     model: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    models: Type.Optional(
+      Type.Object(
+        {
+          alpha: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+          beta: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+          gamma: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+        },
+        { additionalProperties: false, description: 'a model per role, overriding `model` for that role (openrouter mode)' },
+      ),
+    ),
     timeout: Type.Optional(Type.Integer({ minimum: 1, maximum: 86_400, description: 'orchestration deadline in seconds' })),
     pipeline_id: Type.Optional({ ...PipelineIdParam, description: 'idempotency key: spawning the same id again answers with the same pipeline' }),
     scenario: Type.Optional(literalUnion(SCENARIOS, 'local mode only: the simulated path')),

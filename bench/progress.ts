@@ -4,6 +4,7 @@
 export class Progress {
   private done = 0;
   private lastLine = 0;
+  private lastDone = -1;
   private readonly started = performance.now();
   private readonly tty = Boolean(process.stderr.isTTY);
 
@@ -20,7 +21,7 @@ export class Progress {
   }
 
   finish(note = ''): void {
-    this.draw(true, note);
+    if (this.tty || note || this.lastDone !== this.done) this.draw(true, note);
     if (this.tty) process.stderr.write('\n');
   }
 
@@ -28,6 +29,7 @@ export class Progress {
     const now = performance.now();
     if (!force && now - this.lastLine < (this.tty ? 100 : 5000)) return;
     this.lastLine = now;
+    this.lastDone = this.done;
     const width = 30;
     const filled = this.total ? Math.round((width * this.done) / this.total) : width;
     const secs = ((now - this.started) / 1000).toFixed(1);

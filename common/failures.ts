@@ -38,4 +38,13 @@ export interface LlmFailureDetails {
   status: number | null;
   retryable: boolean;
   retryAfterMs: number | null;
+  /** The shared breaker right after this failure (openrouter mode), e.g. open when this one tripped it. */
+  breaker?: BreakerSnapshot;
+}
+
+/** lib/breaker.ts's state, as activities report it (epoch ms from Redis's clock). */
+export interface BreakerSnapshot {
+  state: 'closed' | 'open' | 'half_open';
+  failures: number;
+  openedUntil: number | null;
 }

@@ -1,47 +1,50 @@
-import { z } from 'zod';
 import { LLM_MODES, SCENARIOS, type PipelineDefaults, type PipelineInput, type PipelineSettings } from './types';
 import { PIPELINE_ID_PATTERN } from './ids';
 
-// The workflow input's schema. Runs inside the workflow sandbox (zod is pure), so a bad input fails
-// the workflow at once with a message naming the field, instead of a workflow task retried forever.
+// The workflow input's schema, checked inside the workflow sandbox, so a bad input fails the workflow
+// at once with a message naming the field, instead of a workflow task retried forever.
+// Why not zod (which this project used here before): with a reused V8 context every workflow — the
+// pipeline and each agent child — re-evaluates the bundle's modules when it starts, and loading zod
+// and building the schema cost ~16 ms of CPU per workflow (measured with --cpu-prof; the benchmark's
+// largest single item). This walker over a plain description does the same job for this one schema.
 
-const positiveInt = z.number().int().positive();
+type Rule =
+  | { kind: 'string'; min?: number; max: number; trim?: boolean; pattern?: RegExp; patternMessage?: string; required?: boolean }
+  | { kind: 'int'; min: number; max?: number }
+  | { kind: 'number'; min: number; max: number }
+  | { kind: 'boolean' }
+  | { kind: 'enum'; values: readonly string[] }
+  | { kind: 'object'; fields: Record<string, Rule> };
 
-export const pipelineInputSchema = z
-  .object({
-    pipelineId: z.string().regex(PIPELINE_ID_PATTERN, 'letters, digits, "_", "-" or "." (at most 100)').optional(),
-    objective: z.string().trim().min(1, 'must not be empty').max(4000),
-    autoContinue: z.boolean().optional(),
-    mode: z.enum(LLM_MODES).optional(),
-    model: z.string().min(1).max(200).optional(),
-    timeoutSeconds: positiveInt.max(86_400).optional(),
-    thresholds: z
-      .object({
-        stuckSeconds: positiveInt.max(86_400).optional(),
-        conflictCount: positiveInt.max(1000).optional(),
-        complexity: z.number().min(0).max(1).optional(),
-      })
-      .strict()
-      .optional(),
-    maxRounds: positiveInt.max(100).optional(),
-    budgets: z
-      .object({
-        tokens: positiveInt.optional(),
-        errors: z
-          .object({
-            total: positiveInt.max(1000).optional(),
-            same: positiveInt.max(1000).optional(),
-            violations: positiveInt.max(1000).optional(),
-          })
-          .strict()
-          .optional(),
-      })
-      .strict()
-      .optional(),
-    scenario: z.enum(SCENARIOS).optional(),
-    latencyMs: z.number().int().min(0).max(600_000).optional(),
-  })
-  .strict();
+const positiveInt = (max?: number): Rule => ({ kind: 'int', min: 1, ...(max !== undefined ? { max } : {}) });
+const modelName: Rule = { kind: 'string', min: 1, max: 200 };
+
+export const PIPELINE_INPUT_RULES: Rule = {
+  kind: 'object',
+  fields: {
+    pipelineId: { kind: 'string', max: 100, pattern: PIPELINE_ID_PATTERN, patternMessage: 'letters, digits, "_", "-" or "." (at most 100)' },
+    objective: { kind: 'string', min: 1, max: 4000, trim: true, required: true },
+    autoContinue: { kind: 'boolean' },
+    mode: { kind: 'enum', values: LLM_MODES },
+    model: modelName,
+    models: { kind: 'object', fields: { alpha: modelName, beta: modelName, gamma: modelName } },
+    timeoutSeconds: positiveInt(86_400),
+    thresholds: {
+      kind: 'object',
+      fields: { stuckSeconds: positiveInt(86_400), conflictCount: positiveInt(1000), complexity: { kind: 'number', min: 0, max: 1 } },
+    },
+    maxRounds: positiveInt(100),
+    budgets: {
+      kind: 'object',
+      fields: {
+        tokens: positiveInt(),
+        errors: { kind: 'object', fields: { total: positiveInt(1000), same: positiveInt(1000), violations: positiveInt(1000) } },
+      },
+    },
+    scenario: { kind: 'enum', values: SCENARIOS },
+    latencyMs: { kind: 'int', min: 0, max: 600_000 },
+  },
+};
 
 export class InputError extends Error {
   constructor(
@@ -53,20 +56,57 @@ export class InputError extends Error {
   }
 }
 
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** The value checked against its rule: the cleaned value, or the problem with it. */
+function check(rule: Rule, value: unknown, path: string): unknown {
+  const fail = (problem: string, at = path): never => {
+    throw new InputError(`invalid pipeline input: field "${at}" ${problem}`, at);
+  };
+  switch (rule.kind) {
+    case 'string': {
+      if (typeof value !== 'string') return fail('must be a string');
+      const v = rule.trim ? value.trim() : value;
+      if (rule.min && v.length < rule.min) return fail(rule.trim ? 'must not be empty' : `must be at least ${rule.min} character(s)`);
+      if (v.length > rule.max) return fail(`must be at most ${rule.max} characters`);
+      if (rule.pattern && !rule.pattern.test(v)) return fail(`must be ${rule.patternMessage}`);
+      return v;
+    }
+    case 'int':
+    case 'number': {
+      if (typeof value !== 'number' || !Number.isFinite(value)) return fail('must be a number');
+      if (rule.kind === 'int' && !Number.isInteger(value)) return fail('must be a whole number');
+      if (value < rule.min) return fail(`must be at least ${rule.min}`);
+      if (rule.max !== undefined && value > rule.max) return fail(`must be at most ${rule.max}`);
+      return value;
+    }
+    case 'boolean':
+      return typeof value === 'boolean' ? value : fail('must be true or false');
+    case 'enum':
+      return typeof value === 'string' && rule.values.includes(value) ? value : fail(`must be one of ${rule.values.join(', ')}`);
+    case 'object': {
+      if (!isObject(value)) return fail('must be an object');
+      const out: Record<string, unknown> = {};
+      for (const key of Object.keys(value)) {
+        if (!(key in rule.fields)) fail('is not a known field', path ? `${path}.${key}` : key);
+      }
+      for (const [key, sub] of Object.entries(rule.fields)) {
+        const at = path ? `${path}.${key}` : key;
+        if (value[key] === undefined) {
+          if (sub.kind === 'string' && sub.required) fail('is required', at);
+          continue;
+        }
+        out[key] = check(sub, value[key], at);
+      }
+      return out;
+    }
+  }
+}
+
 /** Validates a raw input; throws an InputError naming the first bad field. */
 export function parsePipelineInput(raw: unknown): PipelineInput {
-  if (raw === undefined || raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new InputError('invalid pipeline input: expected a JSON object like {"objective": "..."}', '(input)');
-  }
-  const parsed = pipelineInputSchema.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const keys = issue.code === 'unrecognized_keys' ? issue.keys : [];
-    const path = [...issue.path, ...keys.slice(0, 1)].map(String).join('.') || '(input)';
-    const message = issue.code === 'unrecognized_keys' ? 'is not a known field' : issue.message;
-    throw new InputError(`invalid pipeline input: field "${path}" ${message}`, path);
-  }
-  return parsed.data as PipelineInput;
+  if (!isObject(raw)) throw new InputError('invalid pipeline input: expected a JSON object like {"objective": "..."}', '(input)');
+  return check(PIPELINE_INPUT_RULES, raw, '') as PipelineInput;
 }
 
 /** The contract's defaults, for the moment before the worker's environment-derived ones arrive. */
@@ -89,6 +129,7 @@ export function resolveSettings(input: PipelineInput, pipelineId: string, defaul
     autoContinue: input.autoContinue ?? defaults.autoContinue,
     mode: input.mode ?? defaults.mode,
     model: input.model ?? defaults.model,
+    ...(input.models && Object.keys(input.models).length ? { models: { ...input.models } } : {}),
     timeoutSeconds: input.timeoutSeconds ?? defaults.timeoutSeconds,
     thresholds: { ...defaults.thresholds, ...input.thresholds },
     maxRounds: input.maxRounds ?? defaults.maxRounds,

@@ -1,6 +1,7 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type {
   AgentMessage,
+  BreakerView,
   GammaReason,
   Handoff,
   LlmMode,
@@ -90,8 +91,20 @@ export interface AgentTurnResult {
   violations: number;
   /** Set when this turn spent the agent's budget: the agent ends after this reply. */
   revoked?: Handoff;
+  /** The shared breaker as this turn's last call saw it. */
+  breaker?: BreakerView;
   /** The simulator's latency spent on this turn (0 for a real provider), for the LLM critical path. */
   simulatedLatencyMs?: number;
 }
 export const agentTurnSignal = defineSignal<[AgentTurn]>('agentTurn');
 export const agentTurnResultSignal = defineSignal<[AgentTurnResult]>('agentTurnResult');
+
+/** Sent by an agent mid-turn after a failed call, so the pipeline's status shows errors and the breaker live. */
+export interface AgentProgress {
+  agentId: string;
+  tokens: number;
+  errors: number;
+  violations: number;
+  breaker?: BreakerView;
+}
+export const agentProgressSignal = defineSignal<[AgentProgress]>('agentProgress');

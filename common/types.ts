@@ -118,12 +118,25 @@ export interface GammaView {
   reason: GammaReason | null;
 }
 
+/** The shared LLM circuit breaker (lib/breaker.ts) as this pipeline's calls last saw it. */
+export interface BreakerView {
+  state: 'closed' | 'open' | 'half_open';
+  /** Consecutive provider failures counted so far. */
+  failures: number;
+  /** When an open breaker lets a probe through (ISO), null when closed. */
+  openedUntil: string | null;
+  /** When a call of this pipeline read it (ISO). */
+  observedAt: string;
+}
+
 export interface StatusView {
   pipelineId: string;
   phase: Phase;
   status: PipelineStatusName;
   agents: AgentView[];
   gamma: GammaView;
+  /** Null until a call through a breaker (openrouter mode) reported it; updated after every call. */
+  breaker: BreakerView | null;
   startedAt: string;
   updatedAt: string;
 }

@@ -1,6 +1,6 @@
 // The error budget of one agent (the original design's Level 1 recovery): every failed LLM attempt
 // counts toward the total; the same error class twice in a row exhausts the repeat budget; output that
-// breaks the protocol after one repair attempt is a procedure violation. Over any limit the agent is
+// breaks the protocol after one repair attempt is a procedure violation. On reaching any limit the agent is
 // revoked. Pure: the agent workflow keeps the state, so replay recomputes it and never counts twice.
 
 export interface BudgetLimits {

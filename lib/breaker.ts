@@ -150,7 +150,7 @@ export class CircuitBreaker {
 
   /** The provider with every call going through this breaker. */
   wrap(provider: LlmProvider): LlmProvider {
-    return { mode: provider.mode, complete: (req, settings, ctx) => this.run(() => provider.complete(req, settings, ctx)) };
+    return { mode: provider.mode, complete: (req, settings, ctx) => this.run(() => provider.complete(req, settings, ctx)), breakerState: () => this.state() };
   }
 
   private probeLeaseMs(): number {

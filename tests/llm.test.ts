@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { retryAfterMs } from '../agents/openaiErrors';
-import { OpenAiProvider, structuredOutputFor, type OpenAiProviderOptions, type RoleModels } from '../agents/openaiProvider';
+import { OpenAiProvider, structuredOutputFor, type OpenAiProviderOptions } from '../agents/openaiProvider';
 import { ProviderError, type AgentRequest, type AgentTask, type CallContext, type Completion } from '../agents/provider';
 import type { LlmSettings, Role } from '../common/types';
 import { startFakeLlm, type FakeLlm, type RecordedRequest } from './fakes/fakeLlm';
@@ -72,7 +72,7 @@ describe('OpenAI-compatible provider: answers', () => {
   });
 
   test('a role can have its own model', async () => {
-    const withRoles: LlmSettings & RoleModels = { ...settings, models: { beta: 'fake/reviewer' } };
+    const withRoles: LlmSettings = { ...settings, models: { beta: 'fake/reviewer' } };
     await provider().complete(request('evaluate', { proposalId: 'P1' }), withRoles, ctx());
     await provider().complete(request('propose'), withRoles, ctx());
     assert.deepEqual(fake.completions().map((r) => body(r).model), ['fake/reviewer', 'fake/model']);

@@ -98,6 +98,25 @@ describe('input and config', () => {
     assert.throws(() => parsePipelineInput({ objective: '' }), /"objective"/);
     assert.throws(() => parsePipelineInput({ objective: 'x', budgets: { errors: { same: -1 } } }), /"budgets.errors.same"/);
     assert.throws(() => parsePipelineInput(null), /expected a JSON object/);
+    const bad: [unknown, RegExp][] = [
+      [{}, /field "objective" is required/],
+      [{ objective: '   ' }, /field "objective" must not be empty/],
+      [{ objective: 'x', colour: 'red' }, /field "colour" is not a known field/],
+      [{ objective: 'x', thresholds: { stuck: 5 } }, /field "thresholds.stuck" is not a known field/],
+      [{ objective: 'x', maxRounds: 2.5 }, /field "maxRounds" must be a whole number/],
+      [{ objective: 'x', maxRounds: 101 }, /field "maxRounds" must be at most 100/],
+      [{ objective: 'x', timeoutSeconds: '60' }, /field "timeoutSeconds" must be a number/],
+      [{ objective: 'x', mode: 'cloud' }, /field "mode" must be one of local, openrouter/],
+      [{ objective: 'x', autoContinue: 'yes' }, /field "autoContinue" must be true or false/],
+      [{ objective: 'x', models: { alpha: '' } }, /field "models.alpha" must be at least 1/],
+      [{ objective: 'x', pipelineId: 'a b' }, /field "pipelineId" must be letters, digits/],
+      [{ objective: 'x', thresholds: { complexity: 1.5 } }, /field "thresholds.complexity" must be at most 1/],
+      [{ objective: 'x', budgets: [] }, /field "budgets" must be an object/],
+      [{ objective: 'x'.repeat(4001) }, /field "objective" must be at most 4000 characters/],
+    ];
+    for (const [input, message] of bad) assert.throws(() => parsePipelineInput(input), message, JSON.stringify(input).slice(0, 80));
+    const full = { objective: 'x', pipelineId: 'p.1', autoContinue: false, mode: 'openrouter', model: 'm', models: { gamma: 'g' }, timeoutSeconds: 5, thresholds: { complexity: 0 }, maxRounds: 1, budgets: { tokens: 9, errors: { total: 2 } }, scenario: 'stuck', latencyMs: 0 };
+    assert.deepEqual(parsePipelineInput(full), full, 'every valid field is kept as given');
   });
 
   test('config: every bad value names its variable; secrets are never echoed', () => {

@@ -1,7 +1,7 @@
 import { ApplicationFailure, condition, getExternalWorkflowHandle, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { AgentTask } from '../agents/provider';
-import { agentTurnResultSignal, agentTurnSignal, type AgentTurn, type AgentTurnResult } from '../common/messages';
-import type { AgentPhase, GammaReason, Handoff, LlmSettings, Role } from '../common/types';
+import { agentProgressSignal, agentTurnResultSignal, agentTurnSignal, type AgentTurn, type AgentTurnResult } from '../common/messages';
+import type { AgentPhase, BreakerView, GammaReason, Handoff, LlmSettings, Role } from '../common/types';
 import { BudgetedCaller, type CallBudget } from './agentCall';
 
 // agentWorkflow: one agent (ALPHA, BETA or GAMMA) as a child of its pipeline. In RUN it makes its one
@@ -29,6 +29,7 @@ export interface AgentWorkflowResult {
   turns: number;
   simulatedLatencyMs: number;
   revoked?: Handoff;
+  breaker?: BreakerView;
 }
 
 const TASK_BY_ACTION: Record<AgentTurn['action'], AgentTask | null> = {
@@ -49,17 +50,24 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<AgentWor
     violations: caller.violations,
     turns: caller.turns,
     simulatedLatencyMs: caller.simulatedLatencyMs,
+    ...(caller.breaker ? { breaker: caller.breaker } : {}),
     ...extra,
   });
+
+  const parentId = workflowInfo().parent?.workflowId;
+  const parent = parentId ? getExternalWorkflowHandle(parentId) : undefined;
+  // Failures are rare and the pipeline's status should show them as they happen, not at the turn's end.
+  caller.onFailure = () =>
+    void parent
+      ?.signal(agentProgressSignal, { agentId, tokens: caller.tokens, errors: caller.errors, violations: caller.violations, ...(caller.breaker ? { breaker: caller.breaker } : {}) })
+      .catch(() => undefined);
 
   if (input.phase === 'run') {
     const out = await caller.call(input.role === 'alpha' ? 'research' : 'synthesis', 0);
     return out.ok ? result({ summary: out.answer.summary ?? '' }) : result({ summary: `(revoked: ${out.revoked.reason})`, revoked: out.revoked });
   }
 
-  const parentId = workflowInfo().parent?.workflowId;
-  if (!parentId) throw ApplicationFailure.nonRetryable('an orchestration agent must run as a child of its pipeline', 'NoParent');
-  const parent = getExternalWorkflowHandle(parentId);
+  if (!parent) throw ApplicationFailure.nonRetryable('an orchestration agent must run as a child of its pipeline', 'NoParent');
   const inbox: AgentTurn[] = [];
   setHandler(agentTurnSignal, (turn) => void inbox.push(turn));
 
@@ -83,6 +91,7 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<AgentWor
       turn.proposals?.map((p) => p.id) ?? [],
     );
     const reply: AgentTurnResult = { turnId: turn.turnId, from: input.role, round: turn.round, tokens: caller.tokens, errors: caller.errors, violations: caller.violations, simulatedLatencyMs: caller.simulatedLatencyMs - latencyBefore };
+    if (caller.breaker) reply.breaker = caller.breaker;
     if (out.ok) {
       const a = out.answer;
       if (a.proposal) reply.proposal = a.proposal;

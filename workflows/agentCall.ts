@@ -3,8 +3,8 @@ import type { LlmActivities } from '../activities';
 import type { AgentCallResult } from '../activities/llm';
 import type { AgentAnswer, AgentRequest, AgentTask } from '../agents/provider';
 import { llmTaskQueue } from '../common/ids';
-import { INVALID_OUTPUT, LLM_FAILURE_TYPES, type LlmFailureDetails } from '../common/failures';
-import type { Handoff, LlmSettings, Role } from '../common/types';
+import { INVALID_OUTPUT, LLM_FAILURE_TYPES, type BreakerSnapshot, type LlmFailureDetails } from '../common/failures';
+import type { BreakerView, Handoff, LlmSettings, Role } from '../common/types';
 import { backoffMs, checkTokens, emptyBudget, recordFailure, recordSuccess, recordViolation, type BudgetLimits, type BudgetVerdict } from '../governance/errorBudget';
 import { procedureViolation } from '../governance/procedure';
 import { nowIso } from './time';
@@ -45,6 +45,7 @@ interface FailureInfo {
   message: string;
   fatal: boolean;
   retryAfterMs?: number;
+  breaker?: BreakerSnapshot;
 }
 
 function failureInfo(err: ActivityFailure): FailureInfo {
@@ -52,7 +53,7 @@ function failureInfo(err: ActivityFailure): FailureInfo {
   if (cause instanceof ApplicationFailure) {
     const d = cause.details?.[0] as Partial<LlmFailureDetails> | undefined;
     const retryable = d?.retryable ?? !cause.nonRetryable;
-    return { type: cause.type ?? 'ApplicationFailure', message: cause.message, fatal: !retryable && cause.type !== INVALID_OUTPUT, retryAfterMs: d?.retryAfterMs ?? undefined };
+    return { type: cause.type ?? 'ApplicationFailure', message: cause.message, fatal: !retryable && cause.type !== INVALID_OUTPUT, retryAfterMs: d?.retryAfterMs ?? undefined, breaker: d?.breaker };
   }
   if (cause instanceof TimeoutFailure) return { type: 'ActivityTimeout', message: `the call timed out (${cause.timeoutType})`, fatal: false };
   return { type: cause?.name ?? 'ActivityFailure', message: cause?.message ?? err.message, fatal: false };
@@ -64,6 +65,10 @@ export class BudgetedCaller {
   tokens = 0;
   turns = 0;
   simulatedLatencyMs = 0;
+  /** The shared breaker as this agent's last call saw it (openrouter mode). */
+  breaker: BreakerView | null = null;
+  /** Called after each failed try (the budget or the breaker changed), e.g. to tell the pipeline. */
+  onFailure?: () => void;
   /** Short lines of what this agent did, for its handoff. */
   readonly did: string[] = [];
 
@@ -96,13 +101,16 @@ export class BudgetedCaller {
       } catch (err) {
         if (isCancellation(err) || !(err instanceof ActivityFailure)) throw err;
         const f = failureInfo(err);
+        this.observe(f.breaker);
         const verdict = f.type === INVALID_OUTPUT ? recordViolation(this.budget, this.limits.errors, f.message) : recordFailure(this.budget, this.limits.errors, f.type, { fatal: f.fatal });
         const revoked = this.apply(verdict, `${f.type}: ${f.message}`, what);
         if (revoked) return revoked;
+        this.onFailure?.();
         const wait = backoffMs(attempt, f.retryAfterMs);
         await sleep(wait, { summary: `${ROLE} · backoff after ${f.type} · ${wait}ms` });
         continue;
       }
+      this.observe(r.breaker);
       this.tokens += r.usage.totalTokens;
       this.simulatedLatencyMs += r.simulatedLatencyMs;
       this.budget = recordSuccess(this.budget);
@@ -124,6 +132,10 @@ export class BudgetedCaller {
       this.did.push(`${task}${round ? ` (round ${round})` : ''}${r.answer.proposal ? `: "${r.answer.proposal.title.slice(0, 80)}"` : ''}${r.answer.vote ? `: ${r.answer.vote.approve ? 'for' : 'against'} ${r.answer.vote.proposalId}` : ''}`);
       return { ok: true, answer: r.answer };
     }
+  }
+
+  private observe(b: BreakerSnapshot | undefined): void {
+    if (b) this.breaker = { state: b.state, failures: b.failures, openedUntil: b.openedUntil === null ? null : new Date(b.openedUntil).toISOString(), observedAt: nowIso() };
   }
 
   private apply(verdict: BudgetVerdict, last: string, what: string): CallOutcome | undefined {

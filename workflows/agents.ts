@@ -30,7 +30,7 @@ export function agentStarter(s: PipelineState): AgentStarter {
           role,
           phase,
           objective,
-          llm: { mode: s.settings.mode, model: s.settings.model, scenario: s.settings.scenario, latencyMs: s.settings.latencyMs },
+          llm: { mode: s.settings.mode, model: s.settings.model, ...(s.settings.models ? { models: s.settings.models } : {}), scenario: s.settings.scenario, latencyMs: s.settings.latencyMs },
           budget: { errors: budgets.errors, tokens: budgets.tokens },
           gammaReason,
         },

@@ -48,9 +48,12 @@ export class Orchestration {
     this.gamma = new GammaWatch(s);
   }
 
+  /** Set when run() ends: a reply that arrives later (a review overtaken by consensus) changes nothing. */
+  private closed = false;
+
   /** Delivered by the agentTurnResult signal handler; replies from an earlier orchestration are dropped. */
   onReply(reply: AgentTurnResult): void {
-    if (reply.turnId.startsWith(`o${this.attempt}-`)) this.replies.set(reply.turnId, reply);
+    if (!this.closed && reply.turnId.startsWith(`o${this.attempt}-`)) this.replies.set(reply.turnId, reply);
   }
 
   private get active(): Role[] {
@@ -94,6 +97,7 @@ export class Orchestration {
       throw err;
     } finally {
       this.gamma.stopped = true;
+      this.closed = true;
       deadline.cancel();
       this.finished = CancellationScope.nonCancellable(() => this.finishAgents());
     }
@@ -246,14 +250,16 @@ export class Orchestration {
     view.status = 'RUNNING';
     agent.busy = true;
     await agent.handle.signal(agentTurnSignal, { ...turn, turnId, orchestration: this.attempt });
-    await condition(() => this.replies.has(turnId) || agent.ended);
+    await condition(() => this.replies.has(turnId) || agent.ended || this.closed);
     agent.busy = false;
+    if (this.closed && !this.replies.has(turnId)) return null; // the orchestration ended without it
     const reply = this.replies.get(turnId);
     if (!reply) {
       if (this.revoked.has(role)) return null;
       throw ApplicationFailure.nonRetryable(`${role.toUpperCase()} ended before answering turn ${turnId}`, 'AgentEnded');
     }
     this.replies.delete(turnId);
+    this.s.observeBreaker(reply.breaker);
     Object.assign(view, { status: 'WAITING', tokens: reply.tokens, errors: reply.errors, violations: reply.violations });
     this.s.touch();
     if (reply.revoked) {
@@ -309,10 +315,13 @@ export class Orchestration {
   /** Idle agents are told to finish; one still busy (a stalled call) is cancelled. */
   private async finishAgents(): Promise<void> {
     const running = [...this.agents.values()].filter((a) => !a.ended);
-    for (const a of running) {
-      if (a.busy) a.scope.cancel();
-      else await a.handle.signal(agentTurnSignal, { turnId: `o${this.attempt}-finish`, round: 0, action: 'finish', orchestration: this.attempt }).catch(() => a.scope.cancel());
-    }
-    await Promise.all(running.map((a) => a.handle.result().catch(() => undefined)));
+    // All at once: each signal is a round trip through the server, and they do not depend on each other.
+    await Promise.all(
+      running.map(async (a) => {
+        if (a.busy) a.scope.cancel();
+        else await a.handle.signal(agentTurnSignal, { turnId: `o${this.attempt}-finish`, round: 0, action: 'finish', orchestration: this.attempt }).catch(() => a.scope.cancel());
+        await a.handle.result().catch(() => undefined);
+      }),
+    );
   }
 }

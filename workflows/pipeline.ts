@@ -15,6 +15,7 @@ import { buildFinalReport, buildRunReport } from '../agents/report';
 import { pipelineIdFromWorkflowId } from '../common/ids';
 import { CONTRACT_DEFAULTS, InputError, parsePipelineInput, resolveSettings } from '../common/input';
 import {
+  agentProgressSignal,
   agentTurnResultSignal,
   continueUpdate,
   orchestrationQuery,
@@ -68,6 +69,11 @@ export async function pipelineWorkflow(rawInput: PipelineInput): Promise<Pipelin
   setHandler(reportQuery, () => s.report);
   setHandler(orchestrationQuery, () => s.orchestrationView());
   setHandler(agentTurnResultSignal, (reply) => orchestration?.onReply(reply));
+  setHandler(agentProgressSignal, (p) => {
+    const view = s.agents.get(p.agentId);
+    if (view) Object.assign(view, { tokens: p.tokens, errors: p.errors, violations: p.violations });
+    s.observeBreaker(p.breaker);
+  });
 
   setHandler(spawnGammaSignal, (args?: SpawnGammaArgs) => {
     const reason = args?.reason ?? 'MANUAL';
@@ -149,6 +155,7 @@ export async function pipelineWorkflow(rawInput: PipelineInput): Promise<Pipelin
         (['alpha', 'beta'] as const).map(async (role) => {
           const r = await (await startAgent(role, 'run')).result();
           runLatency = Math.max(runLatency, r.simulatedLatencyMs);
+          s.observeBreaker(r.breaker);
           summaries.push({ role, summary: r.summary ?? '' });
           if (r.revoked) {
             revokedInRun.push(role);

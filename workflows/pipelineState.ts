@@ -5,6 +5,7 @@ import { ledgerTaskQueue } from '../common/ids';
 import { GammaReasonKey, LlmModeKey, PipelinePhaseKey, PipelineStatusKey } from '../common/searchAttributes';
 import type {
   AgentView,
+  BreakerView,
   EventType,
   GammaReason,
   Handoff,
@@ -44,6 +45,8 @@ export class PipelineState {
   gammaSpawned = false;
   /** At most one GAMMA per orchestration: set once this orchestration has one (a rerun clears it). */
   gammaThisOrchestration = false;
+  /** The shared LLM breaker as the latest call of any agent saw it. */
+  breaker: BreakerView | null = null;
   /** The simulator's latency on the longest chain of sequential calls so far (see PipelineResult). */
   llmCriticalPathMs = 0;
   /** Agents revoked at any point of the run, for the result. */
@@ -86,6 +89,7 @@ export class PipelineState {
       status: this.status,
       agents: [...this.agents.values()],
       gamma: { spawned: this.gammaSpawned, reason: this.gammaReason },
+      breaker: this.breaker,
       startedAt: this.startedAt,
       updatedAt: this.updatedAt,
     };
@@ -98,6 +102,11 @@ export class PipelineState {
       model: this.settings.model,
       gamma: { spawned: this.gammaSpawned, reason: this.gammaReason, requests: this.gammaRequests },
     };
+  }
+
+  /** Keeps the newest observation of the breaker (agents report theirs at the end of each turn). */
+  observeBreaker(b: BreakerView | undefined): void {
+    if (b && (!this.breaker || b.observedAt >= this.breaker.observedAt)) this.breaker = b;
   }
 
   touch(): void {

@@ -34,6 +34,7 @@ export const spawnRoutes: FastifyPluginAsyncTypebox = async (app) => {
         autoContinue: body.auto_continue ?? cfg.AUTO_ORCHESTRATE,
         ...(body.mode ? { mode: body.mode } : {}),
         ...(body.model ? { model: body.model } : {}),
+        ...(body.models && Object.keys(body.models).length ? { models: body.models } : {}),
         ...(body.timeout ? { timeoutSeconds: body.timeout } : {}),
         ...(body.scenario ? { scenario: body.scenario } : {}),
         ...(body.latency_ms !== undefined ? { latencyMs: body.latency_ms } : {}),

@@ -29,6 +29,8 @@ const FAULT_KINDS = new Set(['status', 'delay', 'malformed', 'schema_invalid', '
 
 export interface RecordedRequest {
   seq: number;
+  /** When it arrived (epoch ms, this process's clock). */
+  at: number;
   method: string;
   path: string;
   headers: Record<string, string>;
@@ -218,7 +220,7 @@ export async function startFakeLlm(opts: FakeLlmOptions = {}): Promise<FakeLlm> 
       } catch {
         // Recorded as the raw text.
       }
-      const rec: RecordedRequest = { seq: requests.length + 1, method, path, headers: flatHeaders(req), body, aborted: false };
+      const rec: RecordedRequest = { seq: requests.length + 1, at: Date.now(), method, path, headers: flatHeaders(req), body, aborted: false };
       requests.push(rec);
       res.on('close', () => {
         if (!res.writableFinished) rec.aborted = true;

@@ -1,11 +1,12 @@
 import { type Client, type WorkflowHandle } from '@temporalio/client';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
-import { NativeConnection, type Worker } from '@temporalio/worker';
+import { NativeConnection, Worker } from '@temporalio/worker';
 import type { Redis } from 'ioredis';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pipelineWorkflowId } from '../../common/ids';
+import { createLlmActivities } from '../../activities';
+import { llmTaskQueue, pipelineWorkflowId } from '../../common/ids';
 import { statusQuery } from '../../common/messages';
 import type { PipelineEvent, PipelineInput, PipelineStatusName } from '../../common/types';
 import { parseConfig, type Config } from '../../lib/config';
@@ -16,7 +17,7 @@ import { REPO_ROOT } from '../../lib/processes';
 import { connectRedis } from '../../lib/redis';
 import { connectClient } from '../../lib/temporal';
 import { runCli } from '../../lib/temporalServer';
-import { createWorkers } from '../../workers/create';
+import { createWorkers, llmProviders, type WorkerRole } from '../../workers/create';
 import { installRuntimeLogger } from '../../workers/runtime';
 import type { pipelineWorkflow } from '../../workflows/pipeline';
 
@@ -40,7 +41,14 @@ export interface Harness {
 
 export const uniqueId = (prefix: string): string => `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
 
-export async function startHarness(name: string, opts: { taskQueue?: string; env?: Record<string, string> } = {}): Promise<Harness> {
+export interface HarnessOptions {
+  taskQueue?: string;
+  env?: Record<string, string>;
+  /** Which workers this harness runs (workers/create.ts); default all three. */
+  roles?: readonly WorkerRole[];
+}
+
+export async function startHarness(name: string, opts: HarnessOptions = {}): Promise<Harness> {
   const config = parseConfig({ ...process.env, LLM_MODE: undefined, OPENROUTER_API_KEY: undefined, ...opts.env });
   installRuntimeLogger(createLogger('test-worker', process.env.LOG_LEVEL ?? 'warn'));
   const client = await connectClient(config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE);
@@ -49,7 +57,7 @@ export async function startHarness(name: string, opts: { taskQueue?: string; env
   const taskQueue = opts.taskQueue ?? uniqueId(`test-${name}`);
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
   const bundle = process.env.WORKFLOW_BUNDLE;
-  const workers: Worker[] = await createWorkers({ connection, config, taskQueue, redis, ledger, ...(bundle ? { workflowBundle: { codePath: bundle } } : {}) });
+  const workers: Worker[] = await createWorkers({ connection, config, taskQueue, redis, ledger, ...(opts.roles ? { roles: opts.roles } : {}), ...(bundle ? { workflowBundle: { codePath: bundle } } : {}) });
   const running = Promise.all(workers.map((w) => w.run()));
 
   return {
@@ -96,6 +104,44 @@ export async function startHarness(name: string, opts: { taskQueue?: string; env
       redis.disconnect();
       ledger.close();
     },
+  };
+}
+
+export interface ExtraWorker {
+  identity: string;
+  /** Finishes its tasks in hand and stops polling; safe to call twice. */
+  stop(): Promise<void>;
+}
+
+/**
+ * One more provider-call worker on the harness's `<queue>-llm`, as a second worker process would be:
+ * its own connection, its own Redis connection and so its own CircuitBreaker object (the state is
+ * shared through Redis), and an identity of its own, which the history's ActivityTaskStarted records.
+ * Built from the same parts as workers/create.ts's `llm` role.
+ */
+export async function startLlmWorker(h: Harness, identity: string): Promise<ExtraWorker> {
+  const { config } = h;
+  const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+  const redis = await connectRedis(config.REDIS_URL);
+  const worker = await Worker.create({
+    connection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    taskQueue: llmTaskQueue(h.taskQueue),
+    identity,
+    activities: createLlmActivities(llmProviders(config, redis)),
+    ...(config.LLM_RATE_LIMIT ? { maxTaskQueueActivitiesPerSecond: config.LLM_RATE_LIMIT } : {}),
+  });
+  const running = worker.run();
+  let stopped: Promise<void> | undefined;
+  return {
+    identity,
+    stop: () =>
+      (stopped ??= (async () => {
+        worker.shutdown();
+        await running;
+        await connection.close();
+        redis.disconnect();
+      })()),
   };
 }
 

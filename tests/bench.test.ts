@@ -1,0 +1,36 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { REPO_ROOT } from '../lib/processes';
+
+// CI runs the benchmark's quick mode: it must run end to end and report every figure. Targets are
+// not asserted here — a slow or busy machine misses them without anything being broken.
+
+test('npm run bench -- --quick reports P1-P4, with every pipeline completed', { timeout: 300_000 }, async () => {
+  const out = mkdtempSync(join(tmpdir(), 'ag-bench-'));
+  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/bench.ts', '--quick', '--out', out], { cwd: REPO_ROOT, env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  assert.equal(code, 0, `the benchmark failed:\n${output.slice(-3000)}`);
+
+  const files = readdirSync(out).filter((f) => f.endsWith('-quick.json'));
+  assert.equal(files.length, 1, 'one JSON result file');
+  const report = JSON.parse(readFileSync(join(out, files[0]!), 'utf8'));
+  const { p1, p2, p3, p4 } = report.results;
+  assert.ok(p1.ratioMedian > 1 && Number.isFinite(p1.ratioMedian), `P1 is a ratio above 1 (${p1.ratioMedian})`);
+  assert.equal(p1.llmCriticalPathMs, 1000, 'the simulator reports the critical path: 5 sequential calls of 200 ms');
+  assert.ok(p3.ratio > 0 && Number.isFinite(p3.ratio), 'P3 measured');
+  assert.ok(Math.abs(p3.baselineCriticalPathMs - p1.llmCriticalPathMs) < 1, 'the baseline runs the same chain of calls');
+  for (const step of p2.steps) {
+    assert.equal(step.completed, step.n, `P2 N=${step.n}: every pipeline completed`);
+    assert.ok(step.workerPeakRssBytes > 0 && step.historyEventsPerPipeline > 0, `P2 N=${step.n}: worker memory and history measured`);
+  }
+  assert.ok(p4.p95Ms > 0 && p4.p95Ms < 30_000, `P4 measured (${p4.p95Ms} ms)`);
+  assert.match(output, /P1 overhead[\s\S]*P2 scale[\s\S]*P3 price of durability[\s\S]*P4 spawn/, 'the table is printed');
+  assert.match(report.machine.cpuModel, /./, 'the machine is recorded');
+});
