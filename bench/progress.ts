@@ -7,12 +7,16 @@ export class Progress {
   private lastDone = -1;
   private readonly started = performance.now();
   private readonly tty = Boolean(process.stderr.isTTY);
+  private readonly timer: NodeJS.Timeout;
 
   constructor(
     private readonly label: string,
     private readonly total: number,
   ) {
     this.draw(true);
+    // Redrawn on a clock too, so a long wait before the first completion still shows time passing.
+    this.timer = setInterval(() => this.draw(true), this.tty ? 1000 : 10_000);
+    this.timer.unref();
   }
 
   tick(n = 1): void {
@@ -21,6 +25,7 @@ export class Progress {
   }
 
   finish(note = ''): void {
+    clearInterval(this.timer);
     if (this.tty || note || this.lastDone !== this.done) this.draw(true, note);
     if (this.tty) process.stderr.write('\n');
   }

@@ -32,7 +32,7 @@ import {
 } from '../common/messages';
 import { GAMMA_REASONS, LLM_MODES, RECOVER_ACTIONS, type AgentSummary, type PipelineInput, type PipelineResult, type PipelineStatusName, type RecoverAction, type Role } from '../common/types';
 import { partialResult } from '../governance/deadline';
-import { bestProposal, recoverRejection, recoveryPlan } from '../governance/recovery';
+import { bestProposal, recoverRejection, recoveryPlan, rerunRejection } from '../governance/recovery';
 import { agentStarter } from './agents';
 import { Orchestration } from './orchestration';
 import { PipelineState } from './pipelineState';
@@ -125,6 +125,8 @@ export async function pipelineWorkflow(rawInput: PipelineInput): Promise<Pipelin
         const why = recoverRejection(s.status, recoverAction !== null);
         if (why) throw new Error(`pipeline ${pipelineId}: ${why}`);
         if (!RECOVER_ACTIONS.includes(args?.action)) throw new Error(`action must be one of ${RECOVER_ACTIONS.join(', ')}`);
+        const tooLong = rerunRejection(args.action, workflowInfo().historyLength, s.settings.maxRounds);
+        if (tooLong) throw new Error(`pipeline ${pipelineId}: ${tooLong}`);
       },
     },
   );
