@@ -32,7 +32,7 @@ export function recoverRejection(status: string, pending: boolean): string | und
 /** The server warns at this many events in one history; a rerun must not be able to pass it. */
 export const HISTORY_EVENT_LIMIT = 10_240;
 /**
- * An upper bound on what one orchestration round adds to the pipeline's history, above the ~30
+ * An upper bound on what one orchestration round adds to the pipeline's history, about twice the ~23
  * tests/history.test.ts measures (a round with GAMMA and retries adds more), plus a rerun's own start.
  */
 export const EVENTS_PER_ROUND_BOUND = 45;
