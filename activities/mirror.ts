@@ -1,12 +1,12 @@
 import type { Redis } from 'ioredis';
-import type { Handoff, PipelineEvent, PipelineResult, PipelineSettings } from '../common/types';
+import type { CallRecord, Handoff, PipelineEvent, PipelineResult, PipelineSettings } from '../common/types';
 import { applyBoardWrites, claimBoard, type BoardWrite } from '../lib/blackboard';
 import { publishEvents } from '../lib/events';
 import type { CheckpointInput, Ledger, RunRef } from '../lib/ledger';
 
 // The pipeline's outbox, written by the one worker that owns the ledger (the ledger task queue): what
 // the workflow recorded since its last batch — ledger rows (pipeline, checkpoints, handoffs, result,
-// audit events) in one SQLite transaction, then the blackboard and the events in Redis. Ledger first,
+// audit events, LLM calls' usage) in one SQLite transaction, then the blackboard and the events in Redis. Ledger first,
 // so an event a watcher sees is already in the ledger. Every write is keyed, so a retried batch
 // changes nothing, and one activity per batch keeps the pipeline's history short.
 
@@ -17,6 +17,8 @@ export interface MirrorBatch extends RunRef {
   result?: { result: PipelineResult; ts: string };
   events: PipelineEvent[];
   board: BoardWrite[];
+  /** LLM calls' usage, reported by the agents at the end of each turn. */
+  calls: CallRecord[];
 }
 
 export interface MirrorOutcome {

@@ -2,6 +2,7 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type {
   AgentMessage,
   BreakerView,
+  CallRecord,
   GammaReason,
   Handoff,
   LlmMode,
@@ -91,6 +92,8 @@ export interface AgentTurnResult {
   violations: number;
   /** Set when this turn spent the agent's budget: the agent ends after this reply. */
   revoked?: Handoff;
+  /** This turn's successful calls' usage, for the ledger. */
+  calls?: CallRecord[];
   /** The shared breaker as this turn's last call saw it. */
   breaker?: BreakerView;
   /** The simulator's latency spent on this turn (0 for a real provider), for the LLM critical path. */

@@ -99,6 +99,26 @@ export interface AgentView {
   budget: { total: number; same: number; violations: number; tokens: number };
   /** Why the agent was revoked, when it was. */
   revokedReason?: string;
+  /** Usage as the provider reported it, summed over this agent's calls (cost only when reported). */
+  usage?: { promptTokens: number; completionTokens: number; costUsd?: number; calls: number };
+}
+
+/** One successful LLM call's usage, for the ledger's llm_calls table and the agent's state. */
+export interface CallRecord {
+  /** Unique within the pipeline run: the agent's run id and the call's number in it. */
+  key: string;
+  agentId: string;
+  role: Role;
+  task: string;
+  round: number;
+  /** Which try of the call this was (1 first). */
+  attempt: number;
+  model: string;
+  promptTokens: number;
+  completionTokens: number;
+  totalTokens: number;
+  costUsd?: number;
+  at: string;
 }
 
 /** What a revoked agent leaves for the others: what it did, and what is left. */

@@ -1,9 +1,9 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { Handoff, PipelineEvent, PipelineResult, PipelineSettings } from '../common/types';
+import type { CallRecord, Handoff, PipelineEvent, PipelineResult, PipelineSettings } from '../common/types';
 
-// The SQLite ledger: pipelines, audit events, checkpoints and results. Written only from activities,
+// The SQLite ledger: pipelines, audit events, checkpoints, results, handoffs and every LLM call's usage. Written only from activities,
 // which Temporal runs at least once, so every write is keyed and idempotent: a row is identified by
 // the pipeline, its run (first execution run id, stable across continue-as-new) and a key the
 // workflow chose deterministically, and a repeated write is ignored.
@@ -60,6 +60,23 @@ CREATE TABLE IF NOT EXISTS handoffs (
   data        TEXT NOT NULL,
   ts          TEXT NOT NULL,
   PRIMARY KEY (pipeline_id, run_key, agent_id, attempt)
+);
+CREATE TABLE IF NOT EXISTS llm_calls (
+  pipeline_id       TEXT NOT NULL,
+  run_key           TEXT NOT NULL,
+  call_key          TEXT NOT NULL,
+  agent_id          TEXT NOT NULL,
+  role              TEXT NOT NULL,
+  task              TEXT NOT NULL,
+  round             INTEGER NOT NULL,
+  attempt           INTEGER NOT NULL,
+  model             TEXT NOT NULL,
+  prompt_tokens     INTEGER NOT NULL,
+  completion_tokens INTEGER NOT NULL,
+  total_tokens      INTEGER NOT NULL,
+  cost_usd          REAL,
+  ts                TEXT NOT NULL,
+  PRIMARY KEY (pipeline_id, run_key, call_key)
 );
 CREATE INDEX IF NOT EXISTS audit_by_pipeline ON audit_events (pipeline_id, seq);
 `;
@@ -155,6 +172,39 @@ export class Ledger {
     return rows.map((r) => ({ ...(JSON.parse(r.data) as Handoff), attempt: r.attempt, run_key: r.run_key }));
   }
 
+  /** LLM calls' usage (prompt, completion, cost when reported); a call already recorded is skipped. */
+  recordCalls(ref: RunRef, calls: CallRecord[]): number {
+    const insert = this.db.prepare(
+      `INSERT INTO llm_calls (pipeline_id, run_key, call_key, agent_id, role, task, round, attempt, model, prompt_tokens, completion_tokens, total_tokens, cost_usd, ts)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+    );
+    return this.db.transaction((list: CallRecord[]) =>
+      list.reduce(
+        (n, c) => n + insert.run(ref.pipelineId, ref.runKey, c.key, c.agentId, c.role, c.task, c.round, c.attempt, c.model, c.promptTokens, c.completionTokens, c.totalTokens, c.costUsd ?? null, c.at).changes,
+        0,
+      ),
+    )(calls);
+  }
+
+  calls(pipelineId: string): (CallRecord & { run_key: string })[] {
+    const rows = this.db.prepare(`SELECT * FROM llm_calls WHERE pipeline_id = ? ORDER BY ts, call_key`).all(pipelineId) as Record<string, string | number | null>[];
+    return rows.map((r) => ({
+      run_key: String(r.run_key),
+      key: String(r.call_key),
+      agentId: String(r.agent_id),
+      role: r.role as CallRecord['role'],
+      task: String(r.task),
+      round: Number(r.round),
+      attempt: Number(r.attempt),
+      model: String(r.model),
+      promptTokens: Number(r.prompt_tokens),
+      completionTokens: Number(r.completion_tokens),
+      totalTokens: Number(r.total_tokens),
+      ...(r.cost_usd === null ? {} : { costUsd: Number(r.cost_usd) }),
+      at: String(r.ts),
+    }));
+  }
+
   /** A pipeline's outbox batch in one transaction (activities/mirror.ts); returns the rows new to the ledger. */
   recordBatch(b: RunRef & {
     pipeline?: { workflowId: string; settings: PipelineSettings; createdAt: string };
@@ -162,6 +212,7 @@ export class Ledger {
     handoffs: { attempt: number; handoff: Handoff }[];
     result?: { result: PipelineResult; ts: string };
     events: PipelineEvent[];
+    calls?: CallRecord[];
   }): number {
     const ref: RunRef = { pipelineId: b.pipelineId, runKey: b.runKey };
     return this.db.transaction(() => {
@@ -170,6 +221,7 @@ export class Ledger {
       for (const c of b.checkpoints) n += Number(this.recordCheckpoint({ ...ref, ...c }));
       for (const h of b.handoffs) n += Number(this.recordHandoff({ ...ref, ...h }));
       n += this.recordAudit(ref, b.events);
+      if (b.calls?.length) n += this.recordCalls(ref, b.calls);
       if (b.result) n += Number(this.recordResult({ ...ref, ...b.result }));
       return n;
     })();

@@ -1,7 +1,7 @@
 import { ApplicationFailure, condition, getExternalWorkflowHandle, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { AgentTask } from '../agents/provider';
 import { agentProgressSignal, agentTurnResultSignal, agentTurnSignal, type AgentTurn, type AgentTurnResult } from '../common/messages';
-import type { AgentPhase, BreakerView, GammaReason, Handoff, LlmSettings, Role } from '../common/types';
+import type { AgentPhase, BreakerView, CallRecord, GammaReason, Handoff, LlmSettings, Role } from '../common/types';
 import { BudgetedCaller, type CallBudget } from './agentCall';
 
 // agentWorkflow: one agent (ALPHA, BETA or GAMMA) as a child of its pipeline. In RUN it makes its one
@@ -30,6 +30,8 @@ export interface AgentWorkflowResult {
   simulatedLatencyMs: number;
   revoked?: Handoff;
   breaker?: BreakerView;
+  /** Usage of the calls not yet reported in a turn's reply (RUN's call; in ORCHESTRATE, none). */
+  calls?: CallRecord[];
 }
 
 const TASK_BY_ACTION: Record<AgentTurn['action'], AgentTask | null> = {
@@ -51,6 +53,7 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<AgentWor
     turns: caller.turns,
     simulatedLatencyMs: caller.simulatedLatencyMs,
     ...(caller.breaker ? { breaker: caller.breaker } : {}),
+    calls: caller.takeCalls(),
     ...extra,
   });
 
@@ -92,6 +95,8 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<AgentWor
     );
     const reply: AgentTurnResult = { turnId: turn.turnId, from: input.role, round: turn.round, tokens: caller.tokens, errors: caller.errors, violations: caller.violations, simulatedLatencyMs: caller.simulatedLatencyMs - latencyBefore };
     if (caller.breaker) reply.breaker = caller.breaker;
+    const calls = caller.takeCalls();
+    if (calls.length) reply.calls = calls;
     if (out.ok) {
       const a = out.answer;
       if (a.proposal) reply.proposal = a.proposal;

@@ -4,7 +4,7 @@ import type { AgentCallResult } from '../activities/llm';
 import type { AgentAnswer, AgentRequest, AgentTask } from '../agents/provider';
 import { llmTaskQueue } from '../common/ids';
 import { INVALID_OUTPUT, LLM_FAILURE_TYPES, type BreakerSnapshot, type LlmFailureDetails } from '../common/failures';
-import type { BreakerView, Handoff, LlmSettings, Role } from '../common/types';
+import type { BreakerView, CallRecord, Handoff, LlmSettings, Role } from '../common/types';
 import { backoffMs, checkTokens, emptyBudget, recordFailure, recordSuccess, recordViolation, type BudgetLimits, type BudgetVerdict } from '../governance/errorBudget';
 import { procedureViolation } from '../governance/procedure';
 import { nowIso } from './time';
@@ -67,6 +67,9 @@ export class BudgetedCaller {
   simulatedLatencyMs = 0;
   /** The shared breaker as this agent's last call saw it (openrouter mode). */
   breaker: BreakerView | null = null;
+  /** Successful calls' usage not yet handed to the pipeline (see takeCalls). */
+  private calls: CallRecord[] = [];
+  private callCount = 0;
   /** Called after each failed try (the budget or the breaker changed), e.g. to tell the pipeline. */
   onFailure?: () => void;
   /** Short lines of what this agent did, for its handoff. */
@@ -112,6 +115,21 @@ export class BudgetedCaller {
       }
       this.observe(r.breaker);
       this.tokens += r.usage.totalTokens;
+      this.calls.push({
+        // The run id keeps keys unique when a rerun starts this agent again under the same workflow id.
+        key: `${workflowInfo().runId}:${++this.callCount}`,
+        agentId: this.who.agentId,
+        role: this.who.role,
+        task,
+        round,
+        attempt,
+        model: r.model,
+        promptTokens: r.usage.promptTokens,
+        completionTokens: r.usage.completionTokens,
+        totalTokens: r.usage.totalTokens,
+        ...(r.usage.costUsd !== undefined ? { costUsd: r.usage.costUsd } : {}),
+        at: nowIso(),
+      });
       this.simulatedLatencyMs += r.simulatedLatencyMs;
       this.budget = recordSuccess(this.budget);
       const overTokens = checkTokens(this.tokens, this.limits.tokens);
@@ -132,6 +150,13 @@ export class BudgetedCaller {
       this.did.push(`${task}${round ? ` (round ${round})` : ''}${r.answer.proposal ? `: "${r.answer.proposal.title.slice(0, 80)}"` : ''}${r.answer.vote ? `: ${r.answer.vote.approve ? 'for' : 'against'} ${r.answer.vote.proposalId}` : ''}`);
       return { ok: true, answer: r.answer };
     }
+  }
+
+  /** The usage of the calls made since the last time, for the pipeline to record. */
+  takeCalls(): CallRecord[] {
+    const calls = this.calls;
+    this.calls = [];
+    return calls;
   }
 
   private observe(b: BreakerSnapshot | undefined): void {

@@ -53,7 +53,9 @@ export class Orchestration {
 
   /** Delivered by the agentTurnResult signal handler; replies from an earlier orchestration are dropped. */
   onReply(reply: AgentTurnResult): void {
-    if (!this.closed && reply.turnId.startsWith(`o${this.attempt}-`)) this.replies.set(reply.turnId, reply);
+    if (!reply.turnId.startsWith(`o${this.attempt}-`)) return;
+    if (!this.closed) this.replies.set(reply.turnId, reply);
+    else this.s.recordCalls(reply.calls); // its answer is moot, but the call was made and paid for
   }
 
   private get active(): Role[] {
@@ -260,6 +262,7 @@ export class Orchestration {
     }
     this.replies.delete(turnId);
     this.s.observeBreaker(reply.breaker);
+    this.s.recordCalls(reply.calls);
     Object.assign(view, { status: 'WAITING', tokens: reply.tokens, errors: reply.errors, violations: reply.violations });
     this.s.touch();
     if (reply.revoked) {

@@ -158,6 +158,7 @@ export async function pipelineWorkflow(rawInput: PipelineInput): Promise<Pipelin
           const r = await (await startAgent(role, 'run')).result();
           runLatency = Math.max(runLatency, r.simulatedLatencyMs);
           s.observeBreaker(r.breaker);
+          s.recordCalls(r.calls);
           summaries.push({ role, summary: r.summary ?? '' });
           if (r.revoked) {
             revokedInRun.push(role);
@@ -279,6 +280,7 @@ export async function pipelineWorkflow(rawInput: PipelineInput): Promise<Pipelin
     s.emit('pipeline_finished', { status, reason: reason ?? null, rounds: result.rounds, tokens });
     // The last batch is written while the agents wind down; the pipeline ends when both are done.
     await Promise.all([s.drain(), orchestration?.finished]);
+    await s.drain(); // what a late reply reported while the agents wound down (its calls' usage)
     return result;
   });
 

@@ -6,6 +6,7 @@ import { GammaReasonKey, LlmModeKey, PipelinePhaseKey, PipelineStatusKey } from 
 import type {
   AgentView,
   BreakerView,
+  CallRecord,
   EventType,
   GammaReason,
   Handoff,
@@ -29,7 +30,7 @@ import { nowIso } from './time';
 // events in seq order, and a stop never loses one.
 
 type Pending = Omit<MirrorBatch, 'pipelineId' | 'runKey'>;
-const emptyPending = (): Pending => ({ checkpoints: [], handoffs: [], events: [], board: [] });
+const emptyPending = (): Pending => ({ checkpoints: [], handoffs: [], events: [], board: [], calls: [] });
 
 
 export class PipelineState {
@@ -102,6 +103,20 @@ export class PipelineState {
       model: this.settings.model,
       gamma: { spawned: this.gammaSpawned, reason: this.gammaReason, requests: this.gammaRequests },
     };
+  }
+
+  /** An agent's calls: their usage goes to the ledger with the next batch and into the agent's view. */
+  recordCalls(calls: readonly CallRecord[] | undefined): void {
+    for (const c of calls ?? []) {
+      this.pending.calls.push(c);
+      const view = this.agents.get(c.agentId);
+      if (!view) continue;
+      const u = (view.usage ??= { promptTokens: 0, completionTokens: 0, calls: 0 });
+      u.promptTokens += c.promptTokens;
+      u.completionTokens += c.completionTokens;
+      u.calls += 1;
+      if (c.costUsd !== undefined) u.costUsd = Math.round(((u.costUsd ?? 0) + c.costUsd) * 1e9) / 1e9;
+    }
   }
 
   /** Keeps the newest observation of the breaker (agents report theirs at the end of each turn). */
@@ -202,7 +217,8 @@ export class PipelineState {
   }
 }
 
-const isEmpty = (p: Pending): boolean => !p.pipeline && !p.result && !p.checkpoints.length && !p.handoffs.length && !p.events.length && !p.board.length;
+const isEmpty = (p: Pending): boolean =>
+  !p.pipeline && !p.result && !p.checkpoints.length && !p.handoffs.length && !p.events.length && !p.board.length && !p.calls.length;
 
 /** What the Web UI shows for a batch: its events and the ledger rows it carries. */
 function batchSummary(b: MirrorBatch): string {
@@ -214,6 +230,7 @@ function batchSummary(b: MirrorBatch): string {
   if (b.pipeline) parts.push('pipeline row');
   if (b.checkpoints.length) parts.push(`checkpoint ${b.checkpoints.map((c) => c.key).join(', ')}`);
   if (b.handoffs.length) parts.push(`handoff ${b.handoffs.map((h) => h.handoff.role.toUpperCase()).join(', ')}`);
+  if (b.calls.length) parts.push(`${b.calls.length} LLM call${b.calls.length > 1 ? 's' : ''}`);
   if (b.result) parts.push(`result ${b.result.result.status}`);
   if (!parts.length) parts.push('blackboard');
   return `mirror · ${parts.join(' · ')}`;

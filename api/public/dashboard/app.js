@@ -271,7 +271,7 @@ function renderStatus(s) {
 
   // Agents: the contract's columns, used against the budget when the workflow reports one, then
   // whatever else it reports.
-  const known = ['id', 'role', 'phase', 'status', 'errors', 'violations', 'tokens', 'budget', 'revokedReason'];
+  const known = ['id', 'role', 'phase', 'status', 'errors', 'violations', 'tokens', 'budget', 'revokedReason', 'usage'];
   const extra = [...new Set(s.agents.flatMap((a) => Object.keys(a)))].filter((k) => !known.includes(k));
   const show = (v) => (v !== null && typeof v === 'object' ? JSON.stringify(v) : v ?? '');
   const used = (a, key, limit) => (a.budget && a.budget[limit] !== undefined ? `${a[key] ?? 0} / ${a.budget[limit]}` : show(a[key]));
@@ -283,6 +283,8 @@ function renderStatus(s) {
     ['errors', (a) => used(a, 'errors', 'total')],
     ...(s.agents.some((a) => a.violations !== undefined) ? [['violations', (a) => used(a, 'violations', 'violations')]] : []),
     ['tokens', (a) => used(a, 'tokens', 'tokens')],
+    // What the provider reported (openrouter mode): calls, and their cost when it reports one.
+    ...(s.agents.some((a) => a.usage) ? [['calls · cost', (a) => (a.usage ? `${a.usage.calls}${a.usage.costUsd !== undefined ? ` · $${a.usage.costUsd.toFixed(4)}` : ''}` : '')]] : []),
     ...extra.map((k) => [k, (a) => show(a[k])]),
   ];
   $('agents').tHead.replaceChildren(el('tr', {}, columns.map(([name]) => el('th', {}, name))));
