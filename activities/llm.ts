@@ -49,7 +49,8 @@ export function createLlmActivities(providers: Partial<Record<LlmMode, LlmProvid
           signal: ctx.cancellationSignal,
           heartbeat: () => ctx.heartbeat(),
         });
-        const breaker = await breakerOf(provider);
+        // A success closes the shared breaker (lib/breaker.ts): no need to read it back.
+        const breaker: BreakerSnapshot | undefined = provider.breakerState ? { state: 'closed', failures: 0, openedUntil: null } : undefined;
         return { ...result, attempts: ctx.info.attempt, ...(breaker ? { breaker } : {}) };
       } catch (err) {
         if (err instanceof ProviderError) {

@@ -1,8 +1,7 @@
 import type { Redis } from 'ioredis';
-import type { CallRecord, Handoff, PipelineEvent, PipelineResult, PipelineSettings } from '../common/types';
 import { applyBoardWrites, claimBoard, type BoardWrite } from '../lib/blackboard';
 import { publishEvents } from '../lib/events';
-import type { CheckpointInput, Ledger, RunRef } from '../lib/ledger';
+import type { Ledger, LedgerBatch } from '../lib/ledger';
 
 // The pipeline's outbox, written by the one worker that owns the ledger (the ledger task queue): what
 // the workflow recorded since its last batch — ledger rows (pipeline, checkpoints, handoffs, result,
@@ -10,15 +9,8 @@ import type { CheckpointInput, Ledger, RunRef } from '../lib/ledger';
 // so an event a watcher sees is already in the ledger. Every write is keyed, so a retried batch
 // changes nothing, and one activity per batch keeps the pipeline's history short.
 
-export interface MirrorBatch extends RunRef {
-  pipeline?: { workflowId: string; settings: PipelineSettings; createdAt: string };
-  checkpoints: Omit<CheckpointInput, keyof RunRef>[];
-  handoffs: { attempt: number; handoff: Handoff }[];
-  result?: { result: PipelineResult; ts: string };
-  events: PipelineEvent[];
+export interface MirrorBatch extends LedgerBatch {
   board: BoardWrite[];
-  /** LLM calls' usage, reported by the agents at the end of each turn. */
-  calls: CallRecord[];
 }
 
 export interface MirrorOutcome {

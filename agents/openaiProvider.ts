@@ -91,7 +91,7 @@ export class OpenAiProvider implements LlmProvider {
     } catch (err) {
       // E.g. a VaultError: retryable when the secret store is down, not when access is denied.
       const retryable = (err as { retryable?: unknown }).retryable === true;
-      throw new ProviderError(`the LLM API key is not available: ${(err as Error).message}`, retryable ? 'network' : 'not_configured');
+      throw new ProviderError(`the LLM API key is not available: ${(err as Error).message}`, retryable ? 'network' : 'not_configured', undefined, undefined, false);
     }
   }
 

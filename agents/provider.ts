@@ -91,6 +91,8 @@ export class ProviderError extends Error {
     readonly kind: ProviderErrorKind,
     readonly status?: number,
     readonly retryAfterMs?: number,
+    /** False when no request reached the provider (e.g. the key could not be read): not the provider's health. */
+    readonly fromProvider = true,
   ) {
     super(message);
     this.name = 'ProviderError';

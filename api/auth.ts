@@ -65,7 +65,9 @@ const isPublic = (request: FastifyRequest): boolean => {
 
 export function registerAuth(app: FastifyInstance, token: string | undefined): void {
   if (!token) return;
-  app.addHook('onRequest', async (request, reply) => {
+  // preParsing, not onRequest: the rate limiter's per-route onRequest hook runs first, so a flood of
+  // unauthenticated requests is limited too; the body is still not read before the token is checked.
+  app.addHook('preParsing', async (request, reply) => {
     if (isPublic(request)) return;
     if (tokenMatches(presentedToken(request), token)) return;
     // The token itself is never logged: only that it was missing or wrong.

@@ -69,36 +69,3 @@ export async function claimBoard(redis: Redis, pipelineId: string, runKey: strin
     .set(k.run, runKey)
     .exec();
 }
-
-export interface BoardSnapshot {
-  proposals: Proposal[];
-  solutions: unknown[];
-  votes: Vote[];
-  consensus: Consensus | null;
-  messages: AgentMessage[];
-  handoffs: Handoff[];
-  subproblems: { by: Role; items: string[] } | null;
-}
-
-export async function readBoard(redis: Redis, pipelineId: string): Promise<BoardSnapshot> {
-  const k = boardKeys(pipelineId);
-  const [proposals, solutions, votes, consensus, messages, handoffs, subproblems] = await Promise.all([
-    redis.hvals(k.proposals),
-    redis.hvals(k.solutions),
-    redis.hvals(k.votes),
-    redis.get(k.consensus),
-    redis.hvals(k.messages),
-    redis.hvals(k.handoffs),
-    redis.get(k.subproblems),
-  ]);
-  const parse = <T>(list: string[]) => list.map((s) => JSON.parse(s) as T);
-  return {
-    proposals: parse<Proposal>(proposals),
-    solutions: parse(solutions),
-    votes: parse<Vote>(votes),
-    consensus: consensus ? (JSON.parse(consensus) as Consensus) : null,
-    messages: parse<AgentMessage>(messages),
-    handoffs: parse<Handoff>(handoffs),
-    subproblems: subproblems ? (JSON.parse(subproblems) as BoardSnapshot['subproblems']) : null,
-  };
-}

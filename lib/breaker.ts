@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { ProviderError, type LlmProvider } from '../agents/provider';
+import type { BreakerSnapshot } from '../common/failures';
 
 // A circuit breaker shared by every worker: its state lives in Redis, so when one provider endpoint
 // is down the whole fleet stops calling it, not each worker after its own N failures. Every
@@ -21,14 +22,9 @@ export interface BreakerOptions {
   probeLeaseMs?: number;
 }
 
-export type BreakerStateName = 'closed' | 'open' | 'half_open';
 
-export interface BreakerState {
-  state: BreakerStateName;
-  failures: number;
-  /** When the open period ends (epoch ms, Redis's clock), null when closed. */
-  openedUntil: number | null;
-}
+/** The state as activities report it (openedUntil: epoch ms, Redis's clock; null when closed). */
+export type BreakerState = BreakerSnapshot;
 
 /** What before() hands out; give it back to success(), failure() or release(). */
 export interface BreakerPermit {
@@ -45,6 +41,12 @@ export class BreakerOpenError extends ProviderError {
   }
 }
 
+/** The breaker's Redis keys: its state and its probe lease, under one hash tag (one Redis Cluster slot). */
+export function breakerKeys(name: string): [string, string] {
+  const base = `breaker:{${name}}`;
+  return [base, `${base}:probe`];
+}
+
 /** The breaker's name for an OpenAI-compatible base URL: its host, so each endpoint has its own. */
 export function breakerName(baseURL: string): string {
   return new URL(baseURL).host;
@@ -52,7 +54,8 @@ export function breakerName(baseURL: string): string {
 
 /** Failures that say the provider is unwell. Bad output, auth errors and cancellations do not. */
 export function isProviderFailure(err: unknown): boolean {
-  return err instanceof ProviderError && ['server', 'timeout', 'network', 'rate_limited'].includes(err.kind);
+  // A key that cannot be read (Vault down) says nothing of the provider: it must not open its breaker.
+  return err instanceof ProviderError && err.fromProvider && ['server', 'timeout', 'network', 'rate_limited'].includes(err.kind);
 }
 
 const NOW = `local t = redis.call('TIME') local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
@@ -92,9 +95,7 @@ export class CircuitBreaker {
     private readonly redis: Redis,
     readonly opts: BreakerOptions,
   ) {
-    // One hash tag, so both keys land on the same slot in a Redis Cluster.
-    const base = `breaker:{${opts.name}}`;
-    this.keys = [base, `${base}:probe`];
+    this.keys = breakerKeys(opts.name);
   }
 
   /** Throws BreakerOpenError while open (or half-open with a probe in flight); else a permit. */

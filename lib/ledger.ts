@@ -114,6 +114,16 @@ export interface AuditRow {
   ts: string;
 }
 
+/** What one outbox batch writes to the ledger (activities/mirror.ts adds the Redis part). */
+export interface LedgerBatch extends RunRef {
+  pipeline?: { workflowId: string; settings: PipelineSettings; createdAt: string };
+  checkpoints: Omit<CheckpointInput, keyof RunRef>[];
+  handoffs: { attempt: number; handoff: Handoff }[];
+  result?: { result: PipelineResult; ts: string };
+  events: PipelineEvent[];
+  calls: CallRecord[];
+}
+
 export class Ledger {
   private readonly db: Database.Database;
 
@@ -206,14 +216,7 @@ export class Ledger {
   }
 
   /** A pipeline's outbox batch in one transaction (activities/mirror.ts); returns the rows new to the ledger. */
-  recordBatch(b: RunRef & {
-    pipeline?: { workflowId: string; settings: PipelineSettings; createdAt: string };
-    checkpoints: Omit<CheckpointInput, keyof RunRef>[];
-    handoffs: { attempt: number; handoff: Handoff }[];
-    result?: { result: PipelineResult; ts: string };
-    events: PipelineEvent[];
-    calls?: CallRecord[];
-  }): number {
+  recordBatch(b: LedgerBatch): number {
     const ref: RunRef = { pipelineId: b.pipelineId, runKey: b.runKey };
     return this.db.transaction(() => {
       let n = 0;
@@ -221,7 +224,7 @@ export class Ledger {
       for (const c of b.checkpoints) n += Number(this.recordCheckpoint({ ...ref, ...c }));
       for (const h of b.handoffs) n += Number(this.recordHandoff({ ...ref, ...h }));
       n += this.recordAudit(ref, b.events);
-      if (b.calls?.length) n += this.recordCalls(ref, b.calls);
+      if (b.calls.length) n += this.recordCalls(ref, b.calls);
       if (b.result) n += Number(this.recordResult({ ...ref, ...b.result }));
       return n;
     })();

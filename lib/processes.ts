@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { connectRedis } from './redis';
 
 // Starting this project's own entry points (worker, API) as child processes, for the demo.
 
@@ -40,4 +41,21 @@ export async function waitFor(what: string, check: () => Promise<boolean>, timeo
     await new Promise((r) => setTimeout(r, 250));
   }
   throw new Error(`${what}: not ready within ${Math.round(timeoutMs / 1000)}s`);
+}
+
+/** A redis-server of our own on 127.0.0.1:`port` (nothing kept on disk), once it answers. */
+export async function startRedisServer(port: number | string): Promise<Managed> {
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  child.on('error', () => undefined); // reported by waitFor: the process exited
+  const managed: Managed = { name: 'redis', child, stop: () => stopProcess(child) };
+  try {
+    await waitFor('redis-server (is it installed? apt-get install redis-server)', async () => {
+      (await connectRedis(`redis://127.0.0.1:${port}`)).disconnect();
+      return true;
+    }, 15_000, child);
+  } catch (err) {
+    await managed.stop();
+    throw err;
+  }
+  return managed;
 }

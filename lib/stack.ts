@@ -1,9 +1,8 @@
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { spawn } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { WORKFLOWS_PATH } from '../workers/create';
-import { REPO_ROOT, stopProcess } from './processes';
+import { REPO_ROOT, startRedisServer } from './processes';
 import { connectRedis } from './redis';
 import { ensureTemporalCli, freePort, startDevServer } from './temporalServer';
 
@@ -40,12 +39,9 @@ export async function startStack(log: (line: string) => void = console.log): Pro
       env.REDIS_URL = redisUrl;
     } catch {
       const port = await freePort();
-      const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-      child.on('error', (err) => log(`cannot start redis-server: ${err.message}`));
-      cleanups.push(() => stopProcess(child));
+      const redis = await startRedisServer(port);
+      cleanups.push(() => redis.stop());
       env.REDIS_URL = `redis://127.0.0.1:${port}`;
-      await new Promise((r) => setTimeout(r, 500));
-      (await connectRedis(env.REDIS_URL)).disconnect();
     }
     log(`Redis at ${env.REDIS_URL}`);
 

@@ -1,6 +1,4 @@
-import { Client, Connection } from '@temporalio/client';
 import proto from '@temporalio/proto';
-import { Redis } from 'ioredis';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +10,9 @@ import { agentWorkflowId, pipelineWorkflowId } from '../common/ids';
 import type { PipelineInput, PipelineResult, Scenario } from '../common/types';
 import { ALL_EVENTS_CHANNEL } from '../lib/events';
 import { REPO_ROOT, startTs, waitFor, type Managed } from '../lib/processes';
+import { connectRedis } from '../lib/redis';
 import { startStack } from '../lib/stack';
+import { connectClient } from '../lib/temporal';
 import { freePort } from '../lib/temporalServer';
 
 // `npm run bench`: how close a durable pipeline gets to the LLM's own latency, and how far one worker
@@ -118,12 +118,12 @@ async function main(): Promise<number> {
   const taskQueue = runId;
   const ledgerPath = join(mkdtempSync(join(tmpdir(), 'ag-bench-')), 'ledger.db');
   const env: NodeJS.ProcessEnv = { ...process.env, ...stack.env, TEMPORAL_TASK_QUEUE: taskQueue, LEDGER_PATH: ledgerPath, LOG_LEVEL: 'info' };
-  delete env.OPENROUTER_API_KEY;
-  delete env.LLM_MODE;
+  // The simulator only: no provider key or Vault credentials reach the benchmark's processes.
+  env.LLM_MODE = 'local';
+  for (const secret of ['OPENROUTER_API_KEY', 'VAULT_ADDR', 'VAULT_TOKEN']) delete env[secret];
   const procs: Managed[] = [];
-  const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS! });
-  const client = new Client({ connection });
-  const redis = new Redis(env.REDIS_URL!, { lazyConnect: false });
+  const client = await connectClient(env.TEMPORAL_ADDRESS!, env.TEMPORAL_NAMESPACE ?? 'default');
+  const redis = await connectRedis(env.REDIS_URL!, { name: 'bench' });
   let seq = 0;
   try {
     const worker = await startReady('worker', 'workers/main.ts', env, /worker started/, procs);
@@ -226,7 +226,7 @@ async function main(): Promise<number> {
   } finally {
     for (const p of procs.reverse()) await p.stop().catch(() => undefined);
     redis.disconnect();
-    await connection.close().catch(() => undefined);
+    await client.connection.close().catch(() => undefined);
     await stack.stop();
   }
 
@@ -299,7 +299,7 @@ async function main(): Promise<number> {
   }
 
   async function responsiveness(api: { url: string }, spawns: number) {
-    const sub = new Redis(env.REDIS_URL!);
+    const sub = await connectRedis(env.REDIS_URL!, { name: 'bench-events', subscriber: true });
     const firstSeen = new Map<string, (at: number) => void>();
     await sub.subscribe(ALL_EVENTS_CHANNEL);
     sub.on('message', (_channel, message: string) => {

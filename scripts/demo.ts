@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -8,7 +7,7 @@ import { SCENARIOS, type PipelineEvent, type Report, type StatusView } from '../
 import { config } from '../lib/config';
 import { formatEvent } from '../lib/eventFormat';
 import { followEvents } from '../lib/events';
-import { REPO_ROOT, startTs, stopProcess, waitFor, type Managed } from '../lib/processes';
+import { REPO_ROOT, startRedisServer, startTs, waitFor, type Managed } from '../lib/processes';
 import { connectRedis } from '../lib/redis';
 import { connectClient } from '../lib/temporal';
 import { ensureTemporalCli, isTemporalUp, startDevServer, type DevServer } from '../lib/temporalServer';
@@ -55,13 +54,7 @@ async function ensureRedis(): Promise<void> {
     const port = url.port || '6379';
     if (!['127.0.0.1', 'localhost'].includes(url.hostname)) throw new Error(`Redis does not answer at ${cfg.REDIS_URL}`);
     say(`· Redis does not answer at ${cfg.REDIS_URL}; starting redis-server on port ${port}`);
-    const child = spawn('redis-server', ['--port', port, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-    child.on('error', () => undefined);
-    started.push({ name: 'redis', child, stop: () => stopProcess(child) });
-    await waitFor('redis-server (is it installed? apt-get install redis-server)', async () => {
-      (await connectRedis(cfg.REDIS_URL)).disconnect();
-      return true;
-    }, 15_000, child);
+    started.push(await startRedisServer(port));
   }
 }
 
@@ -138,6 +131,7 @@ async function main(): Promise<number> {
   let finished: (e: PipelineEvent) => void = () => undefined;
   const done = new Promise<PipelineEvent>((resolve) => (finished = resolve));
   const start = Date.now();
+  let events = 0; // before the subscription: an event may arrive before the spawn call returns
   const unfollow = await followEvents(subscriber, reader, pipelineId, 0, (e) => {
     events++;
     say(`[+${((Date.now() - start) / 1000).toFixed(1).padStart(5)}s] ${formatEvent(e)}`);
@@ -156,7 +150,6 @@ async function main(): Promise<number> {
 
   const timeout = setTimeout(() => finished({ type: 'pipeline_finished', pipeline_id: pipelineId, seq: -1, ts: '', data: { status: 'DEMO_TIMEOUT' } }), 10 * 60_000);
   // A worker that looked alive may have just died: if nothing happens, start one.
-  let events = 0;
   const watchdog = setTimeout(() => {
     if (events === 0 && !started.some((m) => m.name === 'worker')) {
       say('· no progress after 10s; starting a worker');

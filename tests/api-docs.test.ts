@@ -1,17 +1,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { json, startApi, type Api } from './helpers/api';
-import { startHarness, type Harness } from './helpers/harness';
+import { json, startApiHarness, type Api } from './helpers/api';
+import type { Harness } from './helpers/harness';
 
 // What the API serves besides pipelines: OpenAPI at /docs, Prometheus text at /metrics, and the
 // dashboard page — all from this server, nothing from another site.
 
 let h: Harness;
 let app: Api;
-before(async () => {
-  h = await startHarness('api-docs');
-  app = await startApi(h);
-});
+before(async () => ({ h, app } = await startApiHarness('api-docs')));
 after(async () => {
   await app?.close();
   await h?.stop();

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { deadDependencies, json, startApi, type Api } from './helpers/api';
-import { startHarness, uniqueId, type Harness } from './helpers/harness';
+import { deadDependencies, json, startApi, startApiHarness, type Api } from './helpers/api';
+import { uniqueId, type Harness } from './helpers/harness';
 
 // The API's refusals, each as `{ statusCode, error, message }`: 400 for every kind of bad input on every
 // endpoint, 413 past the body limit, 426 for /ws without an upgrade, 429 past the rate limit, and 503
@@ -9,10 +9,7 @@ import { startHarness, uniqueId, type Harness } from './helpers/harness';
 
 let h: Harness;
 let app: Api;
-before(async () => {
-  h = await startHarness('api-errors');
-  app = await startApi(h);
-});
+before(async () => ({ h, app } = await startApiHarness('api-errors')));
 after(async () => {
   await app?.close();
   await h?.stop();

@@ -1,18 +1,15 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { StatusView } from '../common/types';
-import { json, startApi, type Api } from './helpers/api';
-import { startHarness, uniqueId, type Harness } from './helpers/harness';
+import { json, startApiHarness, type Api } from './helpers/api';
+import { uniqueId, type Harness } from './helpers/harness';
 
 // The HTTP API against a real worker: every endpoint's success, and the 404s and 409s that only a real
 // pipeline can produce. (400, 413, 426, 429 and 503: api-errors.test.ts; 401: api-auth.test.ts.)
 
 let h: Harness;
 let app: Api;
-before(async () => {
-  h = await startHarness('api');
-  app = await startApi(h);
-});
+before(async () => ({ h, app } = await startApiHarness('api')));
 after(async () => {
   await app?.close();
   await h?.stop();

@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { OpenAiProvider } from '../agents/openaiProvider';
 import { ProviderError } from '../agents/provider';
-import { BreakerOpenError, breakerName, CircuitBreaker, type BreakerOptions } from '../lib/breaker';
+import { BreakerOpenError, breakerKeys, breakerName, CircuitBreaker, type BreakerOptions } from '../lib/breaker';
 import { connectRedis } from '../lib/redis';
 import { startFakeLlm } from './fakes/fakeLlm';
 
@@ -21,7 +21,7 @@ before(async () => {
   workerB = await connectRedis(REDIS_URL, { name: 'breaker-test-b' });
 });
 after(async () => {
-  for (const n of names) await workerA.del(`breaker:{${n}}`, `breaker:{${n}}:probe`);
+  for (const n of names) await workerA.del(...breakerKeys(n));
   workerA.disconnect();
   workerB.disconnect();
 });
@@ -75,6 +75,14 @@ describe('circuit breaker shared through Redis', () => {
       assert.equal(err.retryable, true);
       assert.ok(err.retryAfterMs! > 0 && err.retryAfterMs! <= 60_000, `retryAfterMs ${err.retryAfterMs}`);
     }
+  });
+
+  test('a key that cannot be read (Vault down) does not count against the provider', async () => {
+    const [a] = pair();
+    const vaultDown = new ProviderError('the LLM API key is not available: Vault is unreachable', 'network', undefined, undefined, false);
+    for (let i = 0; i < 5; i++) await assert.rejects(a.run(() => Promise.reject(vaultDown)), /Vault is unreachable/);
+    assert.equal((await a.state()).state, 'closed');
+    assert.equal((await a.state()).failures, 0);
   });
 
   test('a success resets the count: only consecutive failures open it', async () => {

@@ -6,10 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, test } from 'node:test';
-import { agentWorkflowId, pipelineIdFromWorkflowId } from '../common/ids';
+import { agentWorkflowId, llmTaskQueue, pipelineIdFromWorkflowId } from '../common/ids';
 import { reportQuery, spawnGammaSignal, statusQuery } from '../common/messages';
 import type { AgentPhase, AgentView, PipelineEvent, Role, StatusView } from '../common/types';
-import { breakerName, CircuitBreaker } from '../lib/breaker';
+import { breakerKeys, breakerName, CircuitBreaker } from '../lib/breaker';
 import { startTs } from '../lib/processes';
 import { startHarness, startLlmWorker, type ExtraWorker, type Harness, type HarnessOptions } from './helpers/harness';
 import { startFakeLlm, type FakeLlm, type RecordedRequest } from './fakes/fakeLlm';
@@ -57,8 +57,7 @@ const openrouterEnv = (fake: FakeLlm, env: Record<string, string> = {}): Record<
 
 /** Breaker state outlives a run in Redis (a day after a failure); a port reused by a later run must start closed. */
 async function resetBreaker(h: Harness, fake: FakeLlm): Promise<void> {
-  const base = `breaker:{${breakerName(fake.url)}}`;
-  await h.redis.del(base, `${base}:probe`);
+  await h.redis.del(...breakerKeys(breakerName(fake.url)));
 }
 
 /** A fake and a harness for one test, closed after it however it ends. */
@@ -206,7 +205,7 @@ describe('LLM calls under governance (openai client → fake server)', () => {
           const probe = alphaCalls[FAILURES]!;
           assert.equal(probe.lastFailureType, 'LlmCircuitOpen', 'B\'s first attempt failed fast on the open breaker (A\'s failures, through Redis), without calling the provider');
           assert.ok(probe.attempt >= 2, 'Temporal retried it after the cooldown: not the agent\'s fault');
-          assert.ok(alphaCalls.every((c) => c.taskQueue === `${h.taskQueue}-llm`), 'provider calls run on the LLM queue');
+          assert.ok(alphaCalls.every((c) => c.taskQueue === llmTaskQueue(h.taskQueue)), 'provider calls run on the LLM queue');
           const betaCalls = agentCalls(await childHistory(h, handle, 'orch', 'beta'));
           assert.deepEqual(betaCalls.map((c) => c.identity), ['llm-worker-B']);
           const runCalls = [...agentCalls(await childHistory(h, handle, 'run', 'alpha')), ...agentCalls(await childHistory(h, handle, 'run', 'beta'))];

@@ -30,6 +30,8 @@ export interface WorkerDeps {
   taskQueue?: string;
   redis: Redis;
   ledger?: Ledger;
+  /** The workers' identity in histories (default the SDK's pid@host); a test tells two apart by it. */
+  identity?: string;
   /** Which workers to run; default all three (the ledger writer only when a ledger is given). */
   roles?: readonly WorkerRole[];
   /** A prebuilt bundle (bundleWorkflowCode) to skip bundling at start. */
@@ -77,6 +79,7 @@ export async function createWorkers(deps: WorkerDeps): Promise<Worker[]> {
       await Worker.create({
         connection,
         namespace,
+        ...(deps.identity ? { identity: deps.identity } : {}),
         taskQueue,
         ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
         activities: {
@@ -94,6 +97,7 @@ export async function createWorkers(deps: WorkerDeps): Promise<Worker[]> {
       await Worker.create({
         connection,
         namespace,
+        ...(deps.identity ? { identity: deps.identity } : {}),
         taskQueue: llmTaskQueue(taskQueue),
         activities: createLlmActivities(providers),
         // Server-side: the queue dispatches at most this many calls per second across all its workers.
@@ -106,6 +110,7 @@ export async function createWorkers(deps: WorkerDeps): Promise<Worker[]> {
       await Worker.create({
         connection,
         namespace,
+        ...(deps.identity ? { identity: deps.identity } : {}),
         taskQueue: ledgerTaskQueue(taskQueue),
         activities: createMirrorActivities(deps.ledger, deps.redis),
       }),

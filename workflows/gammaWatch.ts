@@ -2,6 +2,7 @@ import { CancellationScope, condition, isCancellation, log, proxyLocalActivities
 import type { GammaActivities } from '../activities';
 import { stuckTrigger, type GammaTrigger } from '../governance/gammaTriggers';
 import type { PipelineState } from './pipelineState';
+import { nowIso } from './time';
 
 // The GAMMA triggers wired to Temporal (the rules are in governance/gammaTriggers.ts). A trigger sends
 // the public spawnGamma signal through a local activity, so automatic and manual starts look the same
@@ -34,7 +35,16 @@ export class GammaWatch {
     if (this.settled) return;
     this.requested = true;
     log.info('GAMMA trigger fired', { pipelineId: this.s.settings.pipelineId, reason: trigger.reason, detail: trigger.detail });
-    await requestGamma.executeWithOptions({ summary: `spawnGamma · ${trigger.reason}` }, [{ workflowId: workflowInfo().workflowId, reason: trigger.reason, detail: trigger.detail }]);
+    try {
+      await requestGamma.executeWithOptions({ summary: `spawnGamma · ${trigger.reason}` }, [{ workflowId: workflowInfo().workflowId, reason: trigger.reason, detail: trigger.detail }]);
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      // The server could not be reached to send the signal: the run goes on without GAMMA rather than
+      // failing; the request is listed as not accepted, and a person can still spawn GAMMA.
+      log.warn('GAMMA request failed', { pipelineId: this.s.settings.pipelineId, reason: trigger.reason, error: String(err) });
+      this.s.gammaRequests.push({ reason: trigger.reason, detail: trigger.detail, at: nowIso(), accepted: false, note: `the spawnGamma signal could not be sent: ${String(err)}` });
+      return; // still `requested`: no automatic retry loop in this orchestration
+    }
     // The signal is in the history once the activity returns; wait until its handler has run.
     await condition(() => this.s.gammaPending !== null || this.s.gammaThisOrchestration || this.stopped, '30s');
   }

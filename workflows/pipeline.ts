@@ -255,7 +255,7 @@ export async function pipelineWorkflow(rawInput: PipelineInput): Promise<Pipelin
       partial: s.orchestration.partial,
       at: nowIso(),
     });
-    const tokens = [...s.agents.values()].reduce((n, a) => n + a.tokens, 0);
+    const tokens = s.tokens;
     const partial = s.orchestration.partial;
     const result: PipelineResult = {
       pipelineId,

@@ -46,6 +46,11 @@ export class PipelineState {
   gammaSpawned = false;
   /** At most one GAMMA per orchestration: set once this orchestration has one (a rerun clears it). */
   gammaThisOrchestration = false;
+  /**
+   * Tokens of every call of the run. Summed here, not from the agents' views: a `recover` rerun starts
+   * agents under the same ids, whose views replace the first orchestration's.
+   */
+  tokens = 0;
   /** The shared LLM breaker as the latest call of any agent saw it. */
   breaker: BreakerView | null = null;
   /** The simulator's latency on the longest chain of sequential calls so far (see PipelineResult). */
@@ -109,6 +114,7 @@ export class PipelineState {
   recordCalls(calls: readonly CallRecord[] | undefined): void {
     for (const c of calls ?? []) {
       this.pending.calls.push(c);
+      this.tokens += c.totalTokens;
       const view = this.agents.get(c.agentId);
       if (!view) continue;
       const u = (view.usage ??= { promptTokens: 0, completionTokens: 0, calls: 0 });
@@ -207,14 +213,38 @@ export class PipelineState {
 
   private async sendAll(): Promise<void> {
     while (!isEmpty(this.pending)) {
-      const batch: MirrorBatch = { ...this.ref, ...this.pending };
-      this.pending = emptyPending();
+      const batch: MirrorBatch = { ...this.ref, ...takeBatch(this.pending) };
       // Non-cancellable: a stop or cancellation of the pipeline must not cancel its own record keeping.
       await CancellationScope.nonCancellable(() => this.outbox.mirror.executeWithOptions({ summary: batchSummary(batch) }, [batch])).catch((err: unknown) =>
         log.error('mirroring failed', { pipelineId: this.settings.pipelineId, error: String(err) }),
       );
     }
   }
+}
+
+/**
+ * At most this much of what is pending goes in one activity: after the ledger writer was down for a
+ * while, the backlog leaves in several bounded payloads rather than one that could pass the server's
+ * payload limit (checkpoints carry the status view and the report).
+ */
+const BATCH_LIMIT = { events: 200, checkpoints: 10, board: 300, calls: 200, handoffs: 20 };
+
+/** Takes the next batch out of `p`; the result row goes last, with the batch that empties the rest. */
+function takeBatch(p: Pending): Pending {
+  const batch: Pending = {
+    checkpoints: p.checkpoints.splice(0, BATCH_LIMIT.checkpoints),
+    handoffs: p.handoffs.splice(0, BATCH_LIMIT.handoffs),
+    events: p.events.splice(0, BATCH_LIMIT.events),
+    board: p.board.splice(0, BATCH_LIMIT.board),
+    calls: p.calls.splice(0, BATCH_LIMIT.calls),
+  };
+  if (p.pipeline) batch.pipeline = p.pipeline;
+  delete p.pipeline;
+  if (p.result && isEmpty({ ...p, result: undefined })) {
+    batch.result = p.result;
+    delete p.result;
+  }
+  return batch;
 }
 
 const isEmpty = (p: Pending): boolean =>

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import type { WorkflowHandle } from '@temporalio/client';
 import { randomBytes } from 'node:crypto';
 import { pipelineWorkflowId } from '../../common/ids';
 import { LlmModeKey, PipelinePhaseKey, PipelineStatusKey } from '../../common/searchAttributes';
@@ -41,6 +42,7 @@ export const spawnRoutes: FastifyPluginAsyncTypebox = async (app) => {
       };
       const objective = body.objective.length > 100 ? `${body.objective.slice(0, 97)}...` : body.objective;
       let runId: string;
+      let existing: Awaited<ReturnType<WorkflowHandle['describe']>> | undefined;
       try {
         const handle = await app.temporal.workflow.start<typeof pipelineWorkflow>('pipelineWorkflow', {
           taskQueue: cfg.TEMPORAL_TASK_QUEUE,
@@ -49,22 +51,23 @@ export const spawnRoutes: FastifyPluginAsyncTypebox = async (app) => {
           workflowIdConflictPolicy: 'USE_EXISTING',
           workflowIdReusePolicy: 'REJECT_DUPLICATE',
           staticSummary: `Pipeline · ${objective}`,
-          staticDetails: `Objective: ${body.objective}\n\nMode: ${body.mode ?? cfg.llmMode}${body.scenario ? ` · scenario ${body.scenario}` : ''}`,
+          // The mode only when the request names it: by default the worker decides (it holds the key).
+          staticDetails: `Objective: ${body.objective}${body.mode ? `\n\nMode: ${body.mode}` : ''}${body.scenario ? `${body.mode ? ' · ' : '\n\n'}scenario ${body.scenario}` : ''}`,
           typedSearchAttributes: [
             { key: PipelineStatusKey, value: 'SPAWNING' },
             { key: PipelinePhaseKey, value: 'SPAWN' },
-            { key: LlmModeKey, value: body.mode ?? cfg.llmMode },
+            ...(body.mode ? [{ key: LlmModeKey, value: body.mode }] : []),
           ],
         });
         runId = handle.firstExecutionRunId;
       } catch (err) {
         if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
         // Finished earlier: the same pipeline, not a second one.
-        const d = await app.temporal.workflow.getHandle(workflowId).describe();
-        runId = d.raw.workflowExecutionInfo?.firstRunId || d.runId;
+        existing = await app.temporal.workflow.getHandle(workflowId).describe();
+        runId = existing.raw.workflowExecutionInfo?.firstRunId || existing.runId;
       }
       // Its current status (SPAWNING when new) from the search attribute: no worker needed to answer.
-      const d = await app.temporal.workflow.getHandle(workflowId).describe();
+      const d = existing ?? (await app.temporal.workflow.getHandle(workflowId).describe());
       const status = d.typedSearchAttributes.get(PipelineStatusKey) ?? 'SPAWNING';
       request.log.info({ pipelineId, workflowId, runId }, 'spawn');
       return reply.code(201).send({ pipeline_id: pipelineId, workflow_id: workflowId, run_id: runId, status });

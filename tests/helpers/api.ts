@@ -10,7 +10,7 @@ import type { PipelineEvent } from '../../common/types';
 import { Ledger } from '../../lib/ledger';
 import { createLogger } from '../../lib/logger';
 import { freePort } from '../../lib/temporalServer';
-import type { Harness } from './harness';
+import { startHarness, type Harness } from './harness';
 
 // The API on a test harness (real worker, Temporal, Redis, ledger), and a WebSocket client for /ws.
 
@@ -28,6 +28,17 @@ export async function startApi(h: Harness, opts: { token?: string } & Partial<Ap
     rateLimit: { max: 100_000, timeWindowMs: 60_000 },
     ...deps,
   });
+}
+
+/** A harness and the API on it, for a test file's before(); the harness is stopped if the API fails to start. */
+export async function startApiHarness(name: string): Promise<{ h: Harness; app: Api }> {
+  const h = await startHarness(name);
+  try {
+    return { h, app: await startApi(h) };
+  } catch (err) {
+    await h.stop();
+    throw err;
+  }
 }
 
 /** Listens on a free port; returns host:port. */

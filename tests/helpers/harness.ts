@@ -1,12 +1,11 @@
 import { type Client, type WorkflowHandle } from '@temporalio/client';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { NativeConnection, type Worker } from '@temporalio/worker';
 import type { Redis } from 'ioredis';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createLlmActivities } from '../../activities';
-import { llmTaskQueue, pipelineWorkflowId } from '../../common/ids';
+import { pipelineWorkflowId } from '../../common/ids';
 import { statusQuery } from '../../common/messages';
 import type { PipelineEvent, PipelineInput, PipelineStatusName } from '../../common/types';
 import { parseConfig, type Config } from '../../lib/config';
@@ -17,7 +16,7 @@ import { REPO_ROOT } from '../../lib/processes';
 import { connectRedis } from '../../lib/redis';
 import { connectClient } from '../../lib/temporal';
 import { runCli } from '../../lib/temporalServer';
-import { createWorkers, llmProviders, type WorkerRole } from '../../workers/create';
+import { createWorkers, type WorkerRole } from '../../workers/create';
 import { installRuntimeLogger } from '../../workers/runtime';
 import type { pipelineWorkflow } from '../../workflows/pipeline';
 
@@ -117,20 +116,14 @@ export interface ExtraWorker {
  * One more provider-call worker on the harness's `<queue>-llm`, as a second worker process would be:
  * its own connection, its own Redis connection and so its own CircuitBreaker object (the state is
  * shared through Redis), and an identity of its own, which the history's ActivityTaskStarted records.
- * Built from the same parts as workers/create.ts's `llm` role.
+ * workers/create.ts's `llm` role, as `npm run worker` with WORKER_ROLES=llm builds it.
  */
 export async function startLlmWorker(h: Harness, identity: string): Promise<ExtraWorker> {
   const { config } = h;
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
   const redis = await connectRedis(config.REDIS_URL);
-  const worker = await Worker.create({
-    connection,
-    namespace: config.TEMPORAL_NAMESPACE,
-    taskQueue: llmTaskQueue(h.taskQueue),
-    identity,
-    activities: createLlmActivities(llmProviders(config, redis)),
-    ...(config.LLM_RATE_LIMIT ? { maxTaskQueueActivitiesPerSecond: config.LLM_RATE_LIMIT } : {}),
-  });
+  const [worker] = await createWorkers({ connection, config, taskQueue: h.taskQueue, redis, roles: ['llm'], identity });
+  if (!worker) throw new Error('createWorkers made no llm worker');
   const running = worker.run();
   let stopped: Promise<void> | undefined;
   return {
