@@ -25,11 +25,19 @@ export default tseslint.config(
             ...['ioredis', 'better-sqlite3', 'openai', 'pino', 'fastify'].map((name) => ({ name, message: 'workflow code does no I/O: use an activity' })),
           ],
           patterns: [
-            { group: ['../activities', '../activities/*', '../lib/*'], allowTypeImports: true, message: 'only type imports from activities and lib in workflow code' },
+            {
+              group: ['../activities', '../activities/*', '../lib/*'],
+              allowTypeImports: true,
+              message: 'only type imports from activities and lib in workflow code',
+            },
           ],
         },
       ],
-      'no-restricted-globals': ['error', { name: 'process', message: 'workflows cannot read the environment' }, { name: 'setTimeout', message: 'use sleep() from @temporalio/workflow' }],
+      'no-restricted-globals': [
+        'error',
+        { name: 'process', message: 'workflows cannot read the environment' },
+        { name: 'setTimeout', message: 'use sleep() from @temporalio/workflow' },
+      ],
     },
   },
 );

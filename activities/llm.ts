@@ -24,7 +24,8 @@ export interface AgentCallResult {
 }
 
 /** The breaker's state for the status query; a Redis hiccup here must not fail the call. */
-const breakerOf = (provider: LlmProvider): Promise<BreakerSnapshot | undefined> => provider.breakerState?.().catch(() => undefined) ?? Promise.resolve(undefined);
+const breakerOf = (provider: LlmProvider): Promise<BreakerSnapshot | undefined> =>
+  provider.breakerState?.().catch(() => undefined) ?? Promise.resolve(undefined);
 
 /** How often a call in flight reports that it is alive; the workflow's heartbeat timeout is a few times this. */
 const HEARTBEAT_EVERY_MS = 2_000;
@@ -55,7 +56,13 @@ export function createLlmActivities(providers: Partial<Record<LlmMode, LlmProvid
       } catch (err) {
         if (err instanceof ProviderError) {
           const breaker = await breakerOf(provider);
-          const details: LlmFailureDetails = { kind: err.kind, status: err.status ?? null, retryable: err.retryable, retryAfterMs: err.retryAfterMs ?? null, ...(breaker ? { breaker } : {}) };
+          const details: LlmFailureDetails = {
+            kind: err.kind,
+            status: err.status ?? null,
+            retryable: err.retryable,
+            retryAfterMs: err.retryAfterMs ?? null,
+            ...(breaker ? { breaker } : {}),
+          };
           throw ApplicationFailure.create({
             message: err.message,
             type: failureType(err.kind),

@@ -4,7 +4,17 @@ import { answerJsonSchema } from './answerSchema';
 import { inBodyError, toProviderError } from './openaiErrors';
 import { parseAnswer } from './parse';
 import { buildMessages, repairMessage, type ChatMessage } from './prompts';
-import { estimateTokens, ProviderError, type AgentAnswer, type AgentRequest, type AgentTask, type CallContext, type Completion, type LlmProvider, type Usage } from './provider';
+import {
+  estimateTokens,
+  ProviderError,
+  type AgentAnswer,
+  type AgentRequest,
+  type AgentTask,
+  type CallContext,
+  type Completion,
+  type LlmProvider,
+  type Usage,
+} from './provider';
 
 // OpenRouter, or any OpenAI-compatible endpoint (Ollama, vLLM, LM Studio) through OPENROUTER_BASE_URL.
 // One complete() is one attempt: maxRetries is 0 because Temporal owns retries (the activity maps the
@@ -91,7 +101,13 @@ export class OpenAiProvider implements LlmProvider {
     } catch (err) {
       // E.g. a VaultError: retryable when the secret store is down, not when access is denied.
       const retryable = (err as { retryable?: unknown }).retryable === true;
-      throw new ProviderError(`the LLM API key is not available: ${(err as Error).message}`, retryable ? 'network' : 'not_configured', undefined, undefined, false);
+      throw new ProviderError(
+        `the LLM API key is not available: ${(err as Error).message}`,
+        retryable ? 'network' : 'not_configured',
+        undefined,
+        undefined,
+        false,
+      );
     }
   }
 
@@ -148,7 +164,8 @@ export class OpenAiProvider implements LlmProvider {
     }
     const failure = inBodyError(response, [key]);
     if (failure) throw failure;
-    if (!Array.isArray(response?.choices)) throw new ProviderError('LLM provider answered without choices (is OPENROUTER_BASE_URL an OpenAI-compatible /v1 endpoint?)', 'server');
+    if (!Array.isArray(response?.choices))
+      throw new ProviderError('LLM provider answered without choices (is OPENROUTER_BASE_URL an OpenAI-compatible /v1 endpoint?)', 'server');
     const choice = response.choices[0];
     const text = choice?.message?.content ?? '';
     const refusal = choice?.message?.refusal;

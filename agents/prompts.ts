@@ -38,17 +38,21 @@ const ROLE_BRIEF = {
 } as const;
 
 const GAMMA_BRIEF: Record<GammaReason, string> = {
-  STUCK: 'The team has made no progress for a while. Decide whether the proposal under consideration is good enough to adopt; if it is not, say the single next step that unblocks them.',
-  CONFLICT: 'ALPHA and BETA keep disagreeing. Arbitrate: weigh BETA\'s objections against the proposal, decide, and explain the decision so both can accept it.',
-  COMPLEXITY: 'The proposal is too complex to adopt as it is. Decompose the problem into sub-problems (at most 8) that can be delivered in stages, and approve the proposal only if it already can be.',
+  STUCK:
+    'The team has made no progress for a while. Decide whether the proposal under consideration is good enough to adopt; if it is not, say the single next step that unblocks them.',
+  CONFLICT: "ALPHA and BETA keep disagreeing. Arbitrate: weigh BETA's objections against the proposal, decide, and explain the decision so both can accept it.",
+  COMPLEXITY:
+    'The proposal is too complex to adopt as it is. Decompose the problem into sub-problems (at most 8) that can be delivered in stages, and approve the proposal only if it already can be.',
   MANUAL: 'An operator called you in. Review where the team stands, vote on the proposal under consideration and give both agents clear guidance.',
 };
 
 const TASK_BRIEF: Record<Exclude<AgentTask, 'mediate'>, string> = {
   research: 'Analyse the objective: the main design options, their trade-offs and the main risk.',
   synthesis: 'Say what success looks like for this objective: the constraints, the quality criteria and what to watch for.',
-  propose: 'Propose one concrete design. If there is feedback, address every point of it and refine; do not repeat a rejected proposal. Complexity is your estimate of the effort, from 0 (trivial) to 1 (very large).',
-  evaluate: 'Evaluate the proposal under consideration. Approve it only if it meets the objective with bounded risk; otherwise say precisely what must change. Your message goes to ALPHA.',
+  propose:
+    'Propose one concrete design. If there is feedback, address every point of it and refine; do not repeat a rejected proposal. Complexity is your estimate of the effort, from 0 (trivial) to 1 (very large).',
+  evaluate:
+    'Evaluate the proposal under consideration. Approve it only if it meets the objective with bounded risk; otherwise say precisely what must change. Your message goes to ALPHA.',
 };
 
 const TASK_FORMAT: Record<AgentTask, string> = {

@@ -35,11 +35,11 @@ export function buildFinalReport(args: {
   const outcome = args.partial
     ? `No consensus; ${args.partial.proposalId} "${args.partial.title}" was accepted as a partial result.`
     : consensus
-    ? `Consensus on ${consensus.proposalId} "${consensus.title}" in round ${consensus.round} (${consensus.votes
-        .filter((v) => v.approve)
-        .map((v) => v.agent.toUpperCase())
-        .join(', ')} in favour).`
-    : `No consensus after ${args.rounds} round(s).`;
+      ? `Consensus on ${consensus.proposalId} "${consensus.title}" in round ${consensus.round} (${consensus.votes
+          .filter((v) => v.approve)
+          .map((v) => v.agent.toUpperCase())
+          .join(', ')} in favour).`
+      : `No consensus after ${args.rounds} round(s).`;
   return {
     pipelineId: settings.pipelineId,
     objective: settings.objective,

@@ -60,7 +60,10 @@ function mediate(req: AgentRequest, scenario: Scenario): AgentAnswer {
   const proposalId = current?.id ?? 'none';
   const reason = req.gammaReason ?? 'MANUAL';
   if (scenario === 'no_consensus' && (req.orchestration ?? 1) === 1) {
-    return { vote: { proposalId, approve: false, reason: 'GAMMA: none of the proposals meets the objective yet.' }, message: 'GAMMA could not endorse any proposal.' };
+    return {
+      vote: { proposalId, approve: false, reason: 'GAMMA: none of the proposals meets the objective yet.' },
+      message: 'GAMMA could not endorse any proposal.',
+    };
   }
   switch (reason) {
     case 'CONFLICT': {
@@ -78,7 +81,10 @@ function mediate(req: AgentRequest, scenario: Scenario): AgentAnswer {
           message: `GAMMA decomposition: work through ${SUBPROBLEMS.length} sub-problems (${SUBPROBLEMS.join('; ')}) one by one.`,
         };
       }
-      return { vote: { proposalId, approve: true, reason: 'GAMMA: the decomposed plan covers every sub-problem.' }, message: `GAMMA: ${proposalId} covers the decomposition; adopt it.` };
+      return {
+        vote: { proposalId, approve: true, reason: 'GAMMA: the decomposed plan covers every sub-problem.' },
+        message: `GAMMA: ${proposalId} covers the decomposition; adopt it.`,
+      };
     default:
       // STUCK and MANUAL: a synthesis that unblocks the discussion.
       return {

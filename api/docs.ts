@@ -6,7 +6,8 @@ import type { FastifyInstance } from 'fastify';
 // from the package's own files; the content security policy keeps the page from loading anything
 // from another site.
 
-const CSP = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'self'";
+const CSP =
+  "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'self'";
 
 export async function registerDocs(app: FastifyInstance): Promise<void> {
   await app.register(swagger, {

@@ -42,7 +42,11 @@ function chain(err: unknown): ErrLike[] {
 function isUnavailable(err: unknown): boolean {
   // gRPC UNAVAILABLE (14) / DEADLINE_EXCEEDED (4), or a refused/closed socket (Redis, Temporal).
   return chain(err).some(
-    (e) => e.code === 14 || e.code === 4 || e.code === 'ECONNREFUSED' || /ECONNREFUSED|UNAVAILABLE|DEADLINE_EXCEEDED|Connection is closed|Stream isn't writeable/.test(e.message ?? ''),
+    (e) =>
+      e.code === 14 ||
+      e.code === 4 ||
+      e.code === 'ECONNREFUSED' ||
+      /ECONNREFUSED|UNAVAILABLE|DEADLINE_EXCEEDED|Connection is closed|Stream isn't writeable/.test(e.message ?? ''),
   );
 }
 

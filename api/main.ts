@@ -21,7 +21,10 @@ async function main(): Promise<void> {
   const app = await buildServer({ temporal, redis, ledger, config: cfg, logger });
   await app.listen({ host: cfg.API_HOST, port: cfg.API_PORT });
   // redactConfig masks API_TOKEN and the other secrets.
-  logger.info({ config: redactConfig(cfg), auth: Boolean(cfg.API_TOKEN) }, `API listening on http://${cfg.API_HOST}:${cfg.API_PORT} (dashboard at /, OpenAPI at /docs)`);
+  logger.info(
+    { config: redactConfig(cfg), auth: Boolean(cfg.API_TOKEN) },
+    `API listening on http://${cfg.API_HOST}:${cfg.API_PORT} (dashboard at /, OpenAPI at /docs)`,
+  );
 
   let stopping = false;
   const stop = async (signal: string) => {

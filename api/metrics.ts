@@ -29,7 +29,12 @@ export function createMetrics(): ApiMetrics {
       registers: [registry],
     }),
     wsClients: new Gauge({ name: 'ws_clients', help: 'WebSocket clients connected to /ws', registers: [registry] }),
-    wsDropped: new Counter({ name: 'ws_clients_dropped_total', help: 'WebSocket clients closed by the server, by reason (slow: fell too far behind)', labelNames: ['reason'], registers: [registry] }),
+    wsDropped: new Counter({
+      name: 'ws_clients_dropped_total',
+      help: 'WebSocket clients closed by the server, by reason (slow: fell too far behind)',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
   };
 }
 
@@ -47,8 +52,12 @@ export function registerMetrics(app: FastifyInstance, metrics: ApiMetrics): void
     metrics.httpRequests.inc(labels);
     metrics.httpDuration.observe(labels, reply.elapsedTime / 1000);
   });
-  app.get('/metrics', { schema: { description: 'Prometheus text format', produces: ['text/plain'], response: { 200: Type.String(), ...errorsFor(401) } } }, async (_request, reply) => {
-    const body = await metrics.registry.metrics();
-    return reply.type(metrics.registry.contentType).send(body);
-  });
+  app.get(
+    '/metrics',
+    { schema: { description: 'Prometheus text format', produces: ['text/plain'], response: { 200: Type.String(), ...errorsFor(401) } } },
+    async (_request, reply) => {
+      const body = await metrics.registry.metrics();
+      return reply.type(metrics.registry.contentType).send(body);
+    },
+  );
 }

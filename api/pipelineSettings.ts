@@ -21,8 +21,7 @@ export class PipelineSettingsReader {
     if (this.ledger.path === ':memory:') return null;
     this.db ??= new Database(this.ledger.path, { readonly: true, fileMustExist: true, timeout: 2000 });
     const row = this.db.prepare('SELECT settings FROM pipelines WHERE pipeline_id = ? ORDER BY created_at DESC LIMIT 1').get(pipelineId) as
-      | { settings: string }
-      | undefined;
+      { settings: string } | undefined;
     return row ? (JSON.parse(row.settings) as Partial<PipelineSettings>) : null;
   }
 

@@ -84,7 +84,10 @@ const AgentView = Type.Object(
     tokens: Type.Integer(),
     violations: Type.Optional(Type.Integer()),
     budget: Type.Optional(
-      Type.Object({ total: Type.Integer(), same: Type.Integer(), violations: Type.Integer(), tokens: Type.Integer() }, { ...open, description: 'the limits the agent runs under' }),
+      Type.Object(
+        { total: Type.Integer(), same: Type.Integer(), violations: Type.Integer(), tokens: Type.Integer() },
+        { ...open, description: 'the limits the agent runs under' },
+      ),
     ),
     revokedReason: Type.Optional(Type.String()),
   },
@@ -101,7 +104,7 @@ export const StatusReply = Type.Object(
     startedAt: Type.String(),
     updatedAt: Type.String(),
   },
-  { ...open, description: 'the workflow\'s `status` query' },
+  { ...open, description: "the workflow's `status` query" },
 );
 
 // --- orchestration query ---
@@ -117,8 +120,14 @@ const Proposal = Type.Object(
   },
   open,
 );
-const Consensus = Type.Object({ proposalId: Type.String(), title: Type.Optional(Type.String()), round: Type.Optional(Type.Integer()), votes: Type.Array(Vote) }, open);
-const AgentMessage = Type.Object({ id: Type.Optional(Type.String()), round: Type.Optional(Type.Integer()), from: Type.String(), to: Type.String(), content: Type.String() }, open);
+const Consensus = Type.Object(
+  { proposalId: Type.String(), title: Type.Optional(Type.String()), round: Type.Optional(Type.Integer()), votes: Type.Array(Vote) },
+  open,
+);
+const AgentMessage = Type.Object(
+  { id: Type.Optional(Type.String()), round: Type.Optional(Type.Integer()), from: Type.String(), to: Type.String(), content: Type.String() },
+  open,
+);
 export const OrchestrationReply = Type.Object(
   {
     status: Type.String(),
@@ -136,7 +145,7 @@ export const OrchestrationReply = Type.Object(
     subproblems: Type.Optional(Type.Array(Type.String())),
     partial: Type.Optional(nullable(Type.Object({ proposalId: Type.String(), title: Type.String() }, open))),
   },
-  { ...open, description: 'the workflow\'s `orchestration` query' },
+  { ...open, description: "the workflow's `orchestration` query" },
 );
 
 // --- report ---
@@ -159,7 +168,7 @@ export const ReportReply = Type.Object({
   pipeline_id: Type.String(),
   report: nullable(Report),
   continuation: Type.Object({
-    auto_continue: nullable(Type.Boolean({ description: 'the pipeline\'s own setting (ledger), null while not yet recorded' })),
+    auto_continue: nullable(Type.Boolean({ description: "the pipeline's own setting (ledger), null while not yet recorded" })),
     status: Type.String(),
     can_continue: Type.Boolean(),
   }),
@@ -233,7 +242,10 @@ export const WsQuery = Type.Object(
   {
     pipeline_id: Type.Optional(PipelineIdParam),
     since: Type.Optional(
-      Type.Integer({ minimum: 0, description: 'with pipeline_id: the last seq the client has; events after it are replayed first. Not accepted without pipeline_id.' }),
+      Type.Integer({
+        minimum: 0,
+        description: 'with pipeline_id: the last seq the client has; events after it are replayed first. Not accepted without pipeline_id.',
+      }),
     ),
   },
   { additionalProperties: false },

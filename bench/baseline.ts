@@ -20,7 +20,13 @@ export interface BaselineResult {
   llmCriticalPathMs: number;
 }
 
-export async function runBaseline(opts: { pipelineId: string; objective: string; scenario: 'consensus' | 'complex' | 'conflict'; latencyMs: number; redis?: Redis }): Promise<BaselineResult> {
+export async function runBaseline(opts: {
+  pipelineId: string;
+  objective: string;
+  scenario: 'consensus' | 'complex' | 'conflict';
+  latencyMs: number;
+  redis?: Redis;
+}): Promise<BaselineResult> {
   const started = performance.now();
   const settings = resolveSettings({ objective: opts.objective, scenario: opts.scenario, latencyMs: opts.latencyMs }, opts.pipelineId, CONTRACT_DEFAULTS);
   const llm = { mode: 'local' as const, model: settings.model, scenario: settings.scenario, latencyMs: settings.latencyMs };
@@ -29,7 +35,13 @@ export async function runBaseline(opts: { pipelineId: string; objective: string;
   let seq = 0;
   const pending: Promise<unknown>[] = [];
   const emit = (type: EventType, data: Record<string, unknown>) => {
-    const event: PipelineEvent = { type, pipeline_id: opts.pipelineId, seq: ++seq, ts: new Date().toISOString(), data: { pipeline_id: opts.pipelineId, ...data } };
+    const event: PipelineEvent = {
+      type,
+      pipeline_id: opts.pipelineId,
+      seq: ++seq,
+      ts: new Date().toISOString(),
+      data: { pipeline_id: opts.pipelineId, ...data },
+    };
     // Watchers are told beside the critical path, as the workflow's outbox does.
     if (opts.redis) pending.push(publishEvents(opts.redis, opts.pipelineId, [event]));
   };
@@ -100,7 +112,15 @@ export async function runBaseline(opts: { pipelineId: string; objective: string;
   }
   const status = consensus ? 'COMPLETED' : 'NO_CONSENSUS';
   if (consensus) emit('consensus_reached', { proposal_id: consensus.proposalId });
-  buildFinalReport({ settings, status: consensus ? 'COMPLETED' : 'ORCHESTRATION_FAILED', agents: summaries, consensus, rounds: round, notes: [], at: new Date().toISOString() });
+  buildFinalReport({
+    settings,
+    status: consensus ? 'COMPLETED' : 'ORCHESTRATION_FAILED',
+    agents: summaries,
+    consensus,
+    rounds: round,
+    notes: [],
+    at: new Date().toISOString(),
+  });
   emit('pipeline_finished', { status, rounds: round });
   await Promise.all(pending);
   return { status, rounds: round, wallMs: performance.now() - started, llmCriticalPathMs: criticalPath };

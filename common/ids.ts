@@ -3,8 +3,7 @@ import type { AgentPhase, Role } from './types';
 // Workflow ids are the business ids people type and see in the Web UI.
 export const pipelineWorkflowId = (pipelineId: string): string => `pipeline-${pipelineId}`;
 
-export const agentWorkflowId = (pipelineId: string, phase: AgentPhase, role: Role): string =>
-  `pipeline-${pipelineId}-${phase}-${role}`;
+export const agentWorkflowId = (pipelineId: string, phase: AgentPhase, role: Role): string => `pipeline-${pipelineId}-${phase}-${role}`;
 
 /** `pipeline-demo` → `demo`; anything else is taken as it is. */
 export const pipelineIdFromWorkflowId = (workflowId: string): string =>

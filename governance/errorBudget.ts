@@ -33,8 +33,10 @@ export function recordFailure(state: BudgetState, limits: BudgetLimits, errorCla
   const streak = state.lastClass === errorClass ? state.streak + 1 : 1;
   const next: BudgetState = { ...state, total: state.total + 1, lastClass: errorClass, streak };
   if (opts.fatal) return { state: next, exhausted: { budget: 'fatal', reason: `${errorClass} cannot be fixed by retrying` } };
-  if (streak >= limits.same) return { state: next, exhausted: { budget: 'same', reason: `${errorClass} ${streak} times in a row (repeat budget ${limits.same})` } };
-  if (next.total >= limits.total) return { state: next, exhausted: { budget: 'total', reason: `${next.total} failed attempts (total budget ${limits.total})` } };
+  if (streak >= limits.same)
+    return { state: next, exhausted: { budget: 'same', reason: `${errorClass} ${streak} times in a row (repeat budget ${limits.same})` } };
+  if (next.total >= limits.total)
+    return { state: next, exhausted: { budget: 'total', reason: `${next.total} failed attempts (total budget ${limits.total})` } };
   return { state: next };
 }
 
@@ -44,7 +46,8 @@ export function recordViolation(state: BudgetState, limits: BudgetLimits, what: 
   if (next.violations >= limits.violations) {
     return { state: next, exhausted: { budget: 'violations', reason: `procedure violation: ${what} (violation budget ${limits.violations})` } };
   }
-  if (next.total >= limits.total) return { state: next, exhausted: { budget: 'total', reason: `${next.total} failed attempts (total budget ${limits.total})` } };
+  if (next.total >= limits.total)
+    return { state: next, exhausted: { budget: 'total', reason: `${next.total} failed attempts (total budget ${limits.total})` } };
   return { state: next };
 }
 

@@ -42,7 +42,12 @@ export function stuckTrigger(msWithoutProgress: number, t: GammaThresholds): Gam
 }
 
 /** The triggers that follow a new proposal, in the order they are checked. */
-export function triggersAfterProposal(proposal: Proposal, proposals: readonly Proposal[], consensus: Consensus | null, t: GammaThresholds): GammaTrigger | undefined {
+export function triggersAfterProposal(
+  proposal: Proposal,
+  proposals: readonly Proposal[],
+  consensus: Consensus | null,
+  t: GammaThresholds,
+): GammaTrigger | undefined {
   return complexityTrigger(proposal, t) ?? conflictTrigger(proposals, consensus, t);
 }
 

@@ -63,9 +63,5 @@ export async function claimBoard(redis: Redis, pipelineId: string, runKey: strin
   const k = boardKeys(pipelineId);
   const current = await redis.get(k.run);
   if (current === runKey) return;
-  await redis
-    .multi()
-    .del(k.proposals, k.solutions, k.votes, k.consensus, k.messages, k.handoffs, k.subproblems, k.events)
-    .set(k.run, runKey)
-    .exec();
+  await redis.multi().del(k.proposals, k.solutions, k.votes, k.consensus, k.messages, k.handoffs, k.subproblems, k.events).set(k.run, runKey).exec();
 }

@@ -22,7 +22,6 @@ export interface BreakerOptions {
   probeLeaseMs?: number;
 }
 
-
 /** The state as activities report it (openedUntil: epoch ms, Redis's clock; null when closed). */
 export type BreakerState = BreakerSnapshot;
 

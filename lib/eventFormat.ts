@@ -24,7 +24,12 @@ export function formatEvent(e: PipelineEvent): string {
     case 'gamma_spawned':
       return `   ⚑ GAMMA spawned (${s(d.reason)})${d.detail ? `: ${s(d.detail)}` : ''}`;
     case 'consensus_reached':
-      return `   ✔ consensus on ${s(d.proposal_id)} (${(d.votes as { agent: string; approve: boolean }[] | undefined)?.filter((v) => v.approve).map((v) => v.agent).join(', ') ?? ''})`;
+      return `   ✔ consensus on ${s(d.proposal_id)} (${
+        (d.votes as { agent: string; approve: boolean }[] | undefined)
+          ?.filter((v) => v.approve)
+          .map((v) => v.agent)
+          .join(', ') ?? ''
+      })`;
     case 'agent_revoked':
       return `   ✖ ${s(d.role)} revoked: ${s(d.reason)}${(d.handoff as { left?: string } | undefined)?.left ? ` · handoff: ${s((d.handoff as { left: string }).left)}` : ''}`;
     case 'orchestration_complete':

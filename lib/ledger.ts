@@ -178,7 +178,11 @@ export class Ledger {
   }
 
   handoffs(pipelineId: string): (Handoff & { attempt: number; run_key: string })[] {
-    const rows = this.db.prepare(`SELECT run_key, attempt, data FROM handoffs WHERE pipeline_id = ? ORDER BY ts, agent_id`).all(pipelineId) as { run_key: string; attempt: number; data: string }[];
+    const rows = this.db.prepare(`SELECT run_key, attempt, data FROM handoffs WHERE pipeline_id = ? ORDER BY ts, agent_id`).all(pipelineId) as {
+      run_key: string;
+      attempt: number;
+      data: string;
+    }[];
     return rows.map((r) => ({ ...(JSON.parse(r.data) as Handoff), attempt: r.attempt, run_key: r.run_key }));
   }
 
@@ -190,14 +194,34 @@ export class Ledger {
     );
     return this.db.transaction((list: CallRecord[]) =>
       list.reduce(
-        (n, c) => n + insert.run(ref.pipelineId, ref.runKey, c.key, c.agentId, c.role, c.task, c.round, c.attempt, c.model, c.promptTokens, c.completionTokens, c.totalTokens, c.costUsd ?? null, c.at).changes,
+        (n, c) =>
+          n +
+          insert.run(
+            ref.pipelineId,
+            ref.runKey,
+            c.key,
+            c.agentId,
+            c.role,
+            c.task,
+            c.round,
+            c.attempt,
+            c.model,
+            c.promptTokens,
+            c.completionTokens,
+            c.totalTokens,
+            c.costUsd ?? null,
+            c.at,
+          ).changes,
         0,
       ),
     )(calls);
   }
 
   calls(pipelineId: string): (CallRecord & { run_key: string })[] {
-    const rows = this.db.prepare(`SELECT * FROM llm_calls WHERE pipeline_id = ? ORDER BY ts, call_key`).all(pipelineId) as Record<string, string | number | null>[];
+    const rows = this.db.prepare(`SELECT * FROM llm_calls WHERE pipeline_id = ? ORDER BY ts, call_key`).all(pipelineId) as Record<
+      string,
+      string | number | null
+    >[];
     return rows.map((r) => ({
       run_key: String(r.run_key),
       key: String(r.call_key),
@@ -232,9 +256,7 @@ export class Ledger {
 
   /** Appends audit events in one transaction; events already there (by seq) are skipped. */
   recordAudit(ref: RunRef, events: PipelineEvent[]): number {
-    const insert = this.db.prepare(
-      `INSERT INTO audit_events (pipeline_id, run_key, seq, type, data, ts) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-    );
+    const insert = this.db.prepare(`INSERT INTO audit_events (pipeline_id, run_key, seq, type, data, ts) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`);
     const tx = this.db.transaction((list: PipelineEvent[]) =>
       list.reduce((n, e) => n + insert.run(ref.pipelineId, ref.runKey, e.seq, e.type, JSON.stringify(e.data), e.ts).changes, 0),
     );

@@ -49,10 +49,15 @@ export async function startRedisServer(port: number | string): Promise<Managed> 
   child.on('error', () => undefined); // reported by waitFor: the process exited
   const managed: Managed = { name: 'redis', child, stop: () => stopProcess(child) };
   try {
-    await waitFor('redis-server (is it installed? apt-get install redis-server)', async () => {
-      (await connectRedis(`redis://127.0.0.1:${port}`)).disconnect();
-      return true;
-    }, 15_000, child);
+    await waitFor(
+      'redis-server (is it installed? apt-get install redis-server)',
+      async () => {
+        (await connectRedis(`redis://127.0.0.1:${port}`)).disconnect();
+        return true;
+      },
+      15_000,
+      child,
+    );
   } catch (err) {
     await managed.stop();
     throw err;

@@ -75,12 +75,15 @@ export async function ensureTemporalCli(out: NodeJS.WritableStream = process.std
   child.stdout!.on('data', onData);
   child.stderr!.on('data', onData);
   const tty = (out as NodeJS.WriteStream).isTTY;
-  const timer = setInterval(() => {
-    const secs = Math.round((Date.now() - started) / 1000);
-    const phase = downloads ? `${downloads} modules downloaded, compiling` : 'resolving modules';
-    const line = `  go install: ${secs}s elapsed, ${phase}${lastLine ? ` (${lastLine.slice(0, 60)})` : ''}`;
-    out.write(tty ? `\r${line.padEnd(110)}` : `${line}\n`);
-  }, tty ? 1000 : 30_000);
+  const timer = setInterval(
+    () => {
+      const secs = Math.round((Date.now() - started) / 1000);
+      const phase = downloads ? `${downloads} modules downloaded, compiling` : 'resolving modules';
+      const line = `  go install: ${secs}s elapsed, ${phase}${lastLine ? ` (${lastLine.slice(0, 60)})` : ''}`;
+      out.write(tty ? `\r${line.padEnd(110)}` : `${line}\n`);
+    },
+    tty ? 1000 : 30_000,
+  );
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
   clearInterval(timer);
   if (tty) out.write('\n');

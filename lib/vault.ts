@@ -112,7 +112,8 @@ export class VaultClient {
       throw new VaultError(`Vault answered ${res.status} reading ${path}${errors ? `: ${this.scrub(errors.slice(0, 300))}` : ''}`, res.status);
     }
     const data = body?.data?.data;
-    if (!data || typeof data !== 'object') throw new VaultError(`Vault's answer for ${path} is not a KV v2 secret (is the path under a kv-v2 mount, with data/?)`);
+    if (!data || typeof data !== 'object')
+      throw new VaultError(`Vault's answer for ${path} is not a KV v2 secret (is the path under a kv-v2 mount, with data/?)`);
     return { data: data as Record<string, unknown>, at: Date.now() };
   }
 

@@ -55,7 +55,8 @@ if (flags.help) {
 
 function intList(raw: string, name: string): number[] {
   const list = raw.split(',').map((x) => Number(x.trim()));
-  if (!list.length || list.some((x) => !Number.isInteger(x) || x <= 0)) throw new Error(`--${name}: "${raw}" is not a comma-separated list of positive whole numbers`);
+  if (!list.length || list.some((x) => !Number.isInteger(x) || x <= 0))
+    throw new Error(`--${name}: "${raw}" is not a comma-separated list of positive whole numbers`);
   return list;
 }
 function positive(raw: string, name: string, min = 1): number {
@@ -75,7 +76,8 @@ const opts = {
   spawns: positive(flags.spawns ?? (quick ? '5' : '30'), 'spawns'),
   only: new Set((flags.only ?? 'p1,p2,p3,p4').split(',').map((s) => s.trim().toLowerCase())),
 };
-if (!['consensus', 'complex', 'conflict'].includes(opts.scenario)) throw new Error(`--scenario: "${opts.scenario}" is not one of consensus, complex, conflict (the scenarios the baseline runs too)`);
+if (!['consensus', 'complex', 'conflict'].includes(opts.scenario))
+  throw new Error(`--scenario: "${opts.scenario}" is not one of consensus, complex, conflict (the scenarios the baseline runs too)`);
 
 const SETTLE_MS = 1000;
 const TARGETS = { p1: 1.1, p2Ratio: 1.5, p2RssBytes: 1024 ** 3, p3: 1.2, p4P95Ms: 300 };
@@ -83,7 +85,15 @@ const TARGETS = { p1: 1.1, p2Ratio: 1.5, p2RssBytes: 1024 ** 3, p3: 1.2, p4P95Ms
 interface Results {
   p1?: { runs: number; wallMsMedian: number; llmCriticalPathMs: number; rounds: number; ratioMedian: number; ratioMin: number; target: number };
   p2?: { steps: Awaited<ReturnType<ScaleStep>>[]; target: { ratioP95: number; rssBytes: number; at: number } };
-  p3?: { runs: number; baselineWallMsMedian: number; baselineCriticalPathMs: number; baselineRounds: number; temporalWallMsMedian: number; ratio: number; target: number };
+  p3?: {
+    runs: number;
+    baselineWallMsMedian: number;
+    baselineCriticalPathMs: number;
+    baselineRounds: number;
+    temporalWallMsMedian: number;
+    ratio: number;
+    target: number;
+  };
   p4?: { spawns: number; p50Ms: number; p95Ms: number; maxMs: number; target: { p95Ms: number } };
 }
 
@@ -130,7 +140,12 @@ async function main(): Promise<number> {
     log(`worker pid ${worker.child.pid} on task queue ${taskQueue}`);
     const results: Results = {};
 
-    const input = (i: number, extra: Partial<PipelineInput> = {}): PipelineInput => ({ objective: `Design a caching strategy (${runId} #${i})`, scenario: opts.scenario, latencyMs: opts.latencyMs, ...extra });
+    const input = (i: number, extra: Partial<PipelineInput> = {}): PipelineInput => ({
+      objective: `Design a caching strategy (${runId} #${i})`,
+      scenario: opts.scenario,
+      latencyMs: opts.latencyMs,
+      ...extra,
+    });
     const runPipeline = async (extra: Partial<PipelineInput> = {}): Promise<Timed> => {
       const id = `${runId}-${++seq}`;
       const t0 = performance.now();
@@ -177,7 +192,15 @@ async function main(): Promise<number> {
       const bar = new Progress('P3 baseline (no Temporal)', opts.runs);
       const base = [];
       for (let i = 0; i < opts.runs; i++) {
-        base.push(await runBaseline({ pipelineId: `${runId}-base-${i}`, objective: input(i).objective, scenario: opts.scenario as 'consensus', latencyMs: opts.latencyMs, redis }));
+        base.push(
+          await runBaseline({
+            pipelineId: `${runId}-base-${i}`,
+            objective: input(i).objective,
+            scenario: opts.scenario as 'consensus',
+            latencyMs: opts.latencyMs,
+            redis,
+          }),
+        );
         bar.tick();
       }
       bar.finish();
@@ -214,7 +237,9 @@ async function main(): Promise<number> {
       label: flags.label ?? null,
       options: { ...opts, only: [...opts.only] },
       machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryBytes: totalmem(), node: process.version, platform: process.platform },
-      server: process.env.TEMPORAL_ADDRESS ? `given (${process.env.TEMPORAL_ADDRESS})` : 'dev server started by the benchmark (in-memory SQLite, eager activities on)',
+      server: process.env.TEMPORAL_ADDRESS
+        ? `given (${process.env.TEMPORAL_ADDRESS})`
+        : 'dev server started by the benchmark (in-memory SQLite, eager activities on)',
       results,
     };
     mkdirSync(flags.out!, { recursive: true });
@@ -249,13 +274,26 @@ async function main(): Promise<number> {
     if (all.length < n) {
       // Past the step's time limit: the rest are stopped, so the next step starts on an idle system.
       const ids = Array.from({ length: n }, (_, i) => pipelineWorkflowId(`${runId}-${first + i}`));
-      await Promise.all(ids.map((id) => client.workflow.getHandle(id).terminate('bench: past the step time limit').catch(() => undefined)));
+      await Promise.all(
+        ids.map((id) =>
+          client.workflow
+            .getHandle(id)
+            .terminate('bench: past the step time limit')
+            .catch(() => undefined),
+        ),
+      );
     }
     const done = all.filter((t) => t.result?.status === 'COMPLETED');
     const statuses: Record<string, number> = {};
     for (const t of all) statuses[t.result?.status ?? 'ERROR'] = (statuses[t.result?.status ?? 'ERROR'] ?? 0) + 1;
     if (all.length < n) statuses.UNFINISHED = n - all.length;
-    bar.finish(done.length < n ? `(${Object.entries(statuses).map(([k, v]) => `${v} ${k}`).join(', ')}; limit ${opts.durationS}s)` : '');
+    bar.finish(
+      done.length < n
+        ? `(${Object.entries(statuses)
+            .map(([k, v]) => `${v} ${k}`)
+            .join(', ')}; limit ${opts.durationS}s)`
+        : '',
+    );
     const ratios = done.map(ratioOf);
     const history = await historySize(first, Math.min(n, 5));
     return {
@@ -280,7 +318,10 @@ async function main(): Promise<number> {
     const bytes: number[] = [];
     for (let i = first; i < first + sample; i++) {
       const id = `${runId}-${i}`;
-      const ids = [pipelineWorkflowId(id), ...(['run', 'orch'] as const).flatMap((phase) => (['alpha', 'beta', 'gamma'] as const).map((role) => agentWorkflowId(id, phase, role)))];
+      const ids = [
+        pipelineWorkflowId(id),
+        ...(['run', 'orch'] as const).flatMap((phase) => (['alpha', 'beta', 'gamma'] as const).map((role) => agentWorkflowId(id, phase, role))),
+      ];
       let e = 0;
       let b = 0;
       for (const wid of ids) {
@@ -338,8 +379,24 @@ async function main(): Promise<number> {
     }
     // The probes' pipelines run on; they end before the worker stops, so none is left behind.
     const ids = Array.from({ length: latencies.length }, (_, i) => pipelineWorkflowId(`${runId}-api-${i}`));
-    await Promise.race([Promise.all(ids.map((id) => client.workflow.getHandle(id).result().catch(() => undefined))), new Promise((r) => setTimeout(r, 60_000).unref())]);
-    return { spawns, p50Ms: Math.round(percentile(latencies, 50)), p95Ms: Math.round(percentile(latencies, 95)), maxMs: Math.round(Math.max(...latencies)), target: { p95Ms: TARGETS.p4P95Ms } };
+    await Promise.race([
+      Promise.all(
+        ids.map((id) =>
+          client.workflow
+            .getHandle(id)
+            .result()
+            .catch(() => undefined),
+        ),
+      ),
+      new Promise((r) => setTimeout(r, 60_000).unref()),
+    ]);
+    return {
+      spawns,
+      p50Ms: Math.round(percentile(latencies, 50)),
+      p95Ms: Math.round(percentile(latencies, 95)),
+      maxMs: Math.round(Math.max(...latencies)),
+      target: { p95Ms: TARGETS.p4P95Ms },
+    };
   }
 }
 
@@ -382,7 +439,13 @@ const verdict = (ok: boolean) => (ok ? 'met' : 'missed');
 function printTable(results: Results): void {
   const rows: string[][] = [['figure', 'measured', 'target', '']];
   const { p1, p2, p3, p4 } = results;
-  if (p1) rows.push(['P1 overhead (wall ÷ LLM critical path)', `${p1.ratioMedian} (${p1.wallMsMedian} ms ÷ ${p1.llmCriticalPathMs} ms)`, `≤ ${TARGETS.p1}`, verdict(p1.ratioMedian <= TARGETS.p1)]);
+  if (p1)
+    rows.push([
+      'P1 overhead (wall ÷ LLM critical path)',
+      `${p1.ratioMedian} (${p1.wallMsMedian} ms ÷ ${p1.llmCriticalPathMs} ms)`,
+      `≤ ${TARGETS.p1}`,
+      verdict(p1.ratioMedian <= TARGETS.p1),
+    ]);
   if (p2) {
     for (const s of p2.steps) {
       const at = s.n === 500 ? `all, p95 ≤ ${TARGETS.p2Ratio}, RSS ≤ 1 GiB` : '';
@@ -395,12 +458,23 @@ function printTable(results: Results): void {
       ]);
     }
   }
-  if (p3) rows.push(['P3 price of durability (Temporal ÷ plain)', `${p3.ratio} (${p3.temporalWallMsMedian} ms ÷ ${p3.baselineWallMsMedian} ms)`, `≤ ${TARGETS.p3}`, verdict(p3.ratio <= TARGETS.p3)]);
+  if (p3)
+    rows.push([
+      'P3 price of durability (Temporal ÷ plain)',
+      `${p3.ratio} (${p3.temporalWallMsMedian} ms ÷ ${p3.baselineWallMsMedian} ms)`,
+      `≤ ${TARGETS.p3}`,
+      verdict(p3.ratio <= TARGETS.p3),
+    ]);
   if (p4) rows.push(['P4 spawn → first event', `p50 ${p4.p50Ms} ms, p95 ${p4.p95Ms} ms`, `p95 ≤ ${TARGETS.p4P95Ms} ms`, verdict(p4.p95Ms <= TARGETS.p4P95Ms)]);
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   console.log('');
   for (const [i, r] of rows.entries()) {
-    console.log(r.map((c, j) => c.padEnd(widths[j]!)).join('  ').trimEnd());
+    console.log(
+      r
+        .map((c, j) => c.padEnd(widths[j]!))
+        .join('  ')
+        .trimEnd(),
+    );
     if (i === 0) console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   }
 }

@@ -63,7 +63,13 @@ async function ensureTemporal(): Promise<void> {
   const port = Number(cfg.TEMPORAL_ADDRESS.split(':')[1]);
   say(`· starting the Temporal dev server on ${cfg.TEMPORAL_ADDRESS} (Web UI ${cfg.TEMPORAL_UI_URL})`);
   const cli = await ensureTemporalCli();
-  devServer = await startDevServer({ cli, port, uiPort: Number(new URL(cfg.TEMPORAL_UI_URL).port || 8233), dbFile: join(REPO_ROOT, 'data', 'temporal.db'), logFile: join(REPO_ROOT, 'data', 'temporal.log') });
+  devServer = await startDevServer({
+    cli,
+    port,
+    uiPort: Number(new URL(cfg.TEMPORAL_UI_URL).port || 8233),
+    dbFile: join(REPO_ROOT, 'data', 'temporal.db'),
+    logFile: join(REPO_ROOT, 'data', 'temporal.log'),
+  });
 }
 
 async function startWorker(): Promise<Managed> {
@@ -148,7 +154,10 @@ async function main(): Promise<number> {
   });
   say(`\nWeb UI: ${cfg.TEMPORAL_UI_URL}/namespaces/${cfg.TEMPORAL_NAMESPACE}/workflows/${spawned.workflow_id}\n`);
 
-  const timeout = setTimeout(() => finished({ type: 'pipeline_finished', pipeline_id: pipelineId, seq: -1, ts: '', data: { status: 'DEMO_TIMEOUT' } }), 10 * 60_000);
+  const timeout = setTimeout(
+    () => finished({ type: 'pipeline_finished', pipeline_id: pipelineId, seq: -1, ts: '', data: { status: 'DEMO_TIMEOUT' } }),
+    10 * 60_000,
+  );
   // A worker that looked alive may have just died: if nothing happens, start one.
   const watchdog = setTimeout(() => {
     if (events === 0 && !started.some((m) => m.name === 'worker')) {
@@ -166,7 +175,9 @@ async function main(): Promise<number> {
   const { report } = await api<{ report: Report | null }>('GET', `/api/checkpoint/report?pipeline_id=${pipelineId}`);
   const status = await api<StatusView>('GET', `/api/pipeline/${pipelineId}`);
   say(`\n${report ? renderReport(report) : '(no report)'}`);
-  say(`\nResult: ${status.status} · ${status.agents.length} agents · ${status.agents.reduce((n, a) => n + a.tokens, 0)} tokens · GAMMA ${status.gamma.spawned ? `spawned (${status.gamma.reason})` : 'not needed'}`);
+  say(
+    `\nResult: ${status.status} · ${status.agents.length} agents · ${status.agents.reduce((n, a) => n + a.tokens, 0)} tokens · GAMMA ${status.gamma.spawned ? `spawned (${status.gamma.reason})` : 'not needed'}`,
+  );
   say(`Done in ${((Date.now() - t0) / 1000).toFixed(1)}s. Logs of what the demo started: data/demo.log`);
   return last.data.status === 'COMPLETED' ? 0 : 1;
 }

@@ -23,7 +23,14 @@ async function main(): Promise<void> {
   }
   const cli = await ensureTemporalCli();
   const dbFile = join(process.cwd(), 'data', 'temporal.db');
-  const server = await startDevServer({ cli, port: Number(port), uiPort: 8233, dbFile, namespace: cfg.TEMPORAL_NAMESPACE, logFile: join(process.cwd(), 'data', 'temporal.log') });
+  const server = await startDevServer({
+    cli,
+    port: Number(port),
+    uiPort: 8233,
+    dbFile,
+    namespace: cfg.TEMPORAL_NAMESPACE,
+    logFile: join(process.cwd(), 'data', 'temporal.log'),
+  });
   console.log(`Temporal dev server at ${server.address} (history in ${dbFile}); Web UI at ${server.uiUrl}. Ctrl-C stops it.`);
   const stop = () => void server.stop().then(() => process.exit(0));
   process.on('SIGINT', stop);

@@ -55,7 +55,14 @@ describe('bearer token', () => {
   ];
 
   test('every protected route: 401 without, with a wrong or malformed token; served with the right one', async () => {
-    const wrong = [{}, bearer('x'), bearer(TOKEN.slice(0, -1) + 'X'), bearer(`${TOKEN}${TOKEN}`), { authorization: TOKEN }, { authorization: `Basic ${Buffer.from(`u:${TOKEN}`).toString('base64')}` }];
+    const wrong = [
+      {},
+      bearer('x'),
+      bearer(TOKEN.slice(0, -1) + 'X'),
+      bearer(`${TOKEN}${TOKEN}`),
+      { authorization: TOKEN },
+      { authorization: `Basic ${Buffer.from(`u:${TOKEN}`).toString('base64')}` },
+    ];
     for (const [method, url, payload] of routes()) {
       for (const headers of wrong) {
         const r = await app.inject({ method: method as 'GET' | 'POST', url, headers, ...(payload ? { payload } : {}) });

@@ -18,7 +18,11 @@ describe('docs, metrics, dashboard', () => {
   test('/docs/json is OpenAPI describing every route of the contract, with schemas and bearer auth', async () => {
     const r = await app.inject({ method: 'GET', url: '/docs/json' });
     assert.equal(r.statusCode, 200);
-    const doc = json<{ openapi: string; paths: Record<string, Record<string, { requestBody?: unknown; parameters?: unknown[]; responses: Record<string, unknown> }>>; components: { securitySchemes: object } }>(r);
+    const doc = json<{
+      openapi: string;
+      paths: Record<string, Record<string, { requestBody?: unknown; parameters?: unknown[]; responses: Record<string, unknown> }>>;
+      components: { securitySchemes: object };
+    }>(r);
     assert.match(doc.openapi, /^3\./);
     const expected: [string, string][] = [
       ['post', '/api/spawn'],
@@ -78,7 +82,20 @@ describe('docs, metrics, dashboard', () => {
     const csp = String(page.headers['content-security-policy']);
     assert.match(csp, /default-src 'self'/);
     assert.match(csp, /connect-src 'self'/);
-    for (const id of ['spawn-form', 'pipelines', 'phases', 'agents', 'proposals', 'report', 'events', 'btn-continue', 'btn-stop', 'btn-gamma', 'btn-recover', 'token']) {
+    for (const id of [
+      'spawn-form',
+      'pipelines',
+      'phases',
+      'agents',
+      'proposals',
+      'report',
+      'events',
+      'btn-continue',
+      'btn-stop',
+      'btn-gamma',
+      'btn-recover',
+      'token',
+    ]) {
       assert.match(page.body, new RegExp(`id="${id}"`), `the page has #${id}`);
     }
     // The Temporal Web UI address is filled in from the configuration.

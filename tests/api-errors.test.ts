@@ -27,7 +27,15 @@ function assertError(r: { statusCode: number; body: string }, code: number, what
 }
 
 const inject = (a: Api, [method, url, payload]: Case) =>
-  a.inject({ method, url, ...(payload === undefined ? {} : typeof payload === 'string' ? { payload, headers: { 'content-type': 'application/json' } } : { payload: payload as object }) });
+  a.inject({
+    method,
+    url,
+    ...(payload === undefined
+      ? {}
+      : typeof payload === 'string'
+        ? { payload, headers: { 'content-type': 'application/json' } }
+        : { payload: payload as object }),
+  });
 
 describe('400: bad input, on every endpoint', () => {
   const id = 'some-pipeline';

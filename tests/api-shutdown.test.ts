@@ -15,7 +15,13 @@ test('SIGTERM: WebSocket clients hear 1001, the process exits 0', { timeout: 60_
   const port = await freePort();
   const child = spawn(process.execPath, ['--import', 'tsx', 'api/main.ts'], {
     cwd: REPO_ROOT,
-    env: { ...process.env, API_HOST: '127.0.0.1', API_PORT: String(port), LEDGER_PATH: join(mkdtempSync(join(tmpdir(), 'ag-api-')), 'ledger.db'), LOG_LEVEL: 'warn' },
+    env: {
+      ...process.env,
+      API_HOST: '127.0.0.1',
+      API_PORT: String(port),
+      LEDGER_PATH: join(mkdtempSync(join(tmpdir(), 'ag-api-')), 'ledger.db'),
+      LOG_LEVEL: 'warn',
+    },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
@@ -24,7 +30,10 @@ test('SIGTERM: WebSocket clients hear 1001, the process exits 0', { timeout: 60_
   try {
     const deadline = Date.now() + 30_000;
     for (;;) {
-      const ok = await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false);
+      const ok = await fetch(`http://127.0.0.1:${port}/healthz`).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (ok) break;
       assert.ok(Date.now() < deadline, `the API did not come up: ${stderr}`);
       await new Promise((r) => setTimeout(r, 200));

@@ -16,7 +16,8 @@ after(async () => {
 });
 
 type Err = { statusCode: number; error: string; message: string };
-const spawn = (body: Record<string, unknown>) => app.inject({ method: 'POST', url: '/api/spawn', payload: { objective: 'Design a caching strategy', mode: 'local', ...body } });
+const spawn = (body: Record<string, unknown>) =>
+  app.inject({ method: 'POST', url: '/api/spawn', payload: { objective: 'Design a caching strategy', mode: 'local', ...body } });
 const errorShape = (r: { body: string }) => assert.deepEqual(Object.keys(json(r)).sort(), ['error', 'message', 'statusCode']);
 
 async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
@@ -35,7 +36,10 @@ describe('API', () => {
     const spawned = await spawn({ pipeline_id: pipelineId, auto_continue: false, scenario: 'consensus' });
     assert.equal(spawned.statusCode, 201, spawned.body);
     const first = json<{ pipeline_id: string; workflow_id: string; run_id: string; status: string }>(spawned);
-    assert.deepEqual({ ...first, run_id: typeof first.run_id }, { pipeline_id: pipelineId, workflow_id: `pipeline-${pipelineId}`, run_id: 'string', status: 'SPAWNING' });
+    assert.deepEqual(
+      { ...first, run_id: typeof first.run_id },
+      { pipeline_id: pipelineId, workflow_id: `pipeline-${pipelineId}`, run_id: 'string', status: 'SPAWNING' },
+    );
     const again = await spawn({ pipeline_id: pipelineId, auto_continue: false, scenario: 'consensus' });
     assert.equal(again.statusCode, 201);
     assert.equal(json(again).run_id, first.run_id, 'the same run, not a second pipeline');
@@ -47,7 +51,9 @@ describe('API', () => {
     const listed = await until('the pipeline in the REPORT list', async () => {
       const r = await app.inject({ method: 'GET', url: '/api/pipelines?status=REPORT&limit=500' });
       assert.equal(r.statusCode, 200, r.body);
-      return json<{ pipelines: { pipeline_id: string; status: string; phase: string; execution_status: string }[] }>(r).pipelines.find((p) => p.pipeline_id === pipelineId);
+      return json<{ pipelines: { pipeline_id: string; status: string; phase: string; execution_status: string }[] }>(r).pipelines.find(
+        (p) => p.pipeline_id === pipelineId,
+      );
     });
     assert.deepEqual([listed.status, listed.phase, listed.execution_status], ['REPORT', 'REPORT', 'RUNNING']);
     const limited = json<{ pipelines: unknown[] }>(await app.inject({ method: 'GET', url: '/api/pipelines?limit=1' }));
@@ -84,10 +90,14 @@ describe('API', () => {
 
     const result = await handle.result();
     assert.equal(result.status, 'COMPLETED');
-    const orch = json<{ consensus: unknown; gamma: { spawned: boolean; reason: string } }>(await app.inject({ method: 'GET', url: `/api/pipeline/${pipelineId}/orchestration` }));
+    const orch = json<{ consensus: unknown; gamma: { spawned: boolean; reason: string } }>(
+      await app.inject({ method: 'GET', url: `/api/pipeline/${pipelineId}/orchestration` }),
+    );
     assert.ok(orch.consensus);
     assert.deepEqual([orch.gamma.spawned, orch.gamma.reason], [true, 'MANUAL']);
-    const finalReport = json<{ report: { kind: string }; continuation: { can_continue: boolean } }>(await app.inject({ method: 'GET', url: `/api/checkpoint/report?pipeline_id=${pipelineId}` }));
+    const finalReport = json<{ report: { kind: string }; continuation: { can_continue: boolean } }>(
+      await app.inject({ method: 'GET', url: `/api/checkpoint/report?pipeline_id=${pipelineId}` }),
+    );
     assert.equal(finalReport.report.kind, 'final');
     assert.equal(finalReport.continuation.can_continue, false);
 
@@ -99,9 +109,17 @@ describe('API', () => {
     assert.equal(logs.statusCode, 200);
     const entries = json<{ entries: { type: string; seq: number }[] }>(logs).entries;
     assert.equal(entries.at(-1)?.type, 'pipeline_finished');
-    assert.deepEqual(entries.map((e) => e.seq), entries.map((_, i) => i + 1), 'every event, in order');
+    assert.deepEqual(
+      entries.map((e) => e.seq),
+      entries.map((_, i) => i + 1),
+      'every event, in order',
+    );
     const two = json<{ entries: { seq: number }[] }>(await app.inject({ method: 'GET', url: `/api/pipeline/logs?pipeline_id=${pipelineId}&limit=2` })).entries;
-    assert.deepEqual(two.map((e) => e.seq), [entries.length - 1, entries.length], 'the newest entries, oldest first');
+    assert.deepEqual(
+      two.map((e) => e.seq),
+      [entries.length - 1, entries.length],
+      'the newest entries, oldest first',
+    );
     const all = json<{ pipeline_id: null; entries: unknown[] }>(await app.inject({ method: 'GET', url: '/api/pipeline/logs?limit=5' }));
     assert.deepEqual([all.pipeline_id, all.entries.length], [null, 5]);
 
@@ -119,7 +137,7 @@ describe('API', () => {
     assert.deepEqual([json(respawn).run_id, json(respawn).status], [first.run_id, 'COMPLETED']);
   });
 
-  test('the report tells auto_continue from the pipeline\'s own settings', async () => {
+  test("the report tells auto_continue from the pipeline's own settings", async () => {
     const pipelineId = uniqueId('api-auto');
     assert.equal((await spawn({ pipeline_id: pipelineId, auto_continue: true })).statusCode, 201);
     const handle = h.client.workflow.getHandle(`pipeline-${pipelineId}`);
@@ -153,7 +171,9 @@ describe('API', () => {
     const handle = await h.start({ scenario: 'no_consensus', maxRounds: 1, autoContinue: true });
     const pipelineId = handle.workflowId.slice('pipeline-'.length);
     await h.waitForStatus(handle, 'ORCHESTRATION_FAILED', 60_000);
-    const report = json<{ continuation: { status: string; can_continue: boolean } }>(await app.inject({ method: 'GET', url: `/api/checkpoint/report?pipeline_id=${pipelineId}` }));
+    const report = json<{ continuation: { status: string; can_continue: boolean } }>(
+      await app.inject({ method: 'GET', url: `/api/checkpoint/report?pipeline_id=${pipelineId}` }),
+    );
     assert.deepEqual([report.continuation.status, report.continuation.can_continue], ['ORCHESTRATION_FAILED', false]);
     const r = await app.inject({ method: 'POST', url: `/api/pipeline/${pipelineId}/recover`, payload: { action: 'accept_partial' } });
     assert.equal(r.statusCode, 202, r.body);

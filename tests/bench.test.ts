@@ -11,7 +11,11 @@ import { REPO_ROOT } from '../lib/processes';
 
 test('npm run bench -- --quick reports P1-P4, with every pipeline completed', { timeout: 300_000 }, async () => {
   const out = mkdtempSync(join(tmpdir(), 'ag-bench-'));
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/bench.ts', '--quick', '--out', out], { cwd: REPO_ROOT, env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/bench.ts', '--quick', '--out', out], {
+    cwd: REPO_ROOT,
+    env: process.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   child.stdout.on('data', (c: Buffer) => (output += c.toString()));
   child.stderr.on('data', (c: Buffer) => (output += c.toString()));

@@ -80,7 +80,11 @@ describe('circuit breaker shared through Redis', () => {
   test('a key that cannot be read (Vault down) does not count against the provider', async () => {
     const [a] = pair();
     const vaultDown = new ProviderError('the LLM API key is not available: Vault is unreachable', 'network', undefined, undefined, false);
-    for (let i = 0; i < 5; i++) await assert.rejects(a.run(() => Promise.reject(vaultDown)), /Vault is unreachable/);
+    for (let i = 0; i < 5; i++)
+      await assert.rejects(
+        a.run(() => Promise.reject(vaultDown)),
+        /Vault is unreachable/,
+      );
     assert.equal((await a.state()).state, 'closed');
     assert.equal((await a.state()).failures, 0);
   });
@@ -150,7 +154,12 @@ describe('circuit breaker shared through Redis', () => {
     try {
       const [a] = pair({ failures: 2 });
       const llm = a.wrap(new OpenAiProvider({ baseURL: fake.url, apiKey: async () => 'sk-test', structuredOutput: 'json_schema' }));
-      const call = () => llm.complete({ pipelineId: 'p', role: 'alpha', task: 'research', objective: 'o', round: 0 }, { mode: 'openrouter', model: 'fake/model', scenario: 'consensus', latencyMs: 0 }, { attempt: 1 });
+      const call = () =>
+        llm.complete(
+          { pipelineId: 'p', role: 'alpha', task: 'research', objective: 'o', round: 0 },
+          { mode: 'openrouter', model: 'fake/model', scenario: 'consensus', latencyMs: 0 },
+          { attempt: 1 },
+        );
       // Bad output is the model's problem, not an outage: it does not count.
       fake.addFault({ kind: 'malformed', times: 4 });
       await assert.rejects(call(), (e) => e instanceof ProviderError && e.kind === 'invalid_output');
@@ -173,7 +182,10 @@ describe('circuit breaker shared through Redis', () => {
     try {
       const b = new CircuitBreaker(offline, { name: 'unreachable', failures: 1, cooldownMs: 60_000 });
       assert.equal(await b.run(async () => 'answered'), 'answered');
-      await assert.rejects(b.run(() => Promise.reject(outage())), /503/);
+      await assert.rejects(
+        b.run(() => Promise.reject(outage())),
+        /503/,
+      );
       await assert.rejects(b.state());
     } finally {
       offline.disconnect();

@@ -71,18 +71,28 @@ describe('a worker killed with SIGKILL', () => {
       // The scenario's outcome without a crash: BETA asks for a refinement, then P2 is accepted by both.
       assert.equal(result.status, 'COMPLETED');
       assert.equal(result.consensus?.proposalId, 'P2');
-      assert.deepEqual(result.consensus?.votes.map((v) => [v.agent, v.approve]), [
-        ['alpha', true],
-        ['beta', true],
-      ]);
-      assert.deepEqual(result.revoked, [], 'a lost worker is not the agents\' fault: nobody was revoked');
+      assert.deepEqual(
+        result.consensus?.votes.map((v) => [v.agent, v.approve]),
+        [
+          ['alpha', true],
+          ['beta', true],
+        ],
+      );
+      assert.deepEqual(result.revoked, [], "a lost worker is not the agents' fault: nobody was revoked");
       const orch = await handle.query(orchestrationQuery);
-      assert.deepEqual(orch.proposals.map((p) => p.id), ['P1', 'P2']);
+      assert.deepEqual(
+        orch.proposals.map((p) => p.id),
+        ['P1', 'P2'],
+      );
       assert.equal(orch.votes.length, 4);
 
       const ledger = new Ledger(ledgerPath);
       try {
-        assert.deepEqual(ledger.results(pipelineId).map((r) => r.status), ['COMPLETED'], 'exactly one result row');
+        assert.deepEqual(
+          ledger.results(pipelineId).map((r) => r.status),
+          ['COMPLETED'],
+          'exactly one result row',
+        );
         const audit = ledger.audit(pipelineId, 10_000);
         assert.equal(new Set(audit.map((a) => a.seq)).size, audit.length, 'no audit event twice');
         const keys = ledger.checkpoints(pipelineId).map((c) => c.key);
@@ -93,7 +103,11 @@ describe('a worker killed with SIGKILL', () => {
       const redis = await connectRedis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
       try {
         const events = await eventsSince(redis, pipelineId, 0);
-        assert.deepEqual(events.map((e) => e.seq), events.map((_, i) => i + 1), 'every event once, in order');
+        assert.deepEqual(
+          events.map((e) => e.seq),
+          events.map((_, i) => i + 1),
+          'every event once, in order',
+        );
         assert.equal(events.at(-1)?.type, 'pipeline_finished');
       } finally {
         redis.disconnect();
@@ -119,7 +133,10 @@ describe('a worker killed with SIGKILL', () => {
       assert.equal(report?.kind, 'partial');
       const ledger = new Ledger(ledgerPath);
       try {
-        assert.deepEqual(ledger.results(pipelineId).map((r) => r.status), ['TIMEOUT']);
+        assert.deepEqual(
+          ledger.results(pipelineId).map((r) => r.status),
+          ['TIMEOUT'],
+        );
       } finally {
         ledger.close();
       }

@@ -24,7 +24,20 @@ after(async () => {
 
 test('start with only an objective ends COMPLETED; the status query answers in the contract shape', async () => {
   const workflowId = `pipeline-${uniqueId('cli')}`;
-  await cli(['workflow', 'start', '--type', 'pipelineWorkflow', '--task-queue', 'agent-pipeline', '--workflow-id', workflowId, '--static-summary', 'Pipeline · Design a caching strategy', '--input', '{"objective":"Design a caching strategy"}']);
+  await cli([
+    'workflow',
+    'start',
+    '--type',
+    'pipelineWorkflow',
+    '--task-queue',
+    'agent-pipeline',
+    '--workflow-id',
+    workflowId,
+    '--static-summary',
+    'Pipeline · Design a caching strategy',
+    '--input',
+    '{"objective":"Design a caching strategy"}',
+  ]);
   const handle = h.client.workflow.getHandle(workflowId);
   const result = await handle.result();
   assert.equal(result.status, 'COMPLETED');
@@ -44,7 +57,18 @@ test('start with only an objective ends COMPLETED; the status query answers in t
 
 test('signal spawnGamma, update continue and cancel from the CLI', async () => {
   const workflowId = `pipeline-${uniqueId('cli-steer')}`;
-  await cli(['workflow', 'start', '--type', 'pipelineWorkflow', '--task-queue', 'agent-pipeline', '--workflow-id', workflowId, '--input', '{"objective":"Design a caching strategy","autoContinue":false}']);
+  await cli([
+    'workflow',
+    'start',
+    '--type',
+    'pipelineWorkflow',
+    '--task-queue',
+    'agent-pipeline',
+    '--workflow-id',
+    workflowId,
+    '--input',
+    '{"objective":"Design a caching strategy","autoContinue":false}',
+  ]);
   const handle = h.client.workflow.getHandle(workflowId);
   await h.waitForStatus(handle, 'REPORT');
   await cli(['workflow', 'signal', '--workflow-id', workflowId, '--name', 'spawnGamma', '--input', '{"reason":"MANUAL"}']);
@@ -53,11 +77,26 @@ test('signal spawnGamma, update continue and cancel from the CLI', async () => {
   const result = await handle.result();
   assert.equal(result.gamma.spawned, true);
 
-  const rejected = await runCli(process.env.TEMPORAL_CLI_PATH ?? 'temporal', ['workflow', 'update', 'execute', '--workflow-id', workflowId, '--name', 'continue'], h.config.TEMPORAL_ADDRESS);
+  const rejected = await runCli(
+    process.env.TEMPORAL_CLI_PATH ?? 'temporal',
+    ['workflow', 'update', 'execute', '--workflow-id', workflowId, '--name', 'continue'],
+    h.config.TEMPORAL_ADDRESS,
+  );
   assert.notEqual(rejected.status, 0, 'continue on a finished pipeline is refused');
 
   const other = `pipeline-${uniqueId('cli-cancel')}`;
-  await cli(['workflow', 'start', '--type', 'pipelineWorkflow', '--task-queue', 'agent-pipeline', '--workflow-id', other, '--input', '{"objective":"Design a caching strategy","autoContinue":false}']);
+  await cli([
+    'workflow',
+    'start',
+    '--type',
+    'pipelineWorkflow',
+    '--task-queue',
+    'agent-pipeline',
+    '--workflow-id',
+    other,
+    '--input',
+    '{"objective":"Design a caching strategy","autoContinue":false}',
+  ]);
   const otherHandle = h.client.workflow.getHandle(other);
   await h.waitForStatus(otherHandle, 'REPORT');
   await cli(['workflow', 'cancel', '--workflow-id', other]);
@@ -67,7 +106,18 @@ test('signal spawnGamma, update continue and cancel from the CLI', async () => {
 
 test('find a pipeline waiting for recovery and recover it from the CLI', async () => {
   const workflowId = `pipeline-${uniqueId('cli-recover')}`;
-  await cli(['workflow', 'start', '--type', 'pipelineWorkflow', '--task-queue', 'agent-pipeline', '--workflow-id', workflowId, '--input', '{"objective":"Design a caching strategy","scenario":"no_consensus","maxRounds":1}']);
+  await cli([
+    'workflow',
+    'start',
+    '--type',
+    'pipelineWorkflow',
+    '--task-queue',
+    'agent-pipeline',
+    '--workflow-id',
+    workflowId,
+    '--input',
+    '{"objective":"Design a caching strategy","scenario":"no_consensus","maxRounds":1}',
+  ]);
   const handle = h.client.workflow.getHandle(workflowId);
   await h.waitForStatus(handle, 'ORCHESTRATION_FAILED');
   let listed = '';

@@ -81,7 +81,10 @@ test('spawn from the page, watch it reach COMPLETED, read the report there', { t
   assert.ok((await page.locator('#proposals tbody tr').count()) >= 1, 'proposals listed');
   // Every event once, in order, in the log.
   const logged = await page.locator('#events li').evaluateAll((lis) => lis.map((li) => Number(li.getAttribute('data-seq'))));
-  assert.deepEqual(logged, logged.map((_, i) => i + 1));
+  assert.deepEqual(
+    logged,
+    logged.map((_, i) => i + 1),
+  );
   assert.equal(
     await page.getAttribute('#p-temporal', 'href'),
     `${h.config.TEMPORAL_UI_URL.replace(/\/+$/, '')}/namespaces/${h.config.TEMPORAL_NAMESPACE}/workflows/pipeline-${pipelineId}`,
@@ -89,7 +92,11 @@ test('spawn from the page, watch it reach COMPLETED, read the report there', { t
   await page.waitForSelector(`#pipelines tr[data-pipeline="${pipelineId}"]`, { timeout: 30_000 });
 
   const origin = new URL(base).origin;
-  assert.deepEqual(requests.filter((u) => !u.startsWith(origin) && !u.startsWith('data:') && !u.startsWith(origin.replace('http', 'ws'))), [], 'nothing from another site');
+  assert.deepEqual(
+    requests.filter((u) => !u.startsWith(origin) && !u.startsWith('data:') && !u.startsWith(origin.replace('http', 'ws'))),
+    [],
+    'nothing from another site',
+  );
   assert.deepEqual(problems, []);
 });
 

@@ -19,7 +19,13 @@ after(() => {
   subscriber.disconnect();
 });
 
-const ev = (pipelineId: string, seq: number): PipelineEvent => ({ type: 'vote_cast', pipeline_id: pipelineId, seq, ts: '2026-01-01T00:00:00.000Z', data: { n: seq } });
+const ev = (pipelineId: string, seq: number): PipelineEvent => ({
+  type: 'vote_cast',
+  pipeline_id: pipelineId,
+  seq,
+  ts: '2026-01-01T00:00:00.000Z',
+  data: { n: seq },
+});
 
 test('publishing is idempotent and a late watcher sees every event exactly once, in order', async () => {
   const id = `evt-${Date.now().toString(36)}`;
@@ -33,5 +39,8 @@ test('publishing is idempotent and a late watcher sees every event exactly once,
   await new Promise((r) => setTimeout(r, 200));
   await stop();
   assert.deepEqual(seen, [2, 3, 4, 5]);
-  assert.deepEqual((await eventsSince(redis, id, 3)).map((e) => e.seq), [4, 5]);
+  assert.deepEqual(
+    (await eventsSince(redis, id, 3)).map((e) => e.seq),
+    [4, 5],
+  );
 });

@@ -46,33 +46,91 @@ const ROUTES = [
 const junk = fc.oneof(
   fc.string({ unit: 'grapheme', maxLength: 40 }),
   fc.string({ unit: 'binary', maxLength: 40 }),
-  fc.constantFrom('', ' ', '..', '../../etc/passwd', '%00', '%zz', '%E0%A4%A', '-1', '0', '1e309', 'NaN', 'null', 'true', '[]', '{}', '__proto__', 'constructor', 'x'.repeat(300)),
+  fc.constantFrom(
+    '',
+    ' ',
+    '..',
+    '../../etc/passwd',
+    '%00',
+    '%zz',
+    '%E0%A4%A',
+    '-1',
+    '0',
+    '1e309',
+    'NaN',
+    'null',
+    'true',
+    '[]',
+    '{}',
+    '__proto__',
+    'constructor',
+    'x'.repeat(300),
+  ),
   fc.integer().map(String),
   fc.double().map(String),
 );
-const segment = fc.oneof(junk.map((s) => encodeURIComponent(s)), fc.constantFrom('demo', 'a'.repeat(101), '%2F', '%2e%2e', '.', 'pipeline-x'));
+const segment = fc.oneof(
+  junk.map((s) => encodeURIComponent(s)),
+  fc.constantFrom('demo', 'a'.repeat(101), '%2F', '%2e%2e', '.', 'pipeline-x'),
+);
 const query = fc
-  .array(fc.tuple(fc.oneof(fc.constantFrom('status', 'limit', 'pipeline_id', 'since', 'token'), junk), fc.oneof(junk, fc.constantFrom('REPORT', '5', '0', '-3', '99999'))), { maxLength: 4 })
+  .array(
+    fc.tuple(
+      fc.oneof(fc.constantFrom('status', 'limit', 'pipeline_id', 'since', 'token'), junk),
+      fc.oneof(junk, fc.constantFrom('REPORT', '5', '0', '-3', '99999')),
+    ),
+    { maxLength: 4 },
+  )
   .map((pairs) => (pairs.length ? `?${pairs.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&')}` : ''));
 const path = fc.oneof(
   { weight: 4, arbitrary: fc.tuple(fc.constantFrom(...ROUTES), segment).map(([route, id]) => route.split(' ')[1]!.replace(':id', id)) },
   { weight: 1, arbitrary: fc.array(segment, { minLength: 1, maxLength: 5 }).map((parts) => `/${parts.join('/')}`) },
-  { weight: 1, arbitrary: fc.constantFrom('/api', '/api/', '/api/pipeline', '/api/pipeline/', '//api//spawn', '/api/spawn/', '/docs/static/../../package.json', '/dashboard/../server.ts') },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      '/api',
+      '/api/',
+      '/api/pipeline',
+      '/api/pipeline/',
+      '//api//spawn',
+      '/api/spawn/',
+      '/docs/static/../../package.json',
+      '/dashboard/../server.ts',
+    ),
+  },
 );
 // Spawn-like bodies are always broken somewhere (objective never a valid string), so no pipeline starts.
-const badObjective = fc.oneof(fc.constant(''), fc.integer(), fc.boolean(), fc.constant(null), fc.array(fc.string()), fc.object(), fc.constant('x'.repeat(5000)));
+const badObjective = fc.oneof(
+  fc.constant(''),
+  fc.integer(),
+  fc.boolean(),
+  fc.constant(null),
+  fc.array(fc.string()),
+  fc.object(),
+  fc.constant('x'.repeat(5000)),
+);
 const body = fc.oneof(
   fc.constant(undefined),
   junk,
   fc.json().map((s) => s),
   fc.jsonValue().map((v) => JSON.stringify(v)),
-  fc.record({ objective: badObjective, mode: junk, auto_continue: fc.anything(), pipeline_id: junk, timeout: fc.anything() }, { requiredKeys: ['objective'] }).map((o) => JSON.stringify(o)),
+  fc
+    .record({ objective: badObjective, mode: junk, auto_continue: fc.anything(), pipeline_id: junk, timeout: fc.anything() }, { requiredKeys: ['objective'] })
+    .map((o) => JSON.stringify(o)),
   fc.record({ pipeline_id: junk, action: junk, reason: junk, mode: junk }, { requiredKeys: [] }).map((o) => JSON.stringify(o)),
   fc.constantFrom('{"objective":', '{"objective": "x"', '{{{{', '\u0000', '{"__proto__":{"polluted":1}}', `{"objective":"${'y'.repeat(70 * 1024)}"}`),
 );
 const headers = fc.record(
   {
-    'content-type': fc.constantFrom('application/json', 'application/json; charset=latin1', 'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'garbage/???', ''),
+    'content-type': fc.constantFrom(
+      'application/json',
+      'application/json; charset=latin1',
+      'text/plain',
+      'application/x-www-form-urlencoded',
+      'multipart/form-data; boundary=x',
+      'garbage/???',
+      '',
+    ),
     authorization: fc.oneof(junk, fc.constantFrom('Bearer', 'Bearer ', 'Basic Og==', 'Bearer a b c')),
     upgrade: fc.constantFrom('websocket', 'h2c', 'garbage'),
     'x-forwarded-for': junk,
@@ -81,14 +139,17 @@ const headers = fc.record(
 );
 type Method = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH' | 'HEAD' | 'OPTIONS';
 // Mostly a route's own method, so that requests reach validation and handlers, not just the 404.
-const method = fc.oneof({ weight: 3, arbitrary: fc.constant('ROUTE' as const) }, { weight: 1, arbitrary: fc.constantFrom<Method>('GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'HEAD', 'OPTIONS') });
+const method = fc.oneof(
+  { weight: 3, arbitrary: fc.constant('ROUTE' as const) },
+  { weight: 1, arbitrary: fc.constantFrom<Method>('GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'HEAD', 'OPTIONS') },
+);
 const methodFor = (m: Method | 'ROUTE', p: string): Method => {
   if (m !== 'ROUTE') return m;
   const route = ROUTES.find((r) => new RegExp(`^${r.split(' ')[1]!.replace(':id', '[^/]*')}$`).test(p.split('?')[0]!));
   return (route?.split(' ')[0] as Method | undefined) ?? 'POST';
 };
 
-test('1000 malformed requests: no 5xx, errors in the contract\'s shape, the server still answers', async (t) => {
+test("1000 malformed requests: no 5xx, errors in the contract's shape, the server still answers", async (t) => {
   const seen = new Map<number, number>();
   await fc.assert(
     fc.asyncProperty(method, path, query, headers, body, fc.boolean(), async (mm, p, q, hdrs, payload, withToken) => {
@@ -96,7 +157,12 @@ test('1000 malformed requests: no 5xx, errors in the contract\'s shape, the serv
       const server = withToken ? guarded : app;
       // Header values must at least be representable on the wire.
       const cleanHeaders = Object.fromEntries(Object.entries(hdrs).filter(([, v]) => /^[\t\x20-\x7e]*$/.test(String(v))));
-      const r = await server.inject({ method: m, url: `${p}${q}`, headers: cleanHeaders, ...(payload === undefined || m === 'GET' || m === 'HEAD' ? {} : { payload }) });
+      const r = await server.inject({
+        method: m,
+        url: `${p}${q}`,
+        headers: cleanHeaders,
+        ...(payload === undefined || m === 'GET' || m === 'HEAD' ? {} : { payload }),
+      });
       seen.set(r.statusCode, (seen.get(r.statusCode) ?? 0) + 1);
       assert.ok(r.statusCode < 500, `${m} ${p}${q} answered ${r.statusCode}: ${r.body.slice(0, 300)}`);
       if (r.statusCode >= 400 && m !== 'HEAD' && /json/.test(String(r.headers['content-type']))) {
@@ -119,7 +185,14 @@ test('1000 malformed requests: no 5xx, errors in the contract\'s shape, the serv
 test('bytes that are not HTTP, on a real socket: refused with 400, the server still answers', async () => {
   const address = await listen(app);
   const [host, port] = [address.split(':')[0]!, Number(address.split(':')[1])];
-  const garbage = ['\x00\x01\x02\x03\r\n\r\n', 'GET / HTTP/9.9\r\n\r\n', 'GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n', `GET /${'a'.repeat(20_000)} HTTP/1.1\r\n\r\n`, 'POST /api/spawn HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n', 'HELLO\r\n\r\n'];
+  const garbage = [
+    '\x00\x01\x02\x03\r\n\r\n',
+    'GET / HTTP/9.9\r\n\r\n',
+    'GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n',
+    `GET /${'a'.repeat(20_000)} HTTP/1.1\r\n\r\n`,
+    'POST /api/spawn HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n',
+    'HELLO\r\n\r\n',
+  ];
   for (const bytes of garbage) {
     const answer = await new Promise<string>((resolve) => {
       const s = connect({ host, port });

@@ -32,7 +32,9 @@ const of = (events: PipelineEvent[], type: string) => events.filter((e) => e.typ
 const searchAttribute = async (workflowId: string, name: string) =>
   (await h.client.workflow.getHandle(workflowId).describe()).typedSearchAttributes.getAll().find((p) => p.key.name === name)?.value;
 const spawnGammaSignals = async (workflowId: string) =>
-  ((await h.client.workflow.getHandle(workflowId).fetchHistory()).events ?? []).filter((e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'spawnGamma');
+  ((await h.client.workflow.getHandle(workflowId).fetchHistory()).events ?? []).filter(
+    (e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'spawnGamma',
+  );
 const childStatus = async (pipelineId: string, role: 'alpha' | 'beta' | 'gamma') =>
   (await h.client.workflow.getHandle(agentWorkflowId(pipelineId, 'orch', role)).describe()).status.name;
 
@@ -49,15 +51,27 @@ describe('GAMMA triggers', () => {
     const casting = orch.votes.find((v) => v.agent === 'gamma');
     assert.ok(casting?.approve && /arbitration/.test(casting.reason ?? ''), 'GAMMA cast a vote with a rationale');
     assert.equal(result.consensus?.proposalId, casting.proposalId, 'the casting vote decided');
-    assert.deepEqual(result.consensus?.votes.filter((v) => v.approve).map((v) => v.agent).sort(), ['alpha', 'gamma']);
-    assert.ok(orch.votes.filter((v) => v.agent === 'beta').every((v) => !v.approve), 'BETA never agreed on its own');
+    assert.deepEqual(
+      result.consensus?.votes
+        .filter((v) => v.approve)
+        .map((v) => v.agent)
+        .sort(),
+      ['alpha', 'gamma'],
+    );
+    assert.ok(
+      orch.votes.filter((v) => v.agent === 'beta').every((v) => !v.approve),
+      'BETA never agreed on its own',
+    );
 
     const events = await h.events(pipelineId);
     assert.equal(of(events, 'gamma_spawned')[0]?.data.reason, 'CONFLICT');
     assert.match(String(of(events, 'gamma_spawned')[0]?.data.detail), /3 unresolved proposals/);
     assert.equal((await spawnGammaSignals(handle.workflowId)).length, 1, 'the trigger went through the spawnGamma signal');
     assert.equal(await searchAttribute(handle.workflowId, 'GammaReason'), 'CONFLICT');
-    assert.ok(h.ledger.audit(pipelineId, 1000).some((r) => r.type === 'gamma_spawned' && (r.data as { reason: string }).reason === 'CONFLICT'), 'the reason is in the ledger');
+    assert.ok(
+      h.ledger.audit(pipelineId, 1000).some((r) => r.type === 'gamma_spawned' && (r.data as { reason: string }).reason === 'CONFLICT'),
+      'the reason is in the ledger',
+    );
     await h.recordHistory('conflict', handle);
   });
 
@@ -77,7 +91,7 @@ describe('GAMMA triggers', () => {
     assert.deepEqual(result.gamma, { spawned: true, reason: 'MANUAL' });
     const orch = await handle.query(orchestrationQuery);
     assert.equal(orch.attempt, 2);
-    assert.ok(orch.proposals.length > 3, 'the rerun kept the first orchestration\'s proposals and added to them');
+    assert.ok(orch.proposals.length > 3, "the rerun kept the first orchestration's proposals and added to them");
     assert.equal((await spawnGammaSignals(handle.workflowId)).length, 1);
     await h.recordHistory('conflict-below-threshold-recover', handle);
   });
@@ -91,7 +105,10 @@ describe('GAMMA triggers', () => {
     assert.deepEqual(result.gamma, { spawned: true, reason: 'STUCK' });
     assert.equal(result.consensus?.proposalId, 'P1', 'GAMMA unblocked the first proposal');
     const orch = await handle.query(orchestrationQuery);
-    assert.ok(orch.messages.some((m) => m.from === 'gamma' && /synthesis/.test(m.content)), 'GAMMA posted a synthesis');
+    assert.ok(
+      orch.messages.some((m) => m.from === 'gamma' && /synthesis/.test(m.content)),
+      'GAMMA posted a synthesis',
+    );
     assert.ok(!orch.votes.some((v) => v.agent === 'beta'), 'BETA never answered');
     assert.equal(await childStatus(pipelineId, 'beta'), 'CANCELLED', 'the stalled BETA was stopped when consensus came');
     const events = await h.events(pipelineId);
@@ -121,7 +138,13 @@ describe('GAMMA triggers', () => {
     const adopted = orch.proposals.find((p) => p.id === result.consensus?.proposalId)!;
     assert.deepEqual(adopted.subproblems, orch.subproblems, 'the adopted proposal works through the sub-problems');
     assert.ok(adopted.complexity <= 0.8);
-    assert.deepEqual(result.consensus?.votes.filter((v) => v.approve).map((v) => v.agent).sort(), ['alpha', 'beta', 'gamma']);
+    assert.deepEqual(
+      result.consensus?.votes
+        .filter((v) => v.approve)
+        .map((v) => v.agent)
+        .sort(),
+      ['alpha', 'beta', 'gamma'],
+    );
     const board = JSON.parse((await h.redis.get(boardKeys(pipelineId).subproblems))!);
     assert.equal(board.items.length, 3, 'the decomposition is on the blackboard');
     await h.recordHistory('complex', handle);
@@ -151,10 +174,13 @@ describe('error budgets', () => {
     assert.match(beta.revokedReason ?? '', /LlmServer 2 times in a row/);
     const alpha = status.agents.find((a) => a.role === 'alpha' && a.phase === 'orch')!;
     assert.equal(alpha.status, 'COMPLETED');
-    assert.equal(alpha.errors, 1, 'ALPHA\'s one rate-limited attempt was counted, then retried after Retry-After');
+    assert.equal(alpha.errors, 1, "ALPHA's one rate-limited attempt was counted, then retried after Retry-After");
 
     const report = await handle.query(reportQuery);
-    assert.ok(report?.notes.some((n) => /BETA was revoked .*ALPHA continued alone/.test(n)), 'the report says who carried on');
+    assert.ok(
+      report?.notes.some((n) => /BETA was revoked .*ALPHA continued alone/.test(n)),
+      'the report says who carried on',
+    );
     const events = await h.events(pipelineId);
     const revoked = of(events, 'agent_revoked');
     assert.equal(revoked.length, 1);
@@ -162,7 +188,7 @@ describe('error budgets', () => {
     const handoffs = h.ledger.handoffs(pipelineId);
     assert.equal(handoffs.length, 1);
     assert.match(handoffs[0]!.left, /evaluate for round 1 on P1/);
-    assert.equal((await h.redis.hlen(boardKeys(pipelineId).handoffs)), 1, 'the handoff is on the blackboard');
+    assert.equal(await h.redis.hlen(boardKeys(pipelineId).handoffs), 1, 'the handoff is on the blackboard');
     assert.ok(of(events, 'consensus_reached').length === 1);
     await h.recordHistory('revoked', handle);
   });
@@ -170,7 +196,10 @@ describe('error budgets', () => {
   test('both agents revoked: the pipeline ends FAILED with a failure checkpoint and one result row', async () => {
     const handle = await h.start({ scenario: 'revoked', budgets: { errors: { total: 1 } } });
     const pipelineId = pipelineIdFromWorkflowId(handle.workflowId);
-    await assert.rejects(handle.result(), (err: unknown) => err instanceof WorkflowFailedError && /every agent was revoked/.test(String((err.cause as Error)?.message)));
+    await assert.rejects(
+      handle.result(),
+      (err: unknown) => err instanceof WorkflowFailedError && /every agent was revoked/.test(String((err.cause as Error)?.message)),
+    );
     const status = await handle.query(statusQuery);
     assert.equal(status.status, 'FAILED');
     assert.deepEqual(
@@ -181,10 +210,16 @@ describe('error budgets', () => {
       ],
     );
     assert.equal(h.ledger.checkpoints(pipelineId).at(-1)?.status, 'FAILED');
-    assert.deepEqual(h.ledger.results(pipelineId).map((r) => r.status), ['FAILED']);
+    assert.deepEqual(
+      h.ledger.results(pipelineId).map((r) => r.status),
+      ['FAILED'],
+    );
     assert.equal(h.ledger.handoffs(pipelineId).length, 2);
     const events = await h.events(pipelineId);
-    assert.deepEqual(events.slice(-3).map((e) => e.type), ['orchestration_complete', 'phase_changed', 'pipeline_finished']);
+    assert.deepEqual(
+      events.slice(-3).map((e) => e.type),
+      ['orchestration_complete', 'phase_changed', 'pipeline_finished'],
+    );
     await h.recordHistory('both-revoked', handle);
   });
 });
@@ -238,16 +273,25 @@ describe('endings', () => {
     const report = await handle.query(reportQuery);
     assert.equal(report?.kind, 'partial');
     assert.ok(report?.notes.some((n) => /without the LLM/.test(n)));
-    assert.ok(report?.notes.some((n) => /best proposal so far: P1/.test(n)), 'what the agents produced was collected');
+    assert.ok(
+      report?.notes.some((n) => /best proposal so far: P1/.test(n)),
+      'what the agents produced was collected',
+    );
     assert.equal(await childStatus(pipelineId, 'beta'), 'CANCELLED');
     assert.equal(h.ledger.checkpoints(pipelineId).at(-1)?.status, 'TIMEOUT');
-    assert.deepEqual(h.ledger.results(pipelineId).map((r) => r.status), ['TIMEOUT']);
+    assert.deepEqual(
+      h.ledger.results(pipelineId).map((r) => r.status),
+      ['TIMEOUT'],
+    );
     const events = await h.events(pipelineId);
-    assert.deepEqual(events.slice(-3).map((e) => [e.type, e.data.status]), [
-      ['orchestration_complete', 'TIMEOUT'],
-      ['phase_changed', 'TIMEOUT'],
-      ['pipeline_finished', 'TIMEOUT'],
-    ]);
+    assert.deepEqual(
+      events.slice(-3).map((e) => [e.type, e.data.status]),
+      [
+        ['orchestration_complete', 'TIMEOUT'],
+        ['phase_changed', 'TIMEOUT'],
+        ['pipeline_finished', 'TIMEOUT'],
+      ],
+    );
     await h.recordHistory('timeout', handle);
   });
 
@@ -259,7 +303,10 @@ describe('endings', () => {
       const result = await handle.result();
       assert.equal(result.status, 'ORCHESTRATION_FAILED');
       assert.match(result.reason ?? '', /no recover within the 2s recovery window/);
-      assert.deepEqual(short.ledger.results(pipelineId).map((r) => r.status), ['ORCHESTRATION_FAILED']);
+      assert.deepEqual(
+        short.ledger.results(pipelineId).map((r) => r.status),
+        ['ORCHESTRATION_FAILED'],
+      );
       await short.recordHistory('recovery-window', handle);
     } finally {
       await short.stop();

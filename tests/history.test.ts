@@ -35,7 +35,9 @@ test('history grows linearly per round and a 100-round orchestration stays under
   const twelve = await lengths(12);
   const perRound = { pipeline: (twelve.pipeline - four.pipeline) / 8, agent: (twelve.agent - four.agent) / 8 };
   const at100 = { pipeline: Math.round(four.pipeline + perRound.pipeline * 96), agent: Math.round(four.agent + perRound.agent * 96) };
-  console.log(`history events: 4 rounds ${JSON.stringify(four)}, 12 rounds ${JSON.stringify(twelve)}, per round ${JSON.stringify(perRound)}, projected at 100 rounds ${JSON.stringify(at100)}`);
+  console.log(
+    `history events: 4 rounds ${JSON.stringify(four)}, 12 rounds ${JSON.stringify(twelve)}, per round ${JSON.stringify(perRound)}, projected at 100 rounds ${JSON.stringify(at100)}`,
+  );
   assert.ok(at100.pipeline < WARN_LIMIT, `pipeline at 100 rounds: ${at100.pipeline} events`);
   assert.ok(at100.agent < WARN_LIMIT, `agent at 100 rounds: ${at100.agent} events`);
 });

@@ -39,7 +39,13 @@ async function providerError(p: Promise<Completion>): Promise<ProviderError> {
   return err;
 }
 
-const body = (r: RecordedRequest) => r.body as { model: string; messages: { role: string; content: string }[]; response_format?: { type: string; json_schema?: { name: string } }; usage?: unknown };
+const body = (r: RecordedRequest) =>
+  r.body as {
+    model: string;
+    messages: { role: string; content: string }[];
+    response_format?: { type: string; json_schema?: { name: string } };
+    usage?: unknown;
+  };
 
 async function until(check: () => boolean, what: string): Promise<void> {
   const deadline = Date.now() + 10_000;
@@ -55,7 +61,12 @@ describe('OpenAI-compatible provider: answers', () => {
     assert.match(c.answer.summary ?? '', /Design a caching strategy/);
     const [sent] = fake.completions();
     const usage = (sent!.response as { usage: { prompt_tokens: number; completion_tokens: number; total_tokens: number; cost: number } }).usage;
-    assert.deepEqual(c.usage, { promptTokens: usage.prompt_tokens, completionTokens: usage.completion_tokens, totalTokens: usage.total_tokens, costUsd: usage.cost });
+    assert.deepEqual(c.usage, {
+      promptTokens: usage.prompt_tokens,
+      completionTokens: usage.completion_tokens,
+      totalTokens: usage.total_tokens,
+      costUsd: usage.cost,
+    });
     assert.ok(c.usage.totalTokens > 0 && (c.usage.costUsd ?? 0) > 0);
     assert.equal(c.repaired, false);
     assert.equal(c.model, 'fake/model');
@@ -75,7 +86,10 @@ describe('OpenAI-compatible provider: answers', () => {
     const withRoles: LlmSettings = { ...settings, models: { beta: 'fake/reviewer' } };
     await provider().complete(request('evaluate', { proposalId: 'P1' }), withRoles, ctx());
     await provider().complete(request('propose'), withRoles, ctx());
-    assert.deepEqual(fake.completions().map((r) => body(r).model), ['fake/reviewer', 'fake/model']);
+    assert.deepEqual(
+      fake.completions().map((r) => body(r).model),
+      ['fake/reviewer', 'fake/model'],
+    );
   });
 
   test('every task asks for its JSON schema and gets an answer that follows it', async () => {

@@ -61,7 +61,12 @@ async function resetBreaker(h: Harness, fake: FakeLlm): Promise<void> {
 }
 
 /** A fake and a harness for one test, closed after it however it ends. */
-async function withFake(name: string, env: Record<string, string>, fn: (fake: FakeLlm, h: Harness) => Promise<void>, opts: Omit<HarnessOptions, 'env'> = {}): Promise<void> {
+async function withFake(
+  name: string,
+  env: Record<string, string>,
+  fn: (fake: FakeLlm, h: Harness) => Promise<void>,
+  opts: Omit<HarnessOptions, 'env'> = {},
+): Promise<void> {
   const fake = await startFakeLlm({ apiKey: KEY });
   let h: Harness | undefined;
   try {
@@ -117,7 +122,7 @@ function overLimit(times: number[], rate: number, burst = 4, jitterMs = 300): nu
 const relative = (times: number[]): string => times.map((x) => x - Math.min(...times)).join(', ');
 
 describe('LLM calls under governance (openai client → fake server)', () => {
-  test('a 429 with Retry-After: the call is tried again no sooner than asked, counted in the agent\'s error budget, and the pipeline completes', async () => {
+  test("a 429 with Retry-After: the call is tried again no sooner than asked, counted in the agent's error budget, and the pipeline completes", async () => {
     await withFake('llm-retry-after', {}, async (fake, h) => {
       fake.addFault({ kind: 'status', status: 429, retryAfter: 3, match: 'Task: research' });
       const handle = await h.start({ mode: 'openrouter', budgets: { errors: { total: 8, same: 2, violations: 1 } } });
@@ -126,7 +131,11 @@ describe('LLM calls under governance (openai client → fake server)', () => {
       assert.deepEqual(result.revoked, []);
 
       const research = callsWith(fake, 'Task: research');
-      assert.deepEqual(research.map((r) => r.status), [429, 200], 'one 429, then the same call again, answered');
+      assert.deepEqual(
+        research.map((r) => r.status),
+        [429, 200],
+        'one 429, then the same call again, answered',
+      );
       const gap = research[1]!.at - research[0]!.at;
       // Without Retry-After the first backoff would be 500 ms.
       assert.ok(gap >= 2950, `the retry waited for Retry-After (3 s): it came ${gap} ms after the 429`);
@@ -135,12 +144,12 @@ describe('LLM calls under governance (openai client → fake server)', () => {
         .map((e) => e.timerStartedEventAttributes?.startToFireTimeout)
         .filter((d) => d)
         .map((d) => Number(String(d!.seconds ?? 0)) * 1000 + Math.round((d!.nanos ?? 0) / 1e6));
-      assert.deepEqual(timers, [3000], 'ALPHA\'s backoff timer is the provider\'s Retry-After');
+      assert.deepEqual(timers, [3000], "ALPHA's backoff timer is the provider's Retry-After");
 
       const status = await handle.query(statusQuery);
       const alpha = agent(status, 'run', 'alpha');
       assert.equal(alpha.status, 'COMPLETED', 'one rate-limited try does not revoke');
-      assert.equal(alpha.errors, 1, 'the 429 counts in ALPHA\'s error budget');
+      assert.equal(alpha.errors, 1, "the 429 counts in ALPHA's error budget");
       assert.equal(alpha.violations, 0);
       assert.deepEqual(alpha.budget, { total: 8, same: 2, violations: 1, tokens: alpha.budget.tokens });
       for (const a of status.agents.filter((x) => x !== alpha)) assert.equal(a.errors, 0, `${a.id} had no failure`);
@@ -171,7 +180,10 @@ describe('LLM calls under governance (openai client → fake server)', () => {
           // The pipeline's status shows it while ALPHA waits (the failure that tripped it reported it).
           await until('the status query shows the breaker open', async () => (await handle.query(statusQuery)).breaker?.state === 'open', 10_000, 50);
           const shown = (await handle.query(statusQuery)).breaker!;
-          assert.ok(shown.failures >= FAILURES && shown.openedUntil && Date.parse(shown.openedUntil) > Date.now() - 1000, `the status names the failures and when it lets a probe through (${JSON.stringify(shown)})`);
+          assert.ok(
+            shown.failures >= FAILURES && shown.openedUntil && Date.parse(shown.openedUntil) > Date.now() - 1000,
+            `the status names the failures and when it lets a probe through (${JSON.stringify(shown)})`,
+          );
           fake.clearFaults();
           await workerA.stop();
           workerB = await startLlmWorker(h, 'llm-worker-B');
@@ -181,14 +193,20 @@ describe('LLM calls under governance (openai client → fake server)', () => {
 
           // The provider's side: three 500s, then silence for the cooldown, then one probe that succeeds.
           const propose = callsWith(fake, 'Task: propose');
-          assert.deepEqual(propose.slice(0, FAILURES + 1).map((r) => r.status), [500, 500, 500, 200]);
+          assert.deepEqual(
+            propose.slice(0, FAILURES + 1).map((r) => r.status),
+            [500, 500, 500, 200],
+          );
           const opener = propose[FAILURES - 1]!;
           const after = fake.completions().filter((r) => r.seq > opener.seq);
           assert.equal(after[0], propose[FAILURES], 'the first request after the breaker opened is the probe');
           const silence = after[0]!.at - opener.at;
-          assert.ok(silence >= COOLDOWN_MS - 100, `no request reached the provider for the cooldown (${silence} ms after the third failure; cooldown ${COOLDOWN_MS} ms)`);
+          assert.ok(
+            silence >= COOLDOWN_MS - 100,
+            `no request reached the provider for the cooldown (${silence} ms after the third failure; cooldown ${COOLDOWN_MS} ms)`,
+          );
           assert.ok(opened.state === 'open' && opened.failures >= FAILURES, `the breaker was open after ${FAILURES} failures (${JSON.stringify(opened)})`);
-          assert.deepEqual(await observer.state(), { state: 'closed', failures: 0, openedUntil: null }, 'the probe\'s success closed it');
+          assert.deepEqual(await observer.state(), { state: 'closed', failures: 0, openedUntil: null }, "the probe's success closed it");
 
           // Temporal's side: ALPHA's tries in the orchestration, with the worker that ran each.
           const alphaCalls = agentCalls(await childHistory(h, handle, 'orch', 'alpha'));
@@ -203,19 +221,32 @@ describe('LLM calls under governance (openai client → fake server)', () => {
             'A ran the three failed tries, B the one after',
           );
           const probe = alphaCalls[FAILURES]!;
-          assert.equal(probe.lastFailureType, 'LlmCircuitOpen', 'B\'s first attempt failed fast on the open breaker (A\'s failures, through Redis), without calling the provider');
-          assert.ok(probe.attempt >= 2, 'Temporal retried it after the cooldown: not the agent\'s fault');
-          assert.ok(alphaCalls.every((c) => c.taskQueue === llmTaskQueue(h.taskQueue)), 'provider calls run on the LLM queue');
+          assert.equal(
+            probe.lastFailureType,
+            'LlmCircuitOpen',
+            "B's first attempt failed fast on the open breaker (A's failures, through Redis), without calling the provider",
+          );
+          assert.ok(probe.attempt >= 2, "Temporal retried it after the cooldown: not the agent's fault");
+          assert.ok(
+            alphaCalls.every((c) => c.taskQueue === llmTaskQueue(h.taskQueue)),
+            'provider calls run on the LLM queue',
+          );
           const betaCalls = agentCalls(await childHistory(h, handle, 'orch', 'beta'));
-          assert.deepEqual(betaCalls.map((c) => c.identity), ['llm-worker-B']);
+          assert.deepEqual(
+            betaCalls.map((c) => c.identity),
+            ['llm-worker-B'],
+          );
           const runCalls = [...agentCalls(await childHistory(h, handle, 'run', 'alpha')), ...agentCalls(await childHistory(h, handle, 'run', 'beta'))];
-          assert.deepEqual(runCalls.map((c) => c.identity), ['llm-worker-A', 'llm-worker-A']);
+          assert.deepEqual(
+            runCalls.map((c) => c.identity),
+            ['llm-worker-A', 'llm-worker-A'],
+          );
 
           const status = await handle.query(statusQuery);
           assert.equal(status.breaker?.state, 'closed', 'the status query shows the breaker closed again after the probe');
           const alpha = agent(status, 'orch', 'alpha');
           assert.equal(alpha.status, 'COMPLETED');
-          assert.equal(alpha.errors, FAILURES, 'the three 500s count in ALPHA\'s budget; the fast failures on the open breaker do not');
+          assert.equal(alpha.errors, FAILURES, "the three 500s count in ALPHA's budget; the fast failures on the open breaker do not");
           await h.recordHistory('llm-breaker', handle);
         } finally {
           await workerB?.stop();
@@ -233,9 +264,18 @@ describe('LLM calls under governance (openai client → fake server)', () => {
       // and stops it after the third (about 4,250), while BETA stays well within it.
       const BUDGET = 3_500;
       const rationale = 'Shard the cache by tenant, write through to the store and expire entries by version. '.repeat(58);
-      fake.addFault({ kind: 'content', content: JSON.stringify({ proposal: { title: 'Tenant-sharded write-through cache', rationale, complexity: 0.4 } }), match: 'Task: propose', times: 10 });
+      fake.addFault({
+        kind: 'content',
+        content: JSON.stringify({ proposal: { title: 'Tenant-sharded write-through cache', rationale, complexity: 0.4 } }),
+        match: 'Task: propose',
+        times: 10,
+      });
       for (const id of ['P1', 'P2', 'P3']) {
-        fake.addFault({ kind: 'content', content: JSON.stringify({ vote: { proposalId: id, approve: false, reason: 'not yet' }, message: 'Say how invalidation works.' }), match: 'Task: evaluate' });
+        fake.addFault({
+          kind: 'content',
+          content: JSON.stringify({ vote: { proposalId: id, approve: false, reason: 'not yet' }, message: 'Say how invalidation works.' }),
+          match: 'Task: evaluate',
+        });
       }
       const handle = await h.start({ mode: 'openrouter', budgets: { tokens: BUDGET }, thresholds: { conflictCount: 50 } });
       const pipelineId = pipelineIdFromWorkflowId(handle.workflowId);
@@ -253,14 +293,24 @@ describe('LLM calls under governance (openai client → fake server)', () => {
       const total = used.reduce((a, b) => a + b, 0);
       assert.equal(alpha.tokens, total, 'the tokens counted are the usage the provider reported');
       assert.ok(total - used.at(-1)! < BUDGET, 'it was within budget before its last call');
-      assert.ok(alpha.tokens >= BUDGET && alpha.tokens <= BUDGET + used.at(-1)!, `stopped within one call of the budget (${alpha.tokens} tokens, budget ${BUDGET}, last call ${used.at(-1)})`);
+      assert.ok(
+        alpha.tokens >= BUDGET && alpha.tokens <= BUDGET + used.at(-1)!,
+        `stopped within one call of the budget (${alpha.tokens} tokens, budget ${BUDGET}, last call ${used.at(-1)})`,
+      );
 
       const beta = agent(status, 'orch', 'beta');
       assert.equal(beta.status, 'COMPLETED');
       assert.ok(beta.tokens < BUDGET);
-      assert.equal(result.consensus?.votes.every((v) => v.agent === 'beta'), true, 'BETA proposed and settled it alone');
+      assert.equal(
+        result.consensus?.votes.every((v) => v.agent === 'beta'),
+        true,
+        'BETA proposed and settled it alone',
+      );
       assert.ok(callsWith(fake, 'You are BETA', 'Task: propose').length >= 1, 'BETA took over proposing');
-      assert.ok((await handle.query(reportQuery))?.notes.some((n) => /ALPHA was revoked \(token budget.*BETA continued alone/.test(n)), 'the report says so');
+      assert.ok(
+        (await handle.query(reportQuery))?.notes.some((n) => /ALPHA was revoked \(token budget.*BETA continued alone/.test(n)),
+        'the report says so',
+      );
 
       await until('the handoff reaches the ledger', async () => h.ledger.handoffs(pipelineId).length > 0, 10_000);
       const handoffs = h.ledger.handoffs(pipelineId);
@@ -325,7 +375,7 @@ describe('LLM calls under governance (openai client → fake server)', () => {
     });
   });
 
-  test('the key appears nowhere in the worker\'s debug logs, the histories, the ledger or the events, even when the provider echoes it', async () => {
+  test("the key appears nowhere in the worker's debug logs, the histories, the ledger or the events, even when the provider echoes it", async () => {
     const fake = await startFakeLlm({ apiKey: KEY });
     // No worker in the harness: the real `npm run worker` process serves this queue.
     const h = await startHarness('llm-key', { env: openrouterEnv(fake), roles: [] });
@@ -360,7 +410,13 @@ describe('LLM calls under governance (openai client → fake server)', () => {
       // A retried 500 and a fatal 401, both echoing the key in their error bodies.
       fake.addFault(
         { kind: 'status', status: 500, message: `upstream refused the credential ${KEY}`, match: 'Task: research' },
-        { kind: 'status', status: 401, message: `Incorrect API key provided: ${KEY}. Find your key at https://example.invalid/keys`, match: 'Task: propose', times: 10 },
+        {
+          kind: 'status',
+          status: 401,
+          message: `Incorrect API key provided: ${KEY}. Find your key at https://example.invalid/keys`,
+          match: 'Task: propose',
+          times: 10,
+        },
       );
       const handle = await h.start({ mode: 'openrouter' });
       const pipelineId = pipelineIdFromWorkflowId(handle.workflowId);
@@ -377,19 +433,31 @@ describe('LLM calls under governance (openai client → fake server)', () => {
       // The fake did receive the key, and echoed it: so its absence below means something.
       const completions = fake.completions();
       assert.ok(completions.length >= 4 && completions.every((r) => r.headers.authorization === `Bearer ${KEY}`), 'the worker sent the key');
-      assert.ok(completions.some((r) => r.status === 401 && JSON.stringify(r.response).includes(KEY)), 'the provider echoed it in a 401');
-      assert.ok(completions.some((r) => r.status === 500 && JSON.stringify(r.response).includes(KEY)), 'and in a 500');
+      assert.ok(
+        completions.some((r) => r.status === 401 && JSON.stringify(r.response).includes(KEY)),
+        'the provider echoed it in a 401',
+      );
+      assert.ok(
+        completions.some((r) => r.status === 500 && JSON.stringify(r.response).includes(KEY)),
+        'and in a 500',
+      );
 
       await worker.stop(); // flushes its logs, closes the ledger
       const text = output();
       assert.match(text, /"level":20/, 'debug logging was on');
       assert.match(text, /LlmAuth|401/, 'the 401 made it into the logs');
-      assert.ok(!text.includes(KEY_TAIL), 'the key is not in the worker\'s stdout or stderr');
+      assert.ok(!text.includes(KEY_TAIL), "the key is not in the worker's stdout or stderr");
 
       const histories = [await handle.fetchHistory()];
-      for (const [phase, role] of [['run', 'alpha'], ['run', 'beta'], ['orch', 'alpha'], ['orch', 'beta']] as const) histories.push(await childHistory(h, handle, phase, role));
+      for (const [phase, role] of [
+        ['run', 'alpha'],
+        ['run', 'beta'],
+        ['orch', 'alpha'],
+        ['orch', 'beta'],
+      ] as const)
+        histories.push(await childHistory(h, handle, phase, role));
       const historyText = JSON.stringify(histories);
-      assert.match(historyText, /LlmAuth/, 'the agents\' histories hold the failures');
+      assert.match(historyText, /LlmAuth/, "the agents' histories hold the failures");
       assert.ok(!historyText.includes(KEY_TAIL), 'the key is in no history (pipeline or agents)');
       for (const f of ['ledger.db', 'ledger.db-wal']) {
         const file = join(ledgerDir, f);
@@ -429,19 +497,16 @@ describe('LLM calls under governance (openai client → fake server)', () => {
     assert.ok(overLimit(unlimited, RATE) > 0, `without the limit the calls come faster than ${RATE}/s allows (arrivals ${relative(unlimited)} ms)`);
   });
 
-  test(
-    'a model per role: each agent calls the model named for its role, others the pipeline\'s model',
-    async () => {
-      await withFake('llm-models', {}, async (fake, h) => {
-        const handle = await h.start({ mode: 'openrouter', model: 'fake/pipeline-model', models: { alpha: 'fake/alpha-model', beta: 'fake/beta-model' } });
-        await handle.signal(spawnGammaSignal, { reason: 'MANUAL' });
-        assert.equal((await handle.result()).status, 'COMPLETED');
-        const models = (brief: string) => [...new Set(callsWith(fake, brief).map(modelOf))];
-        assert.deepEqual(models('You are ALPHA'), ['fake/alpha-model']);
-        assert.deepEqual(models('You are BETA'), ['fake/beta-model']);
-        assert.deepEqual(models('You are GAMMA'), ['fake/pipeline-model'], 'GAMMA, not named, uses the pipeline\'s model');
-        await h.recordHistory('llm-role-models', handle);
-      });
-    },
-  );
+  test("a model per role: each agent calls the model named for its role, others the pipeline's model", async () => {
+    await withFake('llm-models', {}, async (fake, h) => {
+      const handle = await h.start({ mode: 'openrouter', model: 'fake/pipeline-model', models: { alpha: 'fake/alpha-model', beta: 'fake/beta-model' } });
+      await handle.signal(spawnGammaSignal, { reason: 'MANUAL' });
+      assert.equal((await handle.result()).status, 'COMPLETED');
+      const models = (brief: string) => [...new Set(callsWith(fake, brief).map(modelOf))];
+      assert.deepEqual(models('You are ALPHA'), ['fake/alpha-model']);
+      assert.deepEqual(models('You are BETA'), ['fake/beta-model']);
+      assert.deepEqual(models('You are GAMMA'), ['fake/pipeline-model'], "GAMMA, not named, uses the pipeline's model");
+      await h.recordHistory('llm-role-models', handle);
+    });
+  });
 });

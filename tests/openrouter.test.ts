@@ -31,10 +31,15 @@ describe('openrouter mode', () => {
     assert.ok(result.tokens > 0, 'usage reported by the provider is counted');
     const calls = fake.requests.filter((r) => r.path.endsWith('/chat/completions'));
     assert.ok(calls.length >= 4, `the agents called the endpoint (${calls.length} calls)`);
-    assert.ok(calls.every((c) => c.headers.authorization === `Bearer ${KEY}`), 'the worker sent the key');
+    assert.ok(
+      calls.every((c) => c.headers.authorization === `Bearer ${KEY}`),
+      'the worker sent the key',
+    );
 
     // Every answered call's usage, as the provider reported it, is in the ledger and the agents' state.
-    const answered = calls.filter((c) => c.status === 200).map((c) => (c.response as { usage: { prompt_tokens: number; completion_tokens: number; cost: number } }).usage);
+    const answered = calls
+      .filter((c) => c.status === 200)
+      .map((c) => (c.response as { usage: { prompt_tokens: number; completion_tokens: number; cost: number } }).usage);
     const rows = h.ledger.calls(pipelineId);
     assert.equal(rows.length, answered.length, 'one ledger row per answered call');
     assert.equal(new Set(rows.map((r) => r.key)).size, rows.length, 'each call recorded once');
@@ -43,7 +48,10 @@ describe('openrouter mode', () => {
     assert.equal(sum(rows.map((r) => r.completionTokens)), sum(answered.map((u) => u.completion_tokens)), 'completion tokens as reported');
     assert.equal(sum(rows.map((r) => r.totalTokens)), result.tokens, "the ledger's calls add up to the result's tokens");
     assert.ok(Math.abs(sum(rows.map((r) => r.costUsd ?? 0)) - sum(answered.map((u) => u.cost))) < 1e-9, 'the cost the provider reported');
-    assert.ok(rows.every((r) => r.model === 'openai/gpt-4o-mini' && r.agentId.startsWith(handle.workflowId)), 'each row names its model and agent');
+    assert.ok(
+      rows.every((r) => r.model === 'openai/gpt-4o-mini' && r.agentId.startsWith(handle.workflowId)),
+      'each row names its model and agent',
+    );
     const status = await handle.query(statusQuery);
     const costs = status.agents.map((a) => a.usage?.costUsd ?? 0);
     assert.ok(Math.abs(sum(costs) - sum(answered.map((u) => u.cost))) < 1e-6, `the agents' state carries their cost (${costs.join(', ')})`);

@@ -30,14 +30,34 @@ describe('pipelineWorkflow', () => {
     assert.deepEqual(await phasesOf(pipelineId), ['RUN', 'REPORT', 'ORCHESTRATE', 'COMPLETE']);
 
     const events = await h.events(pipelineId);
-    assert.deepEqual(events.map((e) => e.seq), events.map((_, i) => i + 1), 'seq runs 1, 2, 3, ... without gaps');
+    assert.deepEqual(
+      events.map((e) => e.seq),
+      events.map((_, i) => i + 1),
+      'seq runs 1, 2, 3, ... without gaps',
+    );
     assert.equal(events[0]!.type, 'pipeline_spawned');
     assert.equal(events.at(-1)!.type, 'pipeline_finished');
-    for (const type of ['agent_spawned', 'orchestration_started', 'proposal_posted', 'vote_cast', 'agent_message', 'consensus_reached', 'orchestration_complete']) {
-      assert.ok(events.some((e) => e.type === type), `an ${type} event was published`);
+    for (const type of [
+      'agent_spawned',
+      'orchestration_started',
+      'proposal_posted',
+      'vote_cast',
+      'agent_message',
+      'consensus_reached',
+      'orchestration_complete',
+    ]) {
+      assert.ok(
+        events.some((e) => e.type === type),
+        `an ${type} event was published`,
+      );
     }
 
-    for (const [phase, role] of [['run', 'alpha'], ['run', 'beta'], ['orch', 'alpha'], ['orch', 'beta']] as const) {
+    for (const [phase, role] of [
+      ['run', 'alpha'],
+      ['run', 'beta'],
+      ['orch', 'alpha'],
+      ['orch', 'beta'],
+    ] as const) {
       const child = await h.client.workflow.getHandle(agentWorkflowId(pipelineId, phase, role)).describe();
       assert.equal(child.type, 'agentWorkflow');
       assert.equal(child.status.name, 'COMPLETED');
@@ -104,8 +124,14 @@ describe('pipelineWorkflow', () => {
     assert.equal(result.status, 'COMPLETED');
     assert.deepEqual(result.gamma, { spawned: true, reason: 'MANUAL' });
     const orch = await handle.query(orchestrationQuery);
-    assert.deepEqual(orch.gamma.requests.map((r) => r.accepted), [true, false]);
-    assert.ok(orch.votes.some((v) => v.agent === 'gamma'), 'GAMMA cast a vote');
+    assert.deepEqual(
+      orch.gamma.requests.map((r) => r.accepted),
+      [true, false],
+    );
+    assert.ok(
+      orch.votes.some((v) => v.agent === 'gamma'),
+      'GAMMA cast a vote',
+    );
 
     const history = await handle.fetchHistory();
     const gammaStarts = history.events!.filter((e) => e.startChildWorkflowExecutionInitiatedEventAttributes?.workflowId?.endsWith('-orch-gamma'));
@@ -132,7 +158,10 @@ describe('pipelineWorkflow', () => {
     assert.equal(report?.agents.length, 2, 'the partial report keeps what RUN produced');
     const checkpoints = h.ledger.checkpoints(pipelineId);
     assert.equal(checkpoints.at(-1)?.status, 'STOPPED');
-    assert.deepEqual(h.ledger.results(pipelineId).map((r) => r.status), ['STOPPED']);
+    assert.deepEqual(
+      h.ledger.results(pipelineId).map((r) => r.status),
+      ['STOPPED'],
+    );
     const orchAlpha = await h.client.workflow.getHandle(agentWorkflowId(pipelineId, 'orch', 'alpha')).describe();
     assert.equal(orchAlpha.status.name, 'CANCELLED', 'the agents were stopped');
     await h.recordHistory('stop', handle);
@@ -147,7 +176,10 @@ describe('pipelineWorkflow', () => {
     assert.equal((await handle.describe()).status.name, 'CANCELLED');
     assert.equal((await handle.query(statusQuery)).status, 'STOPPED');
     assert.equal(h.ledger.checkpoints(pipelineId).at(-1)?.status, 'STOPPED');
-    assert.deepEqual(h.ledger.results(pipelineId).map((r) => r.status), ['STOPPED']);
+    assert.deepEqual(
+      h.ledger.results(pipelineId).map((r) => r.status),
+      ['STOPPED'],
+    );
     const events = await h.events(pipelineId);
     assert.equal(events.at(-1)?.type, 'pipeline_finished');
     assert.equal(events.at(-1)?.data.status, 'STOPPED');

@@ -12,7 +12,12 @@ const userPrompt = (req: PromptRequest): string => buildMessages(req).at(-1)!.co
 
 /** What a naive caller would pass at round r: every proposal so far, every piece of feedback so far. */
 function roundRequest(r: number): PromptRequest {
-  const proposals = Array.from({ length: r }, (_, i) => ({ id: `P${i + 1}`, title: `Design ${i + 1}: ${'a read-through cache with TTLs '.repeat(4)}`, complexity: 0.4, author: 'alpha' as const }));
+  const proposals = Array.from({ length: r }, (_, i) => ({
+    id: `P${i + 1}`,
+    title: `Design ${i + 1}: ${'a read-through cache with TTLs '.repeat(4)}`,
+    complexity: 0.4,
+    author: 'alpha' as const,
+  }));
   const feedback = Array.from({ length: r }, (_, i) => `Round ${i + 1}: ${'not yet, bound the memory and say how invalidation works. '.repeat(4)}`);
   return {
     pipelineId: 'p1',
@@ -45,7 +50,8 @@ describe('prompts', () => {
       feedback: [huge, huge, huge, huge],
       proposals: [{ id: 'P1', title: huge, complexity: 0.5, author: 'alpha' }],
     };
-    const limit = PROMPT_LIMITS.objectiveChars + PROMPT_LIMITS.summaryChars + PROMPT_LIMITS.titleChars + PROMPT_LIMITS.feedback * PROMPT_LIMITS.feedbackChars + 2_000;
+    const limit =
+      PROMPT_LIMITS.objectiveChars + PROMPT_LIMITS.summaryChars + PROMPT_LIMITS.titleChars + PROMPT_LIMITS.feedback * PROMPT_LIMITS.feedbackChars + 2_000;
     assert.ok(size(req) < limit, `${size(req)} chars`);
   });
 

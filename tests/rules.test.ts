@@ -20,10 +20,13 @@ describe('consensus, whatever the order of messages', () => {
     const roles: Role[] = ['alpha', 'beta', 'gamma'];
     const proposals = [p('P1'), p('P2'), p('P3')];
     // One vote per agent and proposal (checkVote rejects the rest), in any arrival order.
-    const ballot = fc.uniqueArray(fc.record({ proposalId: fc.constantFrom('P1', 'P2', 'P3', 'P9'), agent: fc.constantFrom<Role>(...roles), approve: fc.boolean() }), {
-      selector: (v) => `${v.proposalId}:${v.agent}`,
-      maxLength: 9,
-    });
+    const ballot = fc.uniqueArray(
+      fc.record({ proposalId: fc.constantFrom('P1', 'P2', 'P3', 'P9'), agent: fc.constantFrom<Role>(...roles), approve: fc.boolean() }),
+      {
+        selector: (v) => `${v.proposalId}:${v.agent}`,
+        maxLength: 9,
+      },
+    );
     fc.assert(
       fc.property(ballot, fc.subarray(roles, { minLength: 1 }), fc.integer(), (votes, active, seed) => {
         const count = (order: Vote[]) => {
@@ -31,14 +34,16 @@ describe('consensus, whatever the order of messages', () => {
           for (const v of order) if (checkVote(v, proposals, accepted, active).ok) accepted.push(v);
           return findConsensus(proposals, accepted, active)?.proposalId ?? null;
         };
-        const shuffled = [...votes].sort((a, b) => ((seed ^ a.agent.length * 7 ^ a.proposalId.charCodeAt(1)) % 5) - ((seed ^ b.agent.length * 7 ^ b.proposalId.charCodeAt(1)) % 5));
+        const shuffled = [...votes].sort(
+          (a, b) => ((seed ^ (a.agent.length * 7) ^ a.proposalId.charCodeAt(1)) % 5) - ((seed ^ (b.agent.length * 7) ^ b.proposalId.charCodeAt(1)) % 5),
+        );
         assert.equal(count(shuffled), count(votes));
         assert.equal(count([...votes].reverse()), count(votes));
       }),
     );
   });
 
-  test('property: a revoked (inactive) agent\'s vote never counts', () => {
+  test("property: a revoked (inactive) agent's vote never counts", () => {
     fc.assert(
       fc.property(fc.boolean(), (approve) => {
         const proposals = [p('P1')];
@@ -102,16 +107,28 @@ describe('error budget', () => {
     assert.equal(checkTokens(999, 1000), undefined);
     assert.match(checkTokens(1000, 1000)?.reason ?? '', /token budget spent/);
     assert.equal(backoffMs(1, 2500), 2500);
-    assert.deepEqual([1, 2, 3].map((a) => backoffMs(a)), [500, 1000, 2000]);
+    assert.deepEqual(
+      [1, 2, 3].map((a) => backoffMs(a)),
+      [500, 1000, 2000],
+    );
   });
 });
 
 describe('procedure', () => {
   test('answers outside the role or without what the task needs are violations', () => {
     assert.equal(procedureViolation('alpha', 'propose', { proposal: { title: 't', rationale: 'r', complexity: 0.3 } }, { proposalIds: [] }), undefined);
-    assert.match(procedureViolation('gamma', 'propose', { proposal: { title: 't', rationale: 'r', complexity: 0.3 } }, { proposalIds: [] })!, /may not propose/);
-    assert.match(procedureViolation('beta', 'evaluate', { proposal: { title: 't', rationale: 'r', complexity: 0.3 } }, { proposalIds: ['P1'] })!, /may not post a proposal/);
-    assert.match(procedureViolation('beta', 'evaluate', { vote: { proposalId: 'P7', approve: true, reason: '' } }, { proposalIds: ['P1'] })!, /unknown proposal P7/);
+    assert.match(
+      procedureViolation('gamma', 'propose', { proposal: { title: 't', rationale: 'r', complexity: 0.3 } }, { proposalIds: [] })!,
+      /may not propose/,
+    );
+    assert.match(
+      procedureViolation('beta', 'evaluate', { proposal: { title: 't', rationale: 'r', complexity: 0.3 } }, { proposalIds: ['P1'] })!,
+      /may not post a proposal/,
+    );
+    assert.match(
+      procedureViolation('beta', 'evaluate', { vote: { proposalId: 'P7', approve: true, reason: '' } }, { proposalIds: ['P1'] })!,
+      /unknown proposal P7/,
+    );
     assert.equal(procedureViolation('gamma', 'mediate', { subproblems: ['a'] }, { proposalIds: ['P1'] }), undefined);
   });
 });

@@ -65,7 +65,10 @@ describe('simulator', () => {
     const ev = (round: number, scenario: 'consensus' | 'no_consensus') =>
       simulateAnswer({ pipelineId: 'p', role: 'beta', task: 'evaluate', objective: 'o', round, proposalId: 'P1' }, scenario).vote!.approve;
     assert.deepEqual([ev(1, 'consensus'), ev(2, 'consensus')], [false, true]);
-    assert.deepEqual([1, 2, 3, 4].map((r) => ev(r, 'no_consensus')), [false, false, false, false]);
+    assert.deepEqual(
+      [1, 2, 3, 4].map((r) => ev(r, 'no_consensus')),
+      [false, false, false, false],
+    );
   });
 
   test('waits latencyMs and fails the first proposal attempt in the flaky scenario', async () => {
@@ -76,7 +79,10 @@ describe('simulator', () => {
     assert.ok(Date.now() - t0 >= 110);
     assert.equal(out.simulatedLatencyMs, 120);
     assert.ok(out.usage.totalTokens > 0);
-    await assert.rejects(sim.complete(req, { mode: 'local', model: 'm', scenario: 'flaky', latencyMs: 0 }, { attempt: 1 }), (e: unknown) => e instanceof ProviderError && e.retryable);
+    await assert.rejects(
+      sim.complete(req, { mode: 'local', model: 'm', scenario: 'flaky', latencyMs: 0 }, { attempt: 1 }),
+      (e: unknown) => e instanceof ProviderError && e.retryable,
+    );
     await sim.complete(req, { mode: 'local', model: 'm', scenario: 'flaky', latencyMs: 0 }, { attempt: 2 });
   });
 
@@ -115,23 +121,47 @@ describe('input and config', () => {
       [{ objective: 'x'.repeat(4001) }, /field "objective" must be at most 4000 characters/],
     ];
     for (const [input, message] of bad) assert.throws(() => parsePipelineInput(input), message, JSON.stringify(input).slice(0, 80));
-    const full = { objective: 'x', pipelineId: 'p.1', autoContinue: false, mode: 'openrouter', model: 'm', models: { gamma: 'g' }, timeoutSeconds: 5, thresholds: { complexity: 0 }, maxRounds: 1, budgets: { tokens: 9, errors: { total: 2 } }, scenario: 'stuck', latencyMs: 0 };
+    const full = {
+      objective: 'x',
+      pipelineId: 'p.1',
+      autoContinue: false,
+      mode: 'openrouter',
+      model: 'm',
+      models: { gamma: 'g' },
+      timeoutSeconds: 5,
+      thresholds: { complexity: 0 },
+      maxRounds: 1,
+      budgets: { tokens: 9, errors: { total: 2 } },
+      scenario: 'stuck',
+      latencyMs: 0,
+    };
     assert.deepEqual(parsePipelineInput(full), full, 'every valid field is kept as given');
   });
 
   test('config: every bad value names its variable; secrets are never echoed', () => {
-    assert.throws(() => parseConfig({ API_PORT: 'abc' }), (e: unknown) => e instanceof ConfigError && e.variable === 'API_PORT' && /abc/.test(e.message));
+    assert.throws(
+      () => parseConfig({ API_PORT: 'abc' }),
+      (e: unknown) => e instanceof ConfigError && e.variable === 'API_PORT' && /abc/.test(e.message),
+    );
     assert.throws(() => parseConfig({ GAMMA_COMPLEXITY_THRESHOLD: '2' }), /GAMMA_COMPLEXITY_THRESHOLD/);
     assert.throws(() => parseConfig({ REDIS_URL: 'localhost:6379' }), /REDIS_URL/);
     assert.throws(() => parseConfig({ LLM_MODE: 'openrouter' }), /LLM_MODE: openrouter needs OPENROUTER_API_KEY/);
-    assert.throws(() => parseConfig({ API_TOKEN: 'sk-secret' }), (e: unknown) => e instanceof ConfigError && !e.message.includes('sk-secret'));
+    assert.throws(
+      () => parseConfig({ API_TOKEN: 'sk-secret' }),
+      (e: unknown) => e instanceof ConfigError && !e.message.includes('sk-secret'),
+    );
     const cfg = parseConfig({ OPENROUTER_API_KEY: 'sk-or-test-KEY' });
     assert.equal(cfg.llmMode, 'openrouter', 'a configured key selects openrouter');
     assert.ok(!JSON.stringify(redactConfig(cfg)).includes('sk-or-test-KEY'));
   });
 
   test('a process started with a bad variable stops at once with a message naming it', () => {
-    const r = spawnSync(process.execPath, ['--import', 'tsx', 'workers/main.ts'], { cwd: REPO_ROOT, env: { ...process.env, ERROR_BUDGET_TOTAL: 'many' }, encoding: 'utf8', timeout: 30_000 });
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'workers/main.ts'], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, ERROR_BUDGET_TOTAL: 'many' },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
     assert.equal(r.status, 78);
     assert.match(r.stderr, /bad value for ERROR_BUDGET_TOTAL/);
   });
@@ -150,10 +180,22 @@ describe('ledger', () => {
     const events: PipelineEvent[] = [1, 2, 3].map((seq) => ({ type: 'phase_changed', pipeline_id: 'p1', seq, ts: 't', data: {} }));
     assert.equal(ledger.recordAudit(ref, events), 3);
     assert.equal(ledger.recordAudit(ref, events), 0);
-    const result = { pipelineId: 'p1', status: 'COMPLETED' as const, consensus: null, rounds: 1, gamma: { spawned: false, reason: null }, tokens: 1, revoked: [], llmCriticalPathMs: 0 };
+    const result = {
+      pipelineId: 'p1',
+      status: 'COMPLETED' as const,
+      consensus: null,
+      rounds: 1,
+      gamma: { spawned: false, reason: null },
+      tokens: 1,
+      revoked: [],
+      llmCriticalPathMs: 0,
+    };
     assert.equal(ledger.recordResult({ ...ref, result, ts: 't' }), true);
     assert.equal(ledger.recordResult({ ...ref, result: { ...result, status: 'FAILED' }, ts: 't' }), false);
-    assert.deepEqual(ledger.results('p1').map((r) => r.status), ['COMPLETED']);
+    assert.deepEqual(
+      ledger.results('p1').map((r) => r.status),
+      ['COMPLETED'],
+    );
     assert.equal(ledger.checkpoints('p1').length, 1);
     assert.equal(ledger.audit('p1').length, 3);
     ledger.close();

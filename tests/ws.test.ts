@@ -41,7 +41,10 @@ async function assertExactlyOnce(pipelineId: string, received: PipelineEvent[]):
   assert.ok(stored.length > 5, 'the pipeline produced events');
   assert.deepEqual(seqs(received), seqs(stored), 'every event exactly once, in order');
   assert.deepEqual(received, stored, 'and each as it was stored');
-  assert.deepEqual(seqs(stored), stored.map((_, i) => i + 1));
+  assert.deepEqual(
+    seqs(stored),
+    stored.map((_, i) => i + 1),
+  );
 }
 
 describe('/ws: replay, then live', () => {
@@ -123,7 +126,7 @@ describe('/ws: replay, then live', () => {
       const line = String(await h.redis.client('LIST'))
         .split('\n')
         .find((l) => l.includes(`name=${app.eventHub.connectionName}`));
-      assert.ok(line, 'the API\'s subscriber is connected');
+      assert.ok(line, "the API's subscriber is connected");
       await h.redis.client('KILL', 'ID', /\bid=(\d+)/.exec(line)![1]!);
       await c.until((events) => events.length === 7);
       await publishEvents(h.redis, pipelineId, [ev(8)]);
@@ -135,7 +138,7 @@ describe('/ws: replay, then live', () => {
     }
   });
 
-  test('without pipeline_id: every pipeline\'s live events, each pipeline in order', async () => {
+  test("without pipeline_id: every pipeline's live events, each pipeline in order", async () => {
     const all = await WsClient.open(address, '');
     const ids = [await spawn({ auto_continue: true }), await spawn({ auto_continue: true })];
     for (const id of ids) await all.until((events) => events.some((e) => e.pipeline_id === id && e.type === 'pipeline_finished'));
@@ -174,8 +177,17 @@ describe('/ws: a slow client', () => {
       const slowId = uniqueId('slow');
       const fastId = uniqueId('fast');
       cleanup.push(slowId, fastId);
-      for (let seq = 1; seq <= 300; seq += 50) await publishEvents(h.redis, slowId, Array.from({ length: 50 }, (_, i) => big(slowId, seq + i)));
-      await publishEvents(h.redis, fastId, [1, 2, 3].map((seq) => ({ ...big(fastId, seq), data: { n: seq } })));
+      for (let seq = 1; seq <= 300; seq += 50)
+        await publishEvents(
+          h.redis,
+          slowId,
+          Array.from({ length: 50 }, (_, i) => big(slowId, seq + i)),
+        );
+      await publishEvents(
+        h.redis,
+        fastId,
+        [1, 2, 3].map((seq) => ({ ...big(fastId, seq), data: { n: seq } })),
+      );
 
       // The slow client upgrades, then never reads a byte.
       const slow = connect({ host: '127.0.0.1', port: Number(smallAddress.split(':')[1]) });

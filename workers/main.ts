@@ -15,7 +15,10 @@ const cfg = config();
 function roles(): WorkerRole[] {
   const raw = process.env.WORKER_ROLES;
   if (!raw) return [...WORKER_ROLES];
-  const list = raw.split(',').map((r) => r.trim()).filter(Boolean);
+  const list = raw
+    .split(',')
+    .map((r) => r.trim())
+    .filter(Boolean);
   const bad = list.filter((r) => !(WORKER_ROLES as readonly string[]).includes(r));
   if (bad.length || !list.length) throw new Error(`WORKER_ROLES: "${raw}" is not a comma-separated list of ${WORKER_ROLES.join(', ')}`);
   return list as WorkerRole[];
@@ -42,7 +45,14 @@ async function main(): Promise<void> {
   const connection = await connectNative(cfg.TEMPORAL_ADDRESS);
   // WORKFLOW_BUNDLE: a prebuilt bundle (tests, benchmark) saves the seconds bundling takes at start.
   const bundle = process.env.WORKFLOW_BUNDLE;
-  const workers = await createWorkers({ connection, config: cfg, redis, ledger, roles: workerRoles, ...(bundle ? { workflowBundle: { codePath: bundle } } : {}) });
+  const workers = await createWorkers({
+    connection,
+    config: cfg,
+    redis,
+    ledger,
+    roles: workerRoles,
+    ...(bundle ? { workflowBundle: { codePath: bundle } } : {}),
+  });
   logger.info({ config: redactConfig(cfg), taskQueues: workers.map((w) => w.options.taskQueue) }, 'worker started');
   try {
     // The SDK shuts the workers down on SIGINT/SIGTERM; run() resolves once in-flight tasks are done.

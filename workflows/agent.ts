@@ -62,7 +62,13 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<AgentWor
   // Failures are rare and the pipeline's status should show them as they happen, not at the turn's end.
   caller.onFailure = () =>
     void parent
-      ?.signal(agentProgressSignal, { agentId, tokens: caller.tokens, errors: caller.errors, violations: caller.violations, ...(caller.breaker ? { breaker: caller.breaker } : {}) })
+      ?.signal(agentProgressSignal, {
+        agentId,
+        tokens: caller.tokens,
+        errors: caller.errors,
+        violations: caller.violations,
+        ...(caller.breaker ? { breaker: caller.breaker } : {}),
+      })
       .catch(() => undefined);
 
   if (input.phase === 'run') {
@@ -93,7 +99,15 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<AgentWor
       },
       turn.proposals?.map((p) => p.id) ?? [],
     );
-    const reply: AgentTurnResult = { turnId: turn.turnId, from: input.role, round: turn.round, tokens: caller.tokens, errors: caller.errors, violations: caller.violations, simulatedLatencyMs: caller.simulatedLatencyMs - latencyBefore };
+    const reply: AgentTurnResult = {
+      turnId: turn.turnId,
+      from: input.role,
+      round: turn.round,
+      tokens: caller.tokens,
+      errors: caller.errors,
+      violations: caller.violations,
+      simulatedLatencyMs: caller.simulatedLatencyMs - latencyBefore,
+    };
     if (caller.breaker) reply.breaker = caller.breaker;
     const calls = caller.takeCalls();
     if (calls.length) reply.calls = calls;

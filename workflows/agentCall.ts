@@ -1,11 +1,29 @@
-import { ActivityFailure, ApplicationFailure, isCancellation, proxyActivities, sleep, TimeoutFailure, workflowInfo, type ActivityOptions } from '@temporalio/workflow';
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  isCancellation,
+  proxyActivities,
+  sleep,
+  TimeoutFailure,
+  workflowInfo,
+  type ActivityOptions,
+} from '@temporalio/workflow';
 import type { LlmActivities } from '../activities';
 import type { AgentCallResult } from '../activities/llm';
 import type { AgentAnswer, AgentRequest, AgentTask } from '../agents/provider';
 import { llmTaskQueue } from '../common/ids';
 import { INVALID_OUTPUT, LLM_FAILURE_TYPES, type BreakerSnapshot, type LlmFailureDetails } from '../common/failures';
 import type { BreakerView, CallRecord, Handoff, LlmSettings, Role } from '../common/types';
-import { backoffMs, checkTokens, emptyBudget, recordFailure, recordSuccess, recordViolation, type BudgetLimits, type BudgetVerdict } from '../governance/errorBudget';
+import {
+  backoffMs,
+  checkTokens,
+  emptyBudget,
+  recordFailure,
+  recordSuccess,
+  recordViolation,
+  type BudgetLimits,
+  type BudgetVerdict,
+} from '../governance/errorBudget';
 import { procedureViolation } from '../governance/procedure';
 import { nowIso } from './time';
 
@@ -53,7 +71,13 @@ function failureInfo(err: ActivityFailure): FailureInfo {
   if (cause instanceof ApplicationFailure) {
     const d = cause.details?.[0] as Partial<LlmFailureDetails> | undefined;
     const retryable = d?.retryable ?? !cause.nonRetryable;
-    return { type: cause.type ?? 'ApplicationFailure', message: cause.message, fatal: !retryable && cause.type !== INVALID_OUTPUT, retryAfterMs: d?.retryAfterMs ?? undefined, breaker: d?.breaker };
+    return {
+      type: cause.type ?? 'ApplicationFailure',
+      message: cause.message,
+      fatal: !retryable && cause.type !== INVALID_OUTPUT,
+      retryAfterMs: d?.retryAfterMs ?? undefined,
+      breaker: d?.breaker,
+    };
   }
   if (cause instanceof TimeoutFailure) return { type: 'ActivityTimeout', message: `the call timed out (${cause.timeoutType})`, fatal: false };
   return { type: cause?.name ?? 'ActivityFailure', message: cause?.message ?? err.message, fatal: false };
@@ -97,15 +121,30 @@ export class BudgetedCaller {
     const what = `${task}${round ? ` for round ${round}` : ''}${extra.proposalId ? ` on ${extra.proposalId}` : ''}`;
     let repair: string | undefined;
     for (let attempt = 1; ; attempt++) {
-      const request: AgentRequest = { pipelineId: this.who.pipelineId, role: this.who.role, task, objective: this.who.objective, round, ...extra, callAttempt: attempt, ...(repair ? { repair } : {}) };
+      const request: AgentRequest = {
+        pipelineId: this.who.pipelineId,
+        role: this.who.role,
+        task,
+        objective: this.who.objective,
+        round,
+        ...extra,
+        callAttempt: attempt,
+        ...(repair ? { repair } : {}),
+      };
       let r: AgentCallResult;
       try {
-        r = await this.callAgent.executeWithOptions({ summary: `${ROLE} · ${task}${round ? ` · round ${round}` : ''}${attempt > 1 ? ` · try ${attempt}` : ''}` }, [{ request, llm: this.llm }]);
+        r = await this.callAgent.executeWithOptions(
+          { summary: `${ROLE} · ${task}${round ? ` · round ${round}` : ''}${attempt > 1 ? ` · try ${attempt}` : ''}` },
+          [{ request, llm: this.llm }],
+        );
       } catch (err) {
         if (isCancellation(err) || !(err instanceof ActivityFailure)) throw err;
         const f = failureInfo(err);
         this.observe(f.breaker);
-        const verdict = f.type === INVALID_OUTPUT ? recordViolation(this.budget, this.limits.errors, f.message) : recordFailure(this.budget, this.limits.errors, f.type, { fatal: f.fatal });
+        const verdict =
+          f.type === INVALID_OUTPUT
+            ? recordViolation(this.budget, this.limits.errors, f.message)
+            : recordFailure(this.budget, this.limits.errors, f.type, { fatal: f.fatal });
         const revoked = this.apply(verdict, `${f.type}: ${f.message}`, what);
         if (revoked) return revoked;
         this.onFailure?.();
@@ -147,7 +186,9 @@ export class BudgetedCaller {
         continue;
       }
       this.turns += 1;
-      this.did.push(`${task}${round ? ` (round ${round})` : ''}${r.answer.proposal ? `: "${r.answer.proposal.title.slice(0, 80)}"` : ''}${r.answer.vote ? `: ${r.answer.vote.approve ? 'for' : 'against'} ${r.answer.vote.proposalId}` : ''}`);
+      this.did.push(
+        `${task}${round ? ` (round ${round})` : ''}${r.answer.proposal ? `: "${r.answer.proposal.title.slice(0, 80)}"` : ''}${r.answer.vote ? `: ${r.answer.vote.approve ? 'for' : 'against'} ${r.answer.vote.proposalId}` : ''}`,
+      );
       return { ok: true, answer: r.answer };
     }
   }
@@ -160,7 +201,13 @@ export class BudgetedCaller {
   }
 
   private observe(b: BreakerSnapshot | undefined): void {
-    if (b) this.breaker = { state: b.state, failures: b.failures, openedUntil: b.openedUntil === null ? null : new Date(b.openedUntil).toISOString(), observedAt: nowIso() };
+    if (b)
+      this.breaker = {
+        state: b.state,
+        failures: b.failures,
+        openedUntil: b.openedUntil === null ? null : new Date(b.openedUntil).toISOString(),
+        observedAt: nowIso(),
+      };
   }
 
   private apply(verdict: BudgetVerdict, last: string, what: string): CallOutcome | undefined {

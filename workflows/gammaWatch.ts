@@ -36,13 +36,21 @@ export class GammaWatch {
     this.requested = true;
     log.info('GAMMA trigger fired', { pipelineId: this.s.settings.pipelineId, reason: trigger.reason, detail: trigger.detail });
     try {
-      await requestGamma.executeWithOptions({ summary: `spawnGamma · ${trigger.reason}` }, [{ workflowId: workflowInfo().workflowId, reason: trigger.reason, detail: trigger.detail }]);
+      await requestGamma.executeWithOptions({ summary: `spawnGamma · ${trigger.reason}` }, [
+        { workflowId: workflowInfo().workflowId, reason: trigger.reason, detail: trigger.detail },
+      ]);
     } catch (err) {
       if (isCancellation(err)) throw err;
       // The server could not be reached to send the signal: the run goes on without GAMMA rather than
       // failing; the request is listed as not accepted, and a person can still spawn GAMMA.
       log.warn('GAMMA request failed', { pipelineId: this.s.settings.pipelineId, reason: trigger.reason, error: String(err) });
-      this.s.gammaRequests.push({ reason: trigger.reason, detail: trigger.detail, at: nowIso(), accepted: false, note: `the spawnGamma signal could not be sent: ${String(err)}` });
+      this.s.gammaRequests.push({
+        reason: trigger.reason,
+        detail: trigger.detail,
+        at: nowIso(),
+        accepted: false,
+        note: `the spawnGamma signal could not be sent: ${String(err)}`,
+      });
       return; // still `requested`: no automatic retry loop in this orchestration
     }
     // The signal is in the history once the activity returns; wait until its handler has run.
@@ -61,12 +69,14 @@ export class GammaWatch {
       }
       const timer = new CancellationScope();
       let fired = false;
-      const done = timer.run(() => sleep(stuckSeconds * 1000 - idleMs, { summary: `STUCK watch · ${stuckSeconds}s without progress` })).then(
-        () => void (fired = true),
-        (err: unknown) => {
-          if (!isCancellation(err)) throw err;
-        },
-      );
+      const done = timer
+        .run(() => sleep(stuckSeconds * 1000 - idleMs, { summary: `STUCK watch · ${stuckSeconds}s without progress` }))
+        .then(
+          () => void (fired = true),
+          (err: unknown) => {
+            if (!isCancellation(err)) throw err;
+          },
+        );
       await condition(() => fired || this.stopped || this.settled);
       if (!fired) {
         timer.cancel();

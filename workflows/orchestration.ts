@@ -121,7 +121,9 @@ export class Orchestration {
       if (!proposal) return 'ALL_REVOKED';
       if (this.settle()) return 'CONSENSUS';
 
-      const trigger = this.gamma.settled ? undefined : triggersAfterProposal(proposal, s.orchestration.proposals, s.orchestration.consensus, s.settings.thresholds);
+      const trigger = this.gamma.settled
+        ? undefined
+        : triggersAfterProposal(proposal, s.orchestration.proposals, s.orchestration.consensus, s.settings.thresholds);
       // GAMMA joins before the reviews, so its decomposition or arbitration is part of this round.
       if (trigger) await this.gamma.fire(trigger);
       if (trigger) await condition(() => this.agents.has('gamma') || (!s.gammaPending && !s.gammaThisOrchestration), '30s');
@@ -168,7 +170,14 @@ export class Orchestration {
         asked.set(role, 'waiting');
         const turn: Omit<AgentTurn, 'turnId' | 'orchestration'> =
           role === 'gamma'
-            ? { round, action: 'mediate', proposalId: proposal.id, proposals: this.openProposals(5), feedback: this.feedback, gammaReason: this.s.gammaReason ?? 'MANUAL' }
+            ? {
+                round,
+                action: 'mediate',
+                proposalId: proposal.id,
+                proposals: this.openProposals(5),
+                feedback: this.feedback,
+                gammaReason: this.s.gammaReason ?? 'MANUAL',
+              }
             : { round, action: 'evaluate', proposalId: proposal.id, proposals: this.openProposals() };
         this.ask(role, turn).then(
           (reply) => {
@@ -178,7 +187,9 @@ export class Orchestration {
           (err: unknown) => void failures.push(err),
         );
       }
-      await condition(() => failures.length > 0 || this.consensus() !== null || reviewers().some((r) => !asked.has(r)) || [...asked.values()].every((v) => v === 'done'));
+      await condition(
+        () => failures.length > 0 || this.consensus() !== null || reviewers().some((r) => !asked.has(r)) || [...asked.values()].every((v) => v === 'done'),
+      );
       if (failures.length) throw failures[0];
       if (reviewers().some((r) => !asked.has(r)) && !this.consensus()) continue; // GAMMA joined: it reviews this proposal too
       this.s.llmCriticalPathMs += slowest;
@@ -193,7 +204,10 @@ export class Orchestration {
     if (!consensus) return false;
     s.orchestration.consensus = consensus;
     s.write({ kind: 'consensus', value: consensus });
-    s.emit('consensus_reached', { proposal_id: consensus.proposalId, votes: consensus.votes.map((v) => ({ agent: v.agent.toUpperCase(), approve: v.approve })) });
+    s.emit('consensus_reached', {
+      proposal_id: consensus.proposalId,
+      votes: consensus.votes.map((v) => ({ agent: v.agent.toUpperCase(), approve: v.approve })),
+    });
     s.flush();
     return true;
   }
@@ -212,7 +226,13 @@ export class Orchestration {
   private takeReply(reply: AgentTurnResult, proposalId: string | undefined): void {
     const s = this.s;
     if (reply.message) {
-      const message = { id: `M${s.orchestration.messages.length + 1}`, round: reply.round, from: reply.from, to: reply.message.to, content: reply.message.content };
+      const message = {
+        id: `M${s.orchestration.messages.length + 1}`,
+        round: reply.round,
+        from: reply.from,
+        to: reply.message.to,
+        content: reply.message.content,
+      };
       s.orchestration.messages.push(message);
       s.write({ kind: 'message', value: message });
       s.emit('agent_message', { from: reply.from.toUpperCase(), to: message.to.toUpperCase(), content: message.content });
@@ -283,7 +303,9 @@ export class Orchestration {
     s.emit('agent_message', {
       from: 'PIPELINE',
       to: 'ALL',
-      content: partner.length ? `${role.toUpperCase()} was revoked (${handoff.reason}); ${partner.map((r) => r.toUpperCase()).join(', ')} continues alone` : `${role.toUpperCase()} was revoked (${handoff.reason}); no agent is left to continue`,
+      content: partner.length
+        ? `${role.toUpperCase()} was revoked (${handoff.reason}); ${partner.map((r) => r.toUpperCase()).join(', ')} continues alone`
+        : `${role.toUpperCase()} was revoked (${handoff.reason}); no agent is left to continue`,
     });
     s.flush();
   }
@@ -322,7 +344,10 @@ export class Orchestration {
     await Promise.all(
       running.map(async (a) => {
         if (a.busy) a.scope.cancel();
-        else await a.handle.signal(agentTurnSignal, { turnId: `o${this.attempt}-finish`, round: 0, action: 'finish', orchestration: this.attempt }).catch(() => a.scope.cancel());
+        else
+          await a.handle
+            .signal(agentTurnSignal, { turnId: `o${this.attempt}-finish`, round: 0, action: 'finish', orchestration: this.attempt })
+            .catch(() => a.scope.cancel());
         await a.handle.result().catch(() => undefined);
       }),
     );

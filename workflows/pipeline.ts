@@ -30,7 +30,17 @@ import {
   statusQuery,
   stopSignal,
 } from '../common/messages';
-import { GAMMA_REASONS, LLM_MODES, RECOVER_ACTIONS, type AgentSummary, type PipelineInput, type PipelineResult, type PipelineStatusName, type RecoverAction, type Role } from '../common/types';
+import {
+  GAMMA_REASONS,
+  LLM_MODES,
+  RECOVER_ACTIONS,
+  type AgentSummary,
+  type PipelineInput,
+  type PipelineResult,
+  type PipelineStatusName,
+  type RecoverAction,
+  type Role,
+} from '../common/types';
 import { partialResult } from '../governance/deadline';
 import { bestProposal, recoverRejection, recoveryPlan, rerunRejection } from '../governance/recovery';
 import { agentStarter } from './agents';
@@ -50,7 +60,8 @@ export async function pipelineWorkflow(rawInput: PipelineInput): Promise<Pipelin
   try {
     input = parsePipelineInput(rawInput);
   } catch (err) {
-    if (err instanceof InputError) throw ApplicationFailure.create({ message: err.message, type: 'InvalidInput', nonRetryable: true, details: [{ field: err.field }] });
+    if (err instanceof InputError)
+      throw ApplicationFailure.create({ message: err.message, type: 'InvalidInput', nonRetryable: true, details: [{ field: err.field }] });
     throw err;
   }
   const pipelineId = input.pipelineId ?? pipelineIdFromWorkflowId(workflowInfo().workflowId);
@@ -104,7 +115,9 @@ export async function pipelineWorkflow(rawInput: PipelineInput): Promise<Pipelin
     {
       validator: (args?: ContinueArgs) => {
         if (s.status !== 'REPORT' || continueRequested) {
-          throw new Error(`pipeline ${pipelineId} is ${s.status}${continueRequested && s.status === 'REPORT' ? ' and already continuing' : ''}, not waiting at REPORT: continue is only accepted there`);
+          throw new Error(
+            `pipeline ${pipelineId} is ${s.status}${continueRequested && s.status === 'REPORT' ? ' and already continuing' : ''}, not waiting at REPORT: continue is only accepted there`,
+          );
         }
         if (args?.mode !== undefined && !LLM_MODES.includes(args.mode)) throw new Error(`mode must be one of ${LLM_MODES.join(', ')}`);
         if (args?.timeoutSeconds !== undefined && !(Number.isInteger(args.timeoutSeconds) && args.timeoutSeconds > 0)) {
@@ -193,7 +206,13 @@ export async function pipelineWorkflow(rawInput: PipelineInput): Promise<Pipelin
           s.orchestration.status = 'TIMEOUT';
           status = 'TIMEOUT';
           reason = `no consensus within the ${s.settings.timeoutSeconds}s orchestration deadline`;
-          notes.push(...partialResult(s.orchestration.proposals, s.orchestration.votes, 'the agents were stopped at the deadline; this report was written without the LLM').notes);
+          notes.push(
+            ...partialResult(
+              s.orchestration.proposals,
+              s.orchestration.votes,
+              'the agents were stopped at the deadline; this report was written without the LLM',
+            ).notes,
+          );
           return;
         }
         if (outcome === 'ALL_REVOKED') {
@@ -272,7 +291,14 @@ export async function pipelineWorkflow(rawInput: PipelineInput): Promise<Pipelin
     if (endedIn === 'ORCHESTRATE') {
       s.emit('orchestration_complete', {
         status,
-        results: { consensus, partial, rounds: result.rounds, proposals: s.orchestration.proposals.length, revoked: result.revoked, attempts: s.orchestration.attempt },
+        results: {
+          consensus,
+          partial,
+          rounds: result.rounds,
+          proposals: s.orchestration.proposals.length,
+          revoked: result.revoked,
+          attempts: s.orchestration.attempt,
+        },
       });
     }
     s.enter('COMPLETE', status);
@@ -299,12 +325,14 @@ export async function pipelineWorkflow(rawInput: PipelineInput): Promise<Pipelin
 async function waitForRecover(windowSeconds: number, action: () => RecoverAction | null): Promise<RecoverAction | null> {
   const timer = new CancellationScope();
   let expired = false;
-  const done = timer.run(() => sleep(windowSeconds * 1000, { summary: `recovery window · ${windowSeconds}s` })).then(
-    () => void (expired = true),
-    (err: unknown) => {
-      if (!isCancellation(err)) throw err;
-    },
-  );
+  const done = timer
+    .run(() => sleep(windowSeconds * 1000, { summary: `recovery window · ${windowSeconds}s` }))
+    .then(
+      () => void (expired = true),
+      (err: unknown) => {
+        if (!isCancellation(err)) throw err;
+      },
+    );
   await condition(() => expired || action() !== null);
   if (!expired) {
     timer.cancel();

@@ -32,7 +32,6 @@ import { nowIso } from './time';
 type Pending = Omit<MirrorBatch, 'pipelineId' | 'runKey'>;
 const emptyPending = (): Pending => ({ checkpoints: [], handoffs: [], events: [], board: [], calls: [] });
 
-
 export class PipelineState {
   phase: Phase = 'SPAWN';
   status: PipelineStatusName = 'SPAWNING';
@@ -166,7 +165,13 @@ export class PipelineState {
   }
 
   emit(type: EventType, data: Record<string, unknown>): void {
-    this.pending.events.push({ type, pipeline_id: this.settings.pipelineId, seq: ++this.seq, ts: nowIso(), data: { pipeline_id: this.settings.pipelineId, ...data } });
+    this.pending.events.push({
+      type,
+      pipeline_id: this.settings.pipelineId,
+      seq: ++this.seq,
+      ts: nowIso(),
+      data: { pipeline_id: this.settings.pipelineId, ...data },
+    });
   }
 
   write(w: BoardWrite): void {
@@ -190,7 +195,12 @@ export class PipelineState {
     if (!this.revoked.includes(handoff.role)) this.revoked.push(handoff.role);
     this.orchestration.handoffs.push(handoff);
     this.write({ kind: 'handoff', value: handoff });
-    this.emit('agent_revoked', { agent_id: handoff.agentId, role: handoff.role.toUpperCase(), reason: handoff.reason, handoff: { did: handoff.did, left: handoff.left } });
+    this.emit('agent_revoked', {
+      agent_id: handoff.agentId,
+      role: handoff.role.toUpperCase(),
+      reason: handoff.reason,
+      handoff: { did: handoff.did, left: handoff.left },
+    });
     this.pending.handoffs.push({ attempt, handoff });
     this.touch();
   }

@@ -21,7 +21,13 @@ export const controlRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post(
     '/api/pipeline/continue',
-    { schema: { description: 'the `continue` update: orchestrate a pipeline waiting at REPORT', body: ContinueBody, response: { 202: Accepted, ...errorsFor(400, 401, 404, 409, 503) } } },
+    {
+      schema: {
+        description: 'the `continue` update: orchestrate a pipeline waiting at REPORT',
+        body: ContinueBody,
+        response: { 202: Accepted, ...errorsFor(400, 401, 404, 409, 503) },
+      },
+    },
     async (request, reply) => {
       const { pipeline_id, mode, model, timeout } = request.body;
       const result = await handle(pipeline_id).executeUpdate(continueUpdate, {

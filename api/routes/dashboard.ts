@@ -11,7 +11,8 @@ import { fileURLToPath } from 'node:url';
 // start. The content security policy keeps the page to this origin: nothing from another site.
 
 const PUBLIC_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'public');
-const CSP = "default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+const CSP =
+  "default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 const escapeAttr = (s: string): string => s.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
@@ -22,7 +23,10 @@ export const dashboardRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     '/',
-    { config: { public: true }, schema: { description: 'the dashboard page (public: it holds no data)', security: [], produces: ['text/html'], response: { 200: Type.String() } } },
+    {
+      config: { public: true },
+      schema: { description: 'the dashboard page (public: it holds no data)', security: [], produces: ['text/html'], response: { 200: Type.String() } },
+    },
     async (_request, reply) => reply.type('text/html; charset=utf-8').header('content-security-policy', CSP).header('cache-control', 'no-cache').send(index),
   );
 

@@ -22,7 +22,10 @@ async function check(fn: () => unknown): Promise<string> {
 export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/healthz',
-    { config: { public: true, rateLimit: false }, schema: { description: 'dependencies\' health', security: [], response: { 200: HealthReply, 503: HealthReply } } },
+    {
+      config: { public: true, rateLimit: false },
+      schema: { description: "dependencies' health", security: [], response: { 200: HealthReply, 503: HealthReply } },
+    },
     async (_request, reply) => {
       const [temporal, redis, ledger] = await Promise.all([
         check(() => (app.temporal.connection as Connection).healthService.check({})),

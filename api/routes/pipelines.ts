@@ -13,7 +13,13 @@ export const pipelineRoutes: FastifyPluginAsyncTypebox<{ settings: PipelineSetti
 
   app.get(
     '/api/pipelines',
-    { schema: { description: 'pipelines from Temporal visibility, newest first', querystring: ListQuery, response: { 200: ListReply, ...errorsFor(400, 401, 503) } } },
+    {
+      schema: {
+        description: 'pipelines from Temporal visibility, newest first',
+        querystring: ListQuery,
+        response: { 200: ListReply, ...errorsFor(400, 401, 503) },
+      },
+    },
     async (request) => {
       const clauses = [`WorkflowType = 'pipelineWorkflow'`];
       // `status` is one of the contract's enum values (validated), so it is safe inside the query.
@@ -39,13 +45,19 @@ export const pipelineRoutes: FastifyPluginAsyncTypebox<{ settings: PipelineSetti
 
   app.get(
     '/api/pipeline/:id',
-    { schema: { description: 'the workflow\'s `status` query', params: IdParams, response: { 200: StatusReply, ...errorsFor(400, 401, 404, 409, 503) } } },
+    { schema: { description: "the workflow's `status` query", params: IdParams, response: { 200: StatusReply, ...errorsFor(400, 401, 404, 409, 503) } } },
     async (request) => handle(request.params.id).query(statusQuery),
   );
 
   app.get(
     '/api/pipeline/:id/orchestration',
-    { schema: { description: 'the workflow\'s `orchestration` query', params: IdParams, response: { 200: OrchestrationReply, ...errorsFor(400, 401, 404, 409, 503) } } },
+    {
+      schema: {
+        description: "the workflow's `orchestration` query",
+        params: IdParams,
+        response: { 200: OrchestrationReply, ...errorsFor(400, 401, 404, 409, 503) },
+      },
+    },
     async (request) => handle(request.params.id).query(orchestrationQuery),
   );
 

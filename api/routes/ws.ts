@@ -71,8 +71,7 @@ export const wsRoutes: FastifyPluginAsyncTypebox<{ hub: EventHub; limits: WsLimi
       });
       if (stored === 0) await app.temporal.workflow.getHandle(pipelineWorkflowId(pipelineId)).describe();
     },
-    handler: async (_request, reply) =>
-      reply.code(426).header('upgrade', 'websocket').send(errorBody(426, 'GET /ws needs a WebSocket upgrade')),
+    handler: async (_request, reply) => reply.code(426).header('upgrade', 'websocket').send(errorBody(426, 'GET /ws needs a WebSocket upgrade')),
     wsHandler: async (socket, request) => {
       const { pipeline_id: pipelineId, since = 0 } = request.query as { pipeline_id?: string; since?: number };
       const log = request.log.child({ pipelineId: pipelineId ?? '(all)' });

@@ -37,10 +37,11 @@ export class EventHub {
         sub.on('message', (channel: string, message: string) => this.channels.get(channel)?.listeners.forEach((l) => l(message)));
         sub.on('ready', () => {
           // The PING answers after ioredis's resubscribe commands, so the gap read starts once live messages flow again.
-          if (this.wasReady) void sub.ping().then(
-            () => this.resyncListeners.forEach((l) => l()),
-            () => undefined,
-          );
+          if (this.wasReady)
+            void sub.ping().then(
+              () => this.resyncListeners.forEach((l) => l()),
+              () => undefined,
+            );
           this.wasReady = true;
         });
         this.subscriber = sub;

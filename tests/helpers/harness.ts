@@ -56,7 +56,15 @@ export async function startHarness(name: string, opts: HarnessOptions = {}): Pro
   const taskQueue = opts.taskQueue ?? uniqueId(`test-${name}`);
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
   const bundle = process.env.WORKFLOW_BUNDLE;
-  const workers: Worker[] = await createWorkers({ connection, config, taskQueue, redis, ledger, ...(opts.roles ? { roles: opts.roles } : {}), ...(bundle ? { workflowBundle: { codePath: bundle } } : {}) });
+  const workers: Worker[] = await createWorkers({
+    connection,
+    config,
+    taskQueue,
+    redis,
+    ledger,
+    ...(opts.roles ? { roles: opts.roles } : {}),
+    ...(bundle ? { workflowBundle: { codePath: bundle } } : {}),
+  });
   const running = Promise.all(workers.map((w) => w.run()));
 
   return {
@@ -90,7 +98,11 @@ export async function startHarness(name: string, opts: HarnessOptions = {}): Pro
       if (existsSync(file) && process.env.UPDATE_HISTORIES !== '1') return;
       mkdirSync(HISTORIES_DIR, { recursive: true });
       // The CLI's JSON is the canonical format for replay (historyToJSON clashes with a nested protobufjs).
-      const r = await runCli(process.env.TEMPORAL_CLI_PATH ?? 'temporal', ['workflow', 'show', '--workflow-id', handle.workflowId, '--output', 'json', '--namespace', config.TEMPORAL_NAMESPACE], config.TEMPORAL_ADDRESS);
+      const r = await runCli(
+        process.env.TEMPORAL_CLI_PATH ?? 'temporal',
+        ['workflow', 'show', '--workflow-id', handle.workflowId, '--output', 'json', '--namespace', config.TEMPORAL_NAMESPACE],
+        config.TEMPORAL_ADDRESS,
+      );
       if (r.status !== 0) throw new Error(`temporal workflow show failed: ${r.stderr}`);
       // Replay derives the pipeline id from the workflow id, so it is kept beside the history.
       writeFileSync(file, `${JSON.stringify({ workflowId: handle.workflowId, history: JSON.parse(r.stdout) })}\n`);

@@ -83,7 +83,13 @@ async function refreshHealth() {
   try {
     const res = await fetch('/healthz');
     const body = await res.json();
-    h.textContent = body.status === 'ok' ? 'healthy' : `degraded: ${Object.entries(body.checks).filter(([, v]) => v !== 'ok').map(([k]) => k).join(', ')}`;
+    h.textContent =
+      body.status === 'ok'
+        ? 'healthy'
+        : `degraded: ${Object.entries(body.checks)
+            .filter(([, v]) => v !== 'ok')
+            .map(([k]) => k)
+            .join(', ')}`;
     h.className = `pill ${body.status === 'ok' ? 'ok' : 'bad'}`;
   } catch {
     h.textContent = 'API unreachable';
@@ -231,7 +237,16 @@ function describeEvent(e) {
 
 function appendEvent(e) {
   const list = $('events');
-  list.append(el('li', { 'data-seq': e.seq, 'data-type': e.type }, el('span', { class: 'seq' }, `#${e.seq}`), el('span', { class: 'muted' }, time(e.ts)), el('b', {}, e.type), el('span', { class: 'data' }, describeEvent(e))));
+  list.append(
+    el(
+      'li',
+      { 'data-seq': e.seq, 'data-type': e.type },
+      el('span', { class: 'seq' }, `#${e.seq}`),
+      el('span', { class: 'muted' }, time(e.ts)),
+      el('b', {}, e.type),
+      el('span', { class: 'data' }, describeEvent(e)),
+    ),
+  );
   while (list.children.length > MAX_LOG_LINES) list.firstElementChild.remove();
   list.scrollTop = list.scrollHeight;
 }
@@ -273,7 +288,7 @@ function renderStatus(s) {
   // whatever else it reports.
   const known = ['id', 'role', 'phase', 'status', 'errors', 'violations', 'tokens', 'budget', 'revokedReason', 'usage'];
   const extra = [...new Set(s.agents.flatMap((a) => Object.keys(a)))].filter((k) => !known.includes(k));
-  const show = (v) => (v !== null && typeof v === 'object' ? JSON.stringify(v) : v ?? '');
+  const show = (v) => (v !== null && typeof v === 'object' ? JSON.stringify(v) : (v ?? ''));
   const used = (a, key, limit) => (a.budget && a.budget[limit] !== undefined ? `${a[key] ?? 0} / ${a.budget[limit]}` : show(a[key]));
   const columns = [
     ['agent', (a) => el('span', { title: a.id }, a.id.replace(`pipeline-${s.pipelineId}-`, ''))],
@@ -284,12 +299,26 @@ function renderStatus(s) {
     ...(s.agents.some((a) => a.violations !== undefined) ? [['violations', (a) => used(a, 'violations', 'violations')]] : []),
     ['tokens', (a) => used(a, 'tokens', 'tokens')],
     // What the provider reported (openrouter mode): calls, and their cost when it reports one.
-    ...(s.agents.some((a) => a.usage) ? [['calls · cost', (a) => (a.usage ? `${a.usage.calls}${a.usage.costUsd !== undefined ? ` · $${a.usage.costUsd.toFixed(4)}` : ''}` : '')]] : []),
+    ...(s.agents.some((a) => a.usage)
+      ? [['calls · cost', (a) => (a.usage ? `${a.usage.calls}${a.usage.costUsd !== undefined ? ` · $${a.usage.costUsd.toFixed(4)}` : ''}` : '')]]
+      : []),
     ...extra.map((k) => [k, (a) => show(a[k])]),
   ];
-  $('agents').tHead.replaceChildren(el('tr', {}, columns.map(([name]) => el('th', {}, name))));
+  $('agents').tHead.replaceChildren(
+    el(
+      'tr',
+      {},
+      columns.map(([name]) => el('th', {}, name)),
+    ),
+  );
   $('agents').tBodies[0].replaceChildren(
-    ...s.agents.map((a) => el('tr', { class: a.status === 'REVOKED' ? 'bad' : '', 'data-agent': a.id }, columns.map(([, value]) => el('td', {}, value(a))))),
+    ...s.agents.map((a) =>
+      el(
+        'tr',
+        { class: a.status === 'REVOKED' ? 'bad' : '', 'data-agent': a.id },
+        columns.map(([, value]) => el('td', {}, value(a))),
+      ),
+    ),
   );
   $('gamma').textContent = s.gamma.spawned ? `spawned · reason ${s.gamma.reason}` : s.gamma.reason ? `requested · reason ${s.gamma.reason}` : 'not spawned';
 
@@ -314,17 +343,27 @@ function renderOrchestration(o) {
         el('td', {}, p.round),
         el('td', {}, p.author),
         el('td', { title: p.rationale ?? '' }, p.title),
-        el('td', {}, votesFor(p.id).map((v) => el('span', { class: `vote ${v.approve ? 'for' : 'against'}`, title: v.reason ?? '' }, `${v.agent} ${v.approve ? '✔' : '✘'}`))),
+        el(
+          'td',
+          {},
+          votesFor(p.id).map((v) =>
+            el('span', { class: `vote ${v.approve ? 'for' : 'against'}`, title: v.reason ?? '' }, `${v.agent} ${v.approve ? '✔' : '✘'}`),
+          ),
+        ),
       ),
     ),
   );
   const handoffs = o.handoffs ?? [];
   $('handoffs').replaceChildren(
     ...(handoffs.length
-      ? handoffs.map((x) => el('li', {}, el('b', {}, `${x.role ?? x.agentId} revoked`), ` (${x.reason}): did ${(x.did ?? []).length} step(s); left: ${x.left ?? ''}`))
+      ? handoffs.map((x) =>
+          el('li', {}, el('b', {}, `${x.role ?? x.agentId} revoked`), ` (${x.reason}): did ${(x.did ?? []).length} step(s); left: ${x.left ?? ''}`),
+        )
       : [el('li', { class: 'muted' }, 'none')]),
   );
-  $('gamma-requests').replaceChildren(...(o.gamma.requests ?? []).map((r) => el('li', {}, `${time(r.at)} ${r.reason}${r.detail ? ` (${r.detail})` : ''}: ${r.note}`)));
+  $('gamma-requests').replaceChildren(
+    ...(o.gamma.requests ?? []).map((r) => el('li', {}, `${time(r.at)} ${r.reason}${r.detail ? ` (${r.detail})` : ''}: ${r.note}`)),
+  );
 }
 
 function renderReport(r) {
@@ -341,8 +380,18 @@ function renderReport(r) {
     el('p', {}, el('b', {}, `${rep.kind} report · ${rep.status}`), ` · ${time(rep.generatedAt)} · auto-continue ${r.continuation.auto_continue ?? 'unknown'}`),
     el('p', { class: 'summary' }, rep.summary),
     rep.consensus ? el('p', {}, el('b', {}, 'Consensus: '), `${rep.consensus.title ?? rep.consensus.proposalId} (round ${rep.consensus.round ?? '?'})`) : null,
-    el('ul', { class: 'plain' }, rep.agents.map((a) => el('li', {}, el('b', {}, `${a.role}: `), a.summary))),
-    rep.notes.length ? el('ul', { class: 'notes' }, rep.notes.map((n) => el('li', {}, n))) : null,
+    el(
+      'ul',
+      { class: 'plain' },
+      rep.agents.map((a) => el('li', {}, el('b', {}, `${a.role}: `), a.summary)),
+    ),
+    rep.notes.length
+      ? el(
+          'ul',
+          { class: 'notes' },
+          rep.notes.map((n) => el('li', {}, n)),
+        )
+      : null,
   ];
   box.replaceChildren(...parts.filter(Boolean));
 }
@@ -360,9 +409,13 @@ async function act(label, method, path, body) {
 }
 
 $('btn-continue').addEventListener('click', () => act('continue', 'POST', '/api/pipeline/continue', { pipeline_id: state.selected }));
-$('btn-stop').addEventListener('click', () => act('stop', 'POST', `/api/pipeline/${encodeURIComponent(state.selected)}/stop`, { reason: 'stopped from the dashboard' }));
+$('btn-stop').addEventListener('click', () =>
+  act('stop', 'POST', `/api/pipeline/${encodeURIComponent(state.selected)}/stop`, { reason: 'stopped from the dashboard' }),
+);
 $('btn-gamma').addEventListener('click', () => act('spawn GAMMA', 'POST', `/api/pipeline/${encodeURIComponent(state.selected)}/gamma`, { reason: 'MANUAL' }));
-$('btn-recover').addEventListener('click', () => act('recover', 'POST', `/api/pipeline/${encodeURIComponent(state.selected)}/recover`, { action: $('recover-action').value }));
+$('btn-recover').addEventListener('click', () =>
+  act('recover', 'POST', `/api/pipeline/${encodeURIComponent(state.selected)}/recover`, { action: $('recover-action').value }),
+);
 $('refresh-list').addEventListener('click', () => void refreshList());
 
 // --- routing and start ---
