@@ -16,8 +16,6 @@ export interface AgentCallResult {
   answer: AgentAnswer;
   usage: Usage;
   model: string;
-  /** Attempts this call took; attempts - 1 failed and count toward the agent's error budget. */
-  attempts: number;
   simulatedLatencyMs: number;
   /** The shared breaker after this call, when the provider has one. */
   breaker?: BreakerSnapshot;
@@ -52,7 +50,7 @@ export function createLlmActivities(providers: Partial<Record<LlmMode, LlmProvid
         });
         // A success closes the shared breaker (lib/breaker.ts): no need to read it back.
         const breaker: BreakerSnapshot | undefined = provider.breakerState ? { state: 'closed', failures: 0, openedUntil: null } : undefined;
-        return { ...result, attempts: ctx.info.attempt, ...(breaker ? { breaker } : {}) };
+        return { ...result, ...(breaker ? { breaker } : {}) };
       } catch (err) {
         if (err instanceof ProviderError) {
           const breaker = await breakerOf(provider);

@@ -80,7 +80,7 @@ export class OpenAiProvider implements LlmProvider {
     const first = await this.request(key, model, req.task, messages, ctx);
     let problem: string;
     try {
-      return this.completion(parseAnswer(req.task, first.text), [first], false);
+      return this.completion(parseAnswer(req.task, first.text), [first]);
     } catch (err) {
       if (!(err instanceof ProviderError) || err.kind !== 'invalid_output') throw err;
       problem = first.cutOff ? `it was cut off at the token limit (${err.message})` : err.message;
@@ -88,7 +88,7 @@ export class OpenAiProvider implements LlmProvider {
 
     const second = await this.request(key, model, req.task, [...messages, { role: 'assistant', content: first.text }, repairMessage(req.task, problem)], ctx);
     try {
-      return this.completion(parseAnswer(req.task, second.text), [first, second], true);
+      return this.completion(parseAnswer(req.task, second.text), [first, second]);
     } catch (err) {
       if (!(err instanceof ProviderError) || err.kind !== 'invalid_output') throw err;
       throw new ProviderError(`${err.message} (still invalid after one repair request)`, 'invalid_output');
@@ -111,7 +111,7 @@ export class OpenAiProvider implements LlmProvider {
     }
   }
 
-  private completion(answer: AgentAnswer, raws: RawAnswer[], repaired: boolean): Completion {
+  private completion(answer: AgentAnswer, raws: RawAnswer[]): Completion {
     const usage: Usage = { promptTokens: 0, completionTokens: 0, totalTokens: 0 };
     for (const r of raws) {
       usage.promptTokens += r.usage.promptTokens;
@@ -119,7 +119,7 @@ export class OpenAiProvider implements LlmProvider {
       usage.totalTokens += r.usage.totalTokens;
       if (r.usage.costUsd !== undefined) usage.costUsd = (usage.costUsd ?? 0) + r.usage.costUsd;
     }
-    return { answer, usage, model: raws.at(-1)!.model, simulatedLatencyMs: 0, repaired };
+    return { answer, usage, model: raws.at(-1)!.model, simulatedLatencyMs: 0 };
   }
 
   private client(key: string): OpenAI {

@@ -49,8 +49,6 @@ export interface Completion {
   model: string;
   /** What the simulator waited, so a benchmark can compute the LLM critical path; 0 for real calls. */
   simulatedLatencyMs: number;
-  /** True when the first answer broke its schema and the one repair request fixed it. */
-  repaired?: boolean;
 }
 
 export interface CallContext {

@@ -273,18 +273,52 @@ export interface PipelineEvent {
   data: Record<string, unknown>;
 }
 
-export const EVENT_TYPES = [
-  'pipeline_spawned',
-  'phase_changed',
-  'orchestration_started',
-  'agent_spawned',
-  'agent_message',
-  'proposal_posted',
-  'vote_cast',
-  'gamma_spawned',
-  'consensus_reached',
-  'agent_revoked',
-  'orchestration_complete',
-  'pipeline_finished',
-] as const;
-export type EventType = (typeof EVENT_TYPES)[number];
+/**
+ * Each event type with the data it carries (besides `pipeline_id`, which every event's data has). The
+ * contract names some of these fields (CONTRACT.md: orchestration_started {model, agents},
+ * agent_spawned {agent_id, role, runtime}, agent_message {from, to, content}, consensus_reached
+ * {proposal_id, votes}, orchestration_complete {status, results}); the compiler checks every emit
+ * against this map, and tests/events.test.ts checks them on a real run.
+ */
+export interface EventDataMap {
+  pipeline_spawned: { objective: string; mode: LlmMode; model: string; scenario: Scenario; auto_continue: boolean };
+  phase_changed: { phase: Phase; status: PipelineStatusName };
+  orchestration_started: { model: string; mode: LlmMode; agents: string[]; attempt: number };
+  agent_spawned: { agent_id: string; role: string; runtime: string; phase: AgentPhase };
+  /** `from`/`to` upper case (ALPHA, BETA, GAMMA, ALL), or PIPELINE for the pipeline's own notes. */
+  agent_message: { from: string; to: string; content: string };
+  proposal_posted: { proposal_id: string; author: string; title: string; complexity: number; round: number };
+  vote_cast: { agent: string; proposal_id: string; approve: boolean; reason: string };
+  gamma_spawned: { reason: GammaReason; detail: string | null; attempt: number };
+  consensus_reached: { proposal_id: string; votes: { agent: string; approve: boolean }[] };
+  agent_revoked: { agent_id: string; role: string; reason: string; handoff: { did: string[]; left: string } };
+  orchestration_complete: {
+    status: PipelineStatusName;
+    results: {
+      consensus: Consensus | null;
+      partial: { proposalId: string; title: string } | null;
+      rounds: number;
+      proposals: number;
+      revoked: Role[];
+      attempts: number;
+    };
+  };
+  pipeline_finished: { status: PipelineStatusName; reason: string | null; rounds: number; tokens: number };
+}
+export type EventType = keyof EventDataMap;
+/** Every event type once: a type missing here or in the map above does not compile. */
+const EVENT_TYPE_SET: Record<EventType, true> = {
+  pipeline_spawned: true,
+  phase_changed: true,
+  orchestration_started: true,
+  agent_spawned: true,
+  agent_message: true,
+  proposal_posted: true,
+  vote_cast: true,
+  gamma_spawned: true,
+  consensus_reached: true,
+  agent_revoked: true,
+  orchestration_complete: true,
+  pipeline_finished: true,
+};
+export const EVENT_TYPES = Object.keys(EVENT_TYPE_SET) as EventType[];

@@ -6,24 +6,10 @@ import { bestProposal } from './recovery';
 // `timeoutSeconds` raced against consensus (workflows/orchestration.ts). On expiry the agents are
 // cancelled and what they produced is collected into a partial result, without calling the LLM.
 
-export interface PartialResult {
-  best: { proposalId: string; title: string; approvals: number } | null;
-  proposals: number;
-  votes: number;
-  notes: string[];
-}
-
-export function partialResult(proposals: readonly Proposal[], votes: readonly Vote[], why: string): PartialResult {
+/** What the report says of a run stopped at the deadline: why, and the best proposal so far. */
+export function partialNotes(proposals: readonly Proposal[], votes: readonly Vote[], why: string): string[] {
   const best = bestProposal(proposals, votes);
-  const notes = [why];
-  if (best) notes.push(`best proposal so far: ${best.id} "${best.title}" (${approvals(best.id, votes)} approval(s))`);
-  else notes.push('no proposal was posted before the end');
-  return {
-    best: best ? { proposalId: best.id, title: best.title, approvals: approvals(best.id, votes) } : null,
-    proposals: proposals.length,
-    votes: votes.length,
-    notes,
-  };
+  return [why, best ? `best proposal so far: ${best.id} "${best.title}" (${approvals(best.id, votes)} approval(s))` : 'no proposal was posted before the end'];
 }
 
 export const deadlineSummary = (timeoutSeconds: number): string => `orchestration deadline · ${timeoutSeconds}s`;

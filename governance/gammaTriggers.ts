@@ -4,7 +4,7 @@ import type { Consensus, GammaReason, Proposal, Vote } from '../common/types';
 // proposal, vote or message) for `stuckSeconds`; CONFLICT — `conflictCount` or more unresolved
 // proposals; COMPLEXITY — a proposal whose complexity score is above the threshold. Pure: the
 // workflow evaluates these after every change and sends the spawnGamma signal when one fires; the
-// STUCK clock is a durable timer there (workflows/gammaWatch.ts).
+// STUCK clock is a durable timer there (workflows/gamma.ts).
 
 export interface GammaThresholds {
   stuckSeconds: number;

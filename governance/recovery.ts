@@ -6,7 +6,7 @@ import { approvals } from './gammaTriggers';
 // If nobody decides within RECOVERY_WINDOW_SECONDS the pipeline closes as it is.
 
 export interface RecoveryPlan {
-  rerun: boolean;
+  /** Rerun with GAMMA called in at once (otherwise a plain rerun, unless accepting the partial result). */
   gamma: boolean;
   acceptPartial: boolean;
 }
@@ -14,11 +14,11 @@ export interface RecoveryPlan {
 export function recoveryPlan(action: RecoverAction): RecoveryPlan {
   switch (action) {
     case 'rerun':
-      return { rerun: true, gamma: false, acceptPartial: false };
+      return { gamma: false, acceptPartial: false };
     case 'rerun_with_gamma':
-      return { rerun: true, gamma: true, acceptPartial: false };
+      return { gamma: true, acceptPartial: false };
     case 'accept_partial':
-      return { rerun: false, gamma: false, acceptPartial: true };
+      return { gamma: false, acceptPartial: true };
   }
 }
 

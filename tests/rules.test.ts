@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Proposal, Role, Vote } from '../common/types';
 import { checkVote, findConsensus } from '../governance/consensus';
-import { partialResult } from '../governance/deadline';
+import { partialNotes } from '../governance/deadline';
 import { backoffMs, checkTokens, emptyBudget, recordFailure, recordSuccess, recordViolation, type BudgetLimits } from '../governance/errorBudget';
 import { complexityTrigger, conflictTrigger, stuckTrigger, triggersAfterProposal } from '../governance/gammaTriggers';
 import { procedureViolation } from '../governance/procedure';
@@ -135,8 +135,8 @@ describe('procedure', () => {
 
 describe('recovery and deadline', () => {
   test('each recover action has its plan; recover is only accepted in ORCHESTRATION_FAILED, once', () => {
-    assert.deepEqual(recoveryPlan('rerun_with_gamma'), { rerun: true, gamma: true, acceptPartial: false });
-    assert.deepEqual(recoveryPlan('accept_partial'), { rerun: false, gamma: false, acceptPartial: true });
+    assert.deepEqual(recoveryPlan('rerun_with_gamma'), { gamma: true, acceptPartial: false });
+    assert.deepEqual(recoveryPlan('accept_partial'), { gamma: false, acceptPartial: true });
     assert.match(recoverRejection('ORCHESTRATING', false)!, /not waiting in ORCHESTRATION_FAILED/);
     assert.match(recoverRejection('ORCHESTRATION_FAILED', true)!, /already accepted/);
     assert.equal(recoverRejection('ORCHESTRATION_FAILED', false), undefined);
@@ -158,8 +158,7 @@ describe('recovery and deadline', () => {
     assert.equal(bestProposal([p('P1'), p('P2')], votes)?.id, 'P2');
     assert.equal(bestProposal([p('P1'), p('P2')], [...votes, { proposalId: 'P1', agent: 'gamma', approve: true }])?.id, 'P1');
     assert.equal(bestProposal([], []), null);
-    const partial = partialResult([p('P1')], votes, 'deadline');
-    assert.equal(partial.best?.proposalId, 'P1');
-    assert.match(partial.notes.join(' '), /best proposal so far: P1/);
+    assert.match(partialNotes([p('P1'), p('P2')], votes, 'deadline').join(' '), /best proposal so far: P2 .*\(1 approval/);
+    assert.deepEqual(partialNotes([], [], 'deadline'), ['deadline', 'no proposal was posted before the end']);
   });
 });

@@ -1,12 +1,14 @@
-import { ApplicationFailure, condition, getExternalWorkflowHandle, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, getExternalWorkflowHandle, workflowInfo } from '@temporalio/workflow';
 import type { AgentTask } from '../agents/provider';
-import { agentProgressSignal, agentTurnResultSignal, agentTurnSignal, type AgentTurn, type AgentTurnResult } from '../common/messages';
+import type { AgentTurn, AgentTurnResult } from '../common/messages';
 import type { AgentPhase, BreakerView, CallRecord, GammaReason, Handoff, LlmSettings, Role } from '../common/types';
 import { BudgetedCaller, type CallBudget } from './agentCall';
+import { ParentLink } from './agentChannel';
 
 // agentWorkflow: one agent (ALPHA, BETA or GAMMA) as a child of its pipeline. In RUN it makes its one
-// analysis call and returns; in ORCHESTRATE it takes the turns the pipeline signals to it and signals
-// each turn's outcome back, so every message between agents is in Temporal's history. An agent whose
+// analysis call and returns; in ORCHESTRATE it takes the turns the pipeline sends it and answers each
+// through the agent channel (workflows/agentChannel.ts), so every message between agents is in
+// Temporal's history. An agent whose
 // budget is spent ends with a handoff instead of an answer (revocation is an outcome, not a crash).
 
 export interface AgentWorkflowInput {
@@ -58,18 +60,15 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<AgentWor
   });
 
   const parentId = workflowInfo().parent?.workflowId;
-  const parent = parentId ? getExternalWorkflowHandle(parentId) : undefined;
-  // Failures are rare and the pipeline's status should show them as they happen, not at the turn's end.
+  const parent = parentId ? new ParentLink(getExternalWorkflowHandle(parentId)) : undefined;
   caller.onFailure = () =>
-    void parent
-      ?.signal(agentProgressSignal, {
-        agentId,
-        tokens: caller.tokens,
-        errors: caller.errors,
-        violations: caller.violations,
-        ...(caller.breaker ? { breaker: caller.breaker } : {}),
-      })
-      .catch(() => undefined);
+    parent?.progress({
+      agentId,
+      tokens: caller.tokens,
+      errors: caller.errors,
+      violations: caller.violations,
+      ...(caller.breaker ? { breaker: caller.breaker } : {}),
+    });
 
   if (input.phase === 'run') {
     const out = await caller.call(input.role === 'alpha' ? 'research' : 'synthesis', 0);
@@ -77,12 +76,8 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<AgentWor
   }
 
   if (!parent) throw ApplicationFailure.nonRetryable('an orchestration agent must run as a child of its pipeline', 'NoParent');
-  const inbox: AgentTurn[] = [];
-  setHandler(agentTurnSignal, (turn) => void inbox.push(turn));
-
   for (;;) {
-    await condition(() => inbox.length > 0);
-    const turn = inbox.shift()!;
+    const turn = await parent.nextTurn();
     const task = TASK_BY_ACTION[turn.action];
     if (!task) return result();
     const latencyBefore = caller.simulatedLatencyMs;
@@ -120,7 +115,7 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<AgentWor
     } else {
       reply.revoked = out.revoked;
     }
-    await parent.signal(agentTurnResultSignal, reply);
+    await parent.reply(reply);
     if (!out.ok) return result({ revoked: out.revoked });
   }
 }

@@ -1,79 +1,46 @@
-import { ApplicationFailure, CancellationScope, condition, isCancellation, log, sleep, type ChildWorkflowHandle } from '@temporalio/workflow';
-import { agentTurnSignal, type AgentTurn, type AgentTurnResult } from '../common/messages';
+import { CancellationScope, condition, isCancellation, log, sleep } from '@temporalio/workflow';
+import type { AgentTurnResult } from '../common/messages';
 import type { Handoff, Proposal, Role, Vote } from '../common/types';
 import { checkVote, findConsensus } from '../governance/consensus';
 import { deadlineSummary } from '../governance/deadline';
 import { triggersAfterProposal, unresolvedProposals } from '../governance/gammaTriggers';
-import type { agentWorkflow } from './agent';
-import type { AgentStarter } from './agents';
-import { GammaWatch } from './gammaWatch';
+import type { TurnChannel, TurnRequest } from './agentChannel';
 import type { PipelineState } from './pipelineState';
 
 // ORCHESTRATE, one orchestration (a `recover` rerun is another): rounds in which the proposer (ALPHA,
 // or BETA when ALPHA was revoked) posts a proposal and votes for it, and the reviewers (BETA, and GAMMA
 // once spawned) evaluate it in parallel and vote, until consensus (governance/consensus.ts), the round
 // limit or the deadline (a durable timer raced against the rounds). The pipeline holds the
-// authoritative proposals and votes; the agents get turns and answer through Temporal signals.
+// authoritative proposals and votes; the agents answer through the agent channel.
 
 export type OrchestrationOutcome = 'CONSENSUS' | 'NO_CONSENSUS' | 'TIMEOUT' | 'ALL_REVOKED';
 
-type Handle = ChildWorkflowHandle<typeof agentWorkflow>;
-
-interface Agent {
-  handle: Handle;
-  scope: CancellationScope;
-  ended: boolean;
-  busy: boolean;
-}
-
 export class Orchestration {
-  private readonly agents = new Map<Role, Agent>();
-  private readonly revoked = new Set<Role>();
-  private readonly replies = new Map<string, AgentTurnResult>();
-  private readonly gamma: GammaWatch;
+  private readonly turns: TurnChannel;
   private feedback: string[] = [];
-  /**
-   * Resolves when every agent of this orchestration has ended. Not awaited by run(): the pipeline
-   * writes its result while the agents wind down, and waits for this before it completes (or reruns).
-   */
-  finished: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly s: PipelineState,
-    private readonly startAgent: AgentStarter,
     private readonly attempt: number,
     /** Agents revoked in RUN do not take part. */
     private readonly excluded: readonly Role[] = [],
   ) {
-    this.gamma = new GammaWatch(s);
-  }
-
-  /** Set when run() ends: a reply that arrives later (a review overtaken by consensus) changes nothing. */
-  private closed = false;
-
-  /** Delivered by the agentTurnResult signal handler; replies from an earlier orchestration are dropped. */
-  onReply(reply: AgentTurnResult): void {
-    if (!reply.turnId.startsWith(`o${this.attempt}-`)) return;
-    if (!this.closed) this.replies.set(reply.turnId, reply);
-    else this.s.recordCalls(reply.calls); // its answer is moot, but the call was made and paid for
-  }
-
-  private get active(): Role[] {
-    return [...this.agents.entries()].filter(([role, a]) => !a.ended && !this.revoked.has(role)).map(([role]) => role);
+    this.turns = s.agents.openTurns(attempt);
+    s.gamma.begin();
   }
 
   async run(opts: { gammaAtOnce?: boolean } = {}): Promise<OrchestrationOutcome> {
-    const s = this.s;
+    const { s, turns } = this;
     s.orchestration.status = 'RUNNING';
     s.orchestration.attempt = this.attempt;
     const starting = (['alpha', 'beta'] as const).filter((r) => !this.excluded.includes(r));
-    s.emit('orchestration_started', {
+    s.outbox.emit('orchestration_started', {
       model: s.settings.mode === 'local' ? 'local simulator' : s.settings.model,
       mode: s.settings.mode,
       agents: starting.map((r) => r.toUpperCase()),
       attempt: this.attempt,
     });
-    s.flush();
+    s.outbox.flush();
 
     const rounds = new CancellationScope();
     const deadline = new CancellationScope();
@@ -88,20 +55,19 @@ export class Orchestration {
 
     try {
       return await rounds.run(async () => {
-        await Promise.all(starting.map((role) => this.start(role)));
-        this.gamma.watchStuck().catch((err: unknown) => this.background('STUCK watch', err));
-        this.watchGamma().catch((err: unknown) => this.background('GAMMA start', err));
-        if (opts.gammaAtOnce) await this.gamma.fire({ reason: 'MANUAL', detail: `recover: rerun_with_gamma (orchestration ${this.attempt})` });
+        await Promise.all(starting.map((role) => turns.start(role)));
+        s.gamma.watchStuck().catch((err: unknown) => this.background('STUCK watch', err));
+        s.gamma.join(this.attempt, (reason) => turns.start('gamma', reason)).catch((err: unknown) => this.background('GAMMA start', err));
+        if (opts.gammaAtOnce) await s.gamma.fire({ reason: 'MANUAL', detail: `recover: rerun_with_gamma (orchestration ${this.attempt})` });
         return await this.rounds(starting);
       });
     } catch (err) {
       if (timedOut && isCancellation(err)) return 'TIMEOUT';
       throw err;
     } finally {
-      this.gamma.stopped = true;
-      this.closed = true;
+      s.gamma.end();
       deadline.cancel();
-      this.finished = CancellationScope.nonCancellable(() => this.finishAgents());
+      turns.close(); // not awaited: the pipeline writes its result while the agents wind down
     }
   }
 
@@ -121,17 +87,17 @@ export class Orchestration {
       if (!proposal) return 'ALL_REVOKED';
       if (this.settle()) return 'CONSENSUS';
 
-      const trigger = this.gamma.settled
+      const trigger = s.gamma.settled
         ? undefined
         : triggersAfterProposal(proposal, s.orchestration.proposals, s.orchestration.consensus, s.settings.thresholds);
       // GAMMA joins before the reviews, so its decomposition or arbitration is part of this round.
-      if (trigger) await this.gamma.fire(trigger);
-      if (trigger) await condition(() => this.agents.has('gamma') || (!s.gammaPending && !s.gammaThisOrchestration), '30s');
+      if (trigger) await s.gamma.fire(trigger);
+      if (trigger) await s.gamma.arrival();
 
       await this.review(round, proposal);
-      s.flush();
+      s.outbox.flush();
       if (this.settle()) return 'CONSENSUS';
-      if (!this.active.some((r) => r === 'alpha' || r === 'beta')) return 'ALL_REVOKED';
+      if (!this.turns.active.some((r) => r === 'alpha' || r === 'beta')) return 'ALL_REVOKED';
     }
     return 'NO_CONSENSUS';
   }
@@ -140,7 +106,7 @@ export class Orchestration {
   private async propose(round: number): Promise<Proposal | null> {
     const s = this.s;
     for (;;) {
-      const author = (['alpha', 'beta'] as const).find((r) => this.active.includes(r));
+      const author = (['alpha', 'beta'] as const).find((r) => this.turns.active.includes(r));
       if (!author) return null;
       const subproblems = s.orchestration.subproblems.length ? s.orchestration.subproblems : undefined;
       const reply = await this.ask(author, { round, action: 'propose', proposals: this.openProposals(), feedback: this.feedback, subproblems });
@@ -148,12 +114,18 @@ export class Orchestration {
       if (!reply?.proposal) continue; // revoked (or ended): the partner takes over
       const proposal: Proposal = { ...reply.proposal, id: `P${s.orchestration.proposals.length + 1}`, round, author, ...(subproblems ? { subproblems } : {}) };
       s.orchestration.proposals.push(proposal);
-      s.write({ kind: 'proposal', value: proposal });
-      s.emit('proposal_posted', { proposal_id: proposal.id, author: author.toUpperCase(), title: proposal.title, complexity: proposal.complexity, round });
-      this.gamma.markProgress();
+      s.outbox.write({ kind: 'proposal', value: proposal });
+      s.outbox.emit('proposal_posted', {
+        proposal_id: proposal.id,
+        author: author.toUpperCase(),
+        title: proposal.title,
+        complexity: proposal.complexity,
+        round,
+      });
+      s.gamma.markProgress();
       // The proposer stands behind its own proposal.
       this.vote({ proposalId: proposal.id, agent: author, approve: true, reason: 'proposer' });
-      s.flush();
+      s.outbox.flush();
       return proposal;
     }
   }
@@ -163,12 +135,12 @@ export class Orchestration {
     const asked = new Map<Role, 'waiting' | 'done'>();
     const failures: unknown[] = [];
     let slowest = 0; // reviews run in parallel: the slowest is on the critical path
-    const reviewers = () => this.active.filter((r) => r !== proposal.author && r !== 'alpha');
+    const reviewers = () => this.turns.active.filter((r) => r !== proposal.author && r !== 'alpha');
     for (;;) {
       for (const role of reviewers()) {
         if (asked.has(role)) continue;
         asked.set(role, 'waiting');
-        const turn: Omit<AgentTurn, 'turnId' | 'orchestration'> =
+        const turn: TurnRequest =
           role === 'gamma'
             ? {
                 round,
@@ -176,7 +148,7 @@ export class Orchestration {
                 proposalId: proposal.id,
                 proposals: this.openProposals(5),
                 feedback: this.feedback,
-                gammaReason: this.s.gammaReason ?? 'MANUAL',
+                gammaReason: this.s.gamma.view().reason ?? 'MANUAL',
               }
             : { round, action: 'evaluate', proposalId: proposal.id, proposals: this.openProposals() };
         this.ask(role, turn).then(
@@ -197,26 +169,38 @@ export class Orchestration {
     }
   }
 
+  /** A turn through the agent channel, governed: a revocation hands off, an answer is taken in. */
+  private async ask(role: Role, turn: TurnRequest): Promise<AgentTurnResult | null> {
+    const reply = await this.turns.ask(role, turn);
+    if (!reply) return null;
+    if (reply.revoked) {
+      this.revoke(role, reply.revoked);
+      return null;
+    }
+    this.takeReply(reply, turn.proposalId);
+    return reply;
+  }
+
   /** Records consensus when there is one; true then. */
   private settle(): boolean {
     const s = this.s;
     const consensus = this.consensus();
     if (!consensus) return false;
     s.orchestration.consensus = consensus;
-    s.write({ kind: 'consensus', value: consensus });
-    s.emit('consensus_reached', {
+    s.outbox.write({ kind: 'consensus', value: consensus });
+    s.outbox.emit('consensus_reached', {
       proposal_id: consensus.proposalId,
       votes: consensus.votes.map((v) => ({ agent: v.agent.toUpperCase(), approve: v.approve })),
     });
-    s.flush();
+    s.outbox.flush();
     return true;
   }
 
   private consensus() {
-    return findConsensus(this.s.orchestration.proposals, this.s.orchestration.votes, this.active);
+    return findConsensus(this.s.orchestration.proposals, this.s.orchestration.votes, this.turns.active);
   }
 
-  private openProposals(n = 3): AgentTurn['proposals'] {
+  private openProposals(n = 3): TurnRequest['proposals'] {
     const o = this.s.orchestration;
     return unresolvedProposals(o.proposals, o.consensus)
       .slice(-n)
@@ -234,122 +218,46 @@ export class Orchestration {
         content: reply.message.content,
       };
       s.orchestration.messages.push(message);
-      s.write({ kind: 'message', value: message });
-      s.emit('agent_message', { from: reply.from.toUpperCase(), to: message.to.toUpperCase(), content: message.content });
-      this.gamma.markProgress();
+      s.outbox.write({ kind: 'message', value: message });
+      s.outbox.emit('agent_message', { from: reply.from.toUpperCase(), to: message.to.toUpperCase(), content: message.content });
+      s.gamma.markProgress();
       if (reply.from !== 'alpha') this.feedback = [message.content];
     }
     if (reply.subproblems?.length) {
       s.orchestration.subproblems = reply.subproblems;
-      s.write({ kind: 'subproblems', value: { by: reply.from, items: reply.subproblems } });
+      s.outbox.write({ kind: 'subproblems', value: { by: reply.from, items: reply.subproblems } });
     }
     if (reply.vote) {
-      if (reply.from === 'beta' && proposalId) s.write({ kind: 'solution', value: { proposalId, by: 'beta', text: reply.vote.reason ?? '' } });
+      if (reply.from === 'beta' && proposalId) s.outbox.write({ kind: 'solution', value: { proposalId, by: 'beta', text: reply.vote.reason ?? '' } });
       this.vote({ ...reply.vote, agent: reply.from });
     }
   }
 
   private vote(vote: Vote): void {
     const s = this.s;
-    const check = checkVote(vote, s.orchestration.proposals, s.orchestration.votes, this.active);
+    const check = checkVote(vote, s.orchestration.proposals, s.orchestration.votes, this.turns.active);
     if (!check.ok) {
       s.orchestration.rejectedVotes.push({ ...vote, why: check.reason ?? 'rejected', at: s.updatedAt });
-      s.emit('agent_message', { from: 'PIPELINE', to: vote.agent.toUpperCase(), content: `vote rejected: ${check.reason}` });
+      s.outbox.emit('agent_message', { from: 'PIPELINE', to: vote.agent.toUpperCase(), content: `vote rejected: ${check.reason}` });
       return;
     }
     s.orchestration.votes.push(vote);
-    s.write({ kind: 'vote', value: vote });
-    s.emit('vote_cast', { agent: vote.agent.toUpperCase(), proposal_id: vote.proposalId, approve: vote.approve, reason: vote.reason ?? '' });
-    this.gamma.markProgress();
-  }
-
-  /** Hands a turn to an agent and waits for its reply; null when the agent was revoked or ended. */
-  private async ask(role: Role, turn: Omit<AgentTurn, 'turnId' | 'orchestration'>): Promise<AgentTurnResult | null> {
-    const agent = this.agents.get(role);
-    if (!agent || agent.ended || this.revoked.has(role)) return null;
-    const turnId = `o${this.attempt}-r${turn.round}-${role}-${turn.action}`;
-    const view = this.s.agents.get(agent.handle.workflowId)!;
-    view.status = 'RUNNING';
-    agent.busy = true;
-    await agent.handle.signal(agentTurnSignal, { ...turn, turnId, orchestration: this.attempt });
-    await condition(() => this.replies.has(turnId) || agent.ended || this.closed);
-    agent.busy = false;
-    if (this.closed && !this.replies.has(turnId)) return null; // the orchestration ended without it
-    const reply = this.replies.get(turnId);
-    if (!reply) {
-      if (this.revoked.has(role)) return null;
-      throw ApplicationFailure.nonRetryable(`${role.toUpperCase()} ended before answering turn ${turnId}`, 'AgentEnded');
-    }
-    this.replies.delete(turnId);
-    this.s.observeBreaker(reply.breaker);
-    this.s.recordCalls(reply.calls);
-    Object.assign(view, { status: 'WAITING', tokens: reply.tokens, errors: reply.errors, violations: reply.violations });
-    this.s.touch();
-    if (reply.revoked) {
-      this.revoke(role, reply.revoked);
-      return null;
-    }
-    this.takeReply(reply, turn.proposalId);
-    return reply;
+    s.outbox.write({ kind: 'vote', value: vote });
+    s.outbox.emit('vote_cast', { agent: vote.agent.toUpperCase(), proposal_id: vote.proposalId, approve: vote.approve, reason: vote.reason ?? '' });
+    s.gamma.markProgress();
   }
 
   private revoke(role: Role, handoff: Handoff): void {
     const s = this.s;
-    this.revoked.add(role);
-    const view = s.agents.get(handoff.agentId);
-    if (view) Object.assign(view, { status: 'REVOKED', revokedReason: handoff.reason });
-    s.revokeAgent(handoff, this.attempt);
-    const partner = this.active.filter((r) => r !== 'gamma');
-    s.emit('agent_message', {
+    s.recordRevocation(handoff, this.attempt);
+    const partner = this.turns.active.filter((r) => r !== 'gamma');
+    s.outbox.emit('agent_message', {
       from: 'PIPELINE',
       to: 'ALL',
       content: partner.length
         ? `${role.toUpperCase()} was revoked (${handoff.reason}); ${partner.map((r) => r.toUpperCase()).join(', ')} continues alone`
         : `${role.toUpperCase()} was revoked (${handoff.reason}); no agent is left to continue`,
     });
-    s.flush();
-  }
-
-  private async start(role: Role): Promise<void> {
-    const scope = new CancellationScope();
-    const handle = await scope.run(() => this.startAgent(role, 'orch', role === 'gamma' ? (this.s.gammaReason ?? 'MANUAL') : undefined));
-    const agent: Agent = { handle, scope, ended: false, busy: false };
-    this.agents.set(role, agent);
-    handle.result().then(
-      () => void (agent.ended = true),
-      () => void (agent.ended = true),
-    );
-  }
-
-  private async watchGamma(): Promise<void> {
-    const s = this.s;
-    // Ends with this orchestration: a later one has a watch of its own.
-    await condition(() => s.gammaPending !== null || this.gamma.stopped);
-    if (this.gamma.stopped || !s.gammaPending) return;
-    const { reason, detail } = s.gammaPending;
-    s.gammaPending = null;
-    s.gammaThisOrchestration = true;
-    s.gammaSpawned = true;
-    s.setGammaReason(reason);
-    s.emit('gamma_spawned', { reason, detail: detail ?? null, attempt: this.attempt });
-    this.gamma.markProgress();
-    await this.start('gamma');
-    s.flush();
-  }
-
-  /** Idle agents are told to finish; one still busy (a stalled call) is cancelled. */
-  private async finishAgents(): Promise<void> {
-    const running = [...this.agents.values()].filter((a) => !a.ended);
-    // All at once: each signal is a round trip through the server, and they do not depend on each other.
-    await Promise.all(
-      running.map(async (a) => {
-        if (a.busy) a.scope.cancel();
-        else
-          await a.handle
-            .signal(agentTurnSignal, { turnId: `o${this.attempt}-finish`, round: 0, action: 'finish', orchestration: this.attempt })
-            .catch(() => a.scope.cancel());
-        await a.handle.result().catch(() => undefined);
-      }),
-    );
+    s.outbox.flush();
   }
 }

@@ -1,0 +1,269 @@
+import {
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  isCancellation,
+  setHandler,
+  startChild,
+  type ChildWorkflowHandle,
+  type ExternalWorkflowHandle,
+} from '@temporalio/workflow';
+import { agentWorkflowId } from '../common/ids';
+import { agentProgressSignal, agentTurnResultSignal, agentTurnSignal, type AgentProgress, type AgentTurn, type AgentTurnResult } from '../common/messages';
+import type { AgentPhase, AgentView, BreakerView, CallRecord, GammaReason, Role } from '../common/types';
+import { agentWorkflow, type AgentWorkflowResult } from './agent';
+import type { PipelineState } from './pipelineState';
+
+// The channel between the pipeline and its agents (each a child workflow). Pipeline side: starting an
+// agent, RUN's one call, and in ORCHESTRATE a turn (the agentTurn signal out, the agentTurnResult
+// signal back: reply, or nothing when the agent ended or the orchestration closed), finish or
+// cancel, and the agentProgress signal. Child side: the inbox of turns and the signals back. Every
+// message between agents is thus in Temporal's history. This file is the only writer of the agents'
+// views, the turn ids and replies, the busy/ended/revoked flags, and every call's usage.
+
+type Handle = ChildWorkflowHandle<typeof agentWorkflow>;
+export type TurnRequest = Omit<AgentTurn, 'turnId' | 'orchestration'>;
+
+const PHASE_LABEL: Record<AgentPhase, string> = { run: 'run', orch: 'orchestration' };
+const RUNTIME: Record<Role, string> = { alpha: 'temporal:research', beta: 'temporal:synthesis', gamma: 'temporal:mediator' };
+
+export class AgentChannel {
+  private readonly byId = new Map<string, AgentView>();
+  /**
+   * Tokens of every call of the run. Summed here, not from the agents' views: a `recover` rerun starts
+   * agents under the same ids, whose views replace the first orchestration's.
+   */
+  tokens = 0;
+  /** The shared LLM breaker as the latest call of any agent saw it. */
+  breaker: BreakerView | null = null;
+  private turns: TurnChannel | null = null;
+
+  constructor(private readonly s: PipelineState) {}
+
+  views(): AgentView[] {
+    return [...this.byId.values()];
+  }
+
+  view(id: string): AgentView | undefined {
+    return this.byId.get(id);
+  }
+
+  /** Starts an agent child: business id, a static summary the Web UI shows, its view, the agent_spawned event. */
+  async start(role: Role, phase: AgentPhase, gammaReason?: GammaReason): Promise<Handle> {
+    const { pipelineId, objective, budgets } = this.s.settings;
+    const id = agentWorkflowId(pipelineId, phase, role);
+    const view: AgentView = { id, role, phase, status: 'STARTING', errors: 0, tokens: 0, violations: 0, budget: { ...budgets.errors, tokens: budgets.tokens } };
+    this.byId.set(id, view);
+    const objectiveShort = objective.length > 90 ? `${objective.slice(0, 87)}...` : objective;
+    const { mode, model, models, scenario, latencyMs } = this.s.settings;
+    const handle = await startChild(agentWorkflow, {
+      workflowId: id,
+      staticSummary: `${role.toUpperCase()} · ${PHASE_LABEL[phase]} · ${objectiveShort}`,
+      staticDetails: `Agent **${role.toUpperCase()}** of pipeline \`${pipelineId}\`${gammaReason ? `, spawned for ${gammaReason}` : ''}.`,
+      args: [
+        {
+          pipelineId,
+          role,
+          phase,
+          objective,
+          llm: { mode, model, ...(models ? { models } : {}), scenario, latencyMs },
+          budget: { errors: budgets.errors, tokens: budgets.tokens },
+          gammaReason,
+        },
+      ],
+    });
+    view.status = 'RUNNING';
+    this.s.outbox.emit('agent_spawned', { agent_id: id, role: role.toUpperCase(), runtime: RUNTIME[role], phase });
+    this.s.touch();
+    handle.result().then(
+      (r) => {
+        Object.assign(view, { status: r.revoked ? 'REVOKED' : 'COMPLETED', tokens: r.tokens, errors: r.errors, violations: r.violations });
+        if (r.revoked) view.revokedReason = r.revoked.reason;
+      },
+      (err: unknown) => {
+        if (view.status !== 'REVOKED') view.status = isCancellation(err) ? 'CANCELLED' : 'FAILED';
+      },
+    );
+    return handle;
+  }
+
+  /** RUN: an agent makes its one call and ends; its usage and the breaker it saw are recorded. */
+  async runOnce(role: Role): Promise<AgentWorkflowResult> {
+    const r = await (await this.start(role, 'run')).result();
+    this.account(r.calls, r.breaker);
+    return r;
+  }
+
+  /** The agentProgress signal: an agent's counts after a failed try, before its turn ends. */
+  onProgress(p: AgentProgress): void {
+    const view = this.byId.get(p.agentId);
+    if (view) Object.assign(view, { tokens: p.tokens, errors: p.errors, violations: p.violations });
+    this.observe(p.breaker);
+  }
+
+  /** One orchestration's turns (a `recover` rerun opens another); replies go to the latest. */
+  openTurns(attempt: number): TurnChannel {
+    return (this.turns = new TurnChannel(this.s, this, attempt));
+  }
+
+  /** The agentTurnResult signal. */
+  onReply(reply: AgentTurnResult): void {
+    this.turns?.onReply(reply);
+  }
+
+  /** Resolves when the latest orchestration's agents have ended (undefined when none ran). */
+  get wound(): Promise<void> | undefined {
+    return this.turns?.finished;
+  }
+
+  /** Every answered call reaches the ledger, the run's tokens and its agent's usage through here. */
+  account(calls: readonly CallRecord[] | undefined, breaker?: BreakerView): void {
+    this.observe(breaker);
+    if (!calls?.length) return;
+    this.s.outbox.recordCalls(calls);
+    for (const c of calls) {
+      this.tokens += c.totalTokens;
+      const view = this.byId.get(c.agentId);
+      if (!view) continue;
+      const u = (view.usage ??= { promptTokens: 0, completionTokens: 0, calls: 0 });
+      u.promptTokens += c.promptTokens;
+      u.completionTokens += c.completionTokens;
+      u.calls += 1;
+      if (c.costUsd !== undefined) u.costUsd = Math.round(((u.costUsd ?? 0) + c.costUsd) * 1e9) / 1e9;
+    }
+  }
+
+  /** Keeps the newest observation of the breaker (agents report theirs after each call). */
+  private observe(b: BreakerView | undefined): void {
+    if (b && (!this.breaker || b.observedAt >= this.breaker.observedAt)) this.breaker = b;
+  }
+}
+
+interface LiveAgent {
+  handle: Handle;
+  scope: CancellationScope;
+  ended: boolean;
+  busy: boolean;
+  revoked: boolean;
+}
+
+/** The pipeline side of one orchestration's turns. */
+export class TurnChannel {
+  private readonly agents = new Map<Role, LiveAgent>();
+  private readonly replies = new Map<string, AgentTurnResult>();
+  /** Set when the orchestration ends: a reply that arrives later (a review overtaken by consensus) changes nothing. */
+  private closed = false;
+  /**
+   * Resolves when every agent of this orchestration has ended. The pipeline writes its result while
+   * the agents wind down, and waits for this before it completes (or reruns).
+   */
+  finished: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly s: PipelineState,
+    private readonly channel: AgentChannel,
+    private readonly attempt: number,
+  ) {}
+
+  /** The agents that can still take a turn. */
+  get active(): Role[] {
+    return [...this.agents.entries()].filter(([, a]) => !a.ended && !a.revoked).map(([role]) => role);
+  }
+
+  has(role: Role): boolean {
+    return this.agents.has(role);
+  }
+
+  async start(role: Role, gammaReason?: GammaReason): Promise<void> {
+    const scope = new CancellationScope();
+    const handle = await scope.run(() => this.channel.start(role, 'orch', gammaReason));
+    const agent: LiveAgent = { handle, scope, ended: false, busy: false, revoked: false };
+    this.agents.set(role, agent);
+    handle.result().then(
+      () => void (agent.ended = true),
+      () => void (agent.ended = true),
+    );
+  }
+
+  /** The agentTurnResult signal; replies from an earlier orchestration are dropped. */
+  onReply(reply: AgentTurnResult): void {
+    if (!reply.turnId.startsWith(`o${this.attempt}-`)) return;
+    if (!this.closed) this.replies.set(reply.turnId, reply);
+    else this.channel.account(reply.calls); // its answer is moot, but the call was made and paid for
+  }
+
+  /**
+   * Hands a turn to an agent and waits for its reply; null when the agent was revoked or ended, or the
+   * orchestration closed first. A reply that revokes the agent marks it here; the caller governs the rest.
+   */
+  async ask(role: Role, turn: TurnRequest): Promise<AgentTurnResult | null> {
+    const agent = this.agents.get(role);
+    if (!agent || agent.ended || agent.revoked) return null;
+    const turnId = `o${this.attempt}-r${turn.round}-${role}-${turn.action}`;
+    const view = this.channel.view(agent.handle.workflowId)!;
+    view.status = 'RUNNING';
+    agent.busy = true;
+    await agent.handle.signal(agentTurnSignal, { ...turn, turnId, orchestration: this.attempt });
+    await condition(() => this.replies.has(turnId) || agent.ended || this.closed);
+    agent.busy = false;
+    if (this.closed && !this.replies.has(turnId)) return null; // the orchestration ended without it
+    const reply = this.replies.get(turnId);
+    if (!reply) throw ApplicationFailure.nonRetryable(`${role.toUpperCase()} ended before answering turn ${turnId}`, 'AgentEnded');
+    this.replies.delete(turnId);
+    this.channel.account(reply.calls, reply.breaker);
+    Object.assign(view, { status: 'WAITING', tokens: reply.tokens, errors: reply.errors, violations: reply.violations });
+    this.s.touch();
+    if (reply.revoked) {
+      agent.revoked = true;
+      Object.assign(view, { status: 'REVOKED', revokedReason: reply.revoked.reason });
+    }
+    return reply;
+  }
+
+  /**
+   * Ends the orchestration's turns: idle agents are told to finish, one still busy (a stalled call) is
+   * cancelled. Resolves when every agent has ended.
+   */
+  close(): void {
+    this.closed = true;
+    this.finished = CancellationScope.nonCancellable(() => this.finishAgents());
+  }
+
+  private async finishAgents(): Promise<void> {
+    const running = [...this.agents.values()].filter((a) => !a.ended);
+    // All at once: each signal is a round trip through the server, and they do not depend on each other.
+    await Promise.all(
+      running.map(async (a) => {
+        if (a.busy) a.scope.cancel();
+        else
+          await a.handle
+            .signal(agentTurnSignal, { turnId: `o${this.attempt}-finish`, round: 0, action: 'finish', orchestration: this.attempt })
+            .catch(() => a.scope.cancel());
+        await a.handle.result().catch(() => undefined);
+      }),
+    );
+  }
+}
+
+/** The child side: the turns its pipeline sends, and the signals back. */
+export class ParentLink {
+  private readonly inbox: AgentTurn[] = [];
+
+  constructor(private readonly parent: ExternalWorkflowHandle) {
+    setHandler(agentTurnSignal, (turn) => void this.inbox.push(turn));
+  }
+
+  async nextTurn(): Promise<AgentTurn> {
+    await condition(() => this.inbox.length > 0);
+    return this.inbox.shift()!;
+  }
+
+  reply(result: AgentTurnResult): Promise<void> {
+    return this.parent.signal(agentTurnResultSignal, result);
+  }
+
+  /** Failures are rare and the pipeline's status should show them as they happen, not at the turn's end. */
+  progress(p: AgentProgress): void {
+    void this.parent.signal(agentProgressSignal, p).catch(() => undefined);
+  }
+}

@@ -1,0 +1,159 @@
+import { condition, isCancellation, log, proxyLocalActivities, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import type { GammaActivities } from '../activities';
+import type { SpawnGammaArgs } from '../common/messages';
+import { GammaReasonKey } from '../common/searchAttributes';
+import { GAMMA_REASONS, type GammaReason, type GammaRequest, type GammaView } from '../common/types';
+import { stuckTrigger, type GammaTrigger } from '../governance/gammaTriggers';
+import type { PipelineState } from './pipelineState';
+import { nowIso } from './time';
+
+// GAMMA, the mediator, wired to Temporal (the rules of when are in governance/gammaTriggers.ts). One
+// state machine, reset for each orchestration:
+//
+//   idle ──trigger──▶ requested ──spawnGamma──▶ pending(reason) ──orchestration runs──▶ joining ──child started──▶ present
+//     └──────────────────spawnGamma (a person)──────▲
+//
+// Every request, a person's or an automatic trigger's, arrives through the public spawnGamma signal:
+// a trigger sends it through a local activity (a workflow cannot signal itself), so every GAMMA start
+// looks the same in the history. The signal's handler decides (at most one GAMMA per orchestration;
+// a request made before ORCHESTRATE waits for it), and the orchestration's joiner starts the child.
+// STUCK is a durable timer set for when the run would have gone stuckSeconds without progress; when
+// it fires after progress was made, it is set again for the rest (rather than cancelled and restarted
+// at every proposal, vote and message: two history events and a server timer task each time).
+
+const { requestGamma } = proxyLocalActivities<GammaActivities>({ startToCloseTimeout: '10s', retry: { maximumAttempts: 5 } });
+
+export type GammaState =
+  | { name: 'idle' }
+  | { name: 'requested' }
+  | { name: 'pending'; reason: GammaReason; detail?: string }
+  | { name: 'joining'; reason: GammaReason }
+  | { name: 'present'; reason: GammaReason };
+
+/** How long an orchestration waits for a request it sent, or for GAMMA to join, before going on without. */
+const JOIN_WAIT = '30s';
+
+export class Gamma {
+  private state: GammaState = { name: 'idle' };
+  /** Every spawnGamma request of the run, accepted or not, for the orchestration query. */
+  readonly requests: GammaRequest[] = [];
+  private spawned = false;
+  private reason: GammaReason | null = null;
+  /** Which orchestration the watchers belong to; they end when it does. */
+  private epoch = 0;
+  private open = false;
+  private lastProgressAt = 0;
+
+  constructor(private readonly s: PipelineState) {}
+
+  view(): GammaView {
+    return { spawned: this.spawned, reason: this.reason };
+  }
+
+  /** A trigger fired, a request was made, or GAMMA is there: no further automatic request. */
+  get settled(): boolean {
+    return this.state.name !== 'idle';
+  }
+
+  /** The spawnGamma signal. */
+  request(args?: SpawnGammaArgs): void {
+    const reason = args?.reason ?? 'MANUAL';
+    const at = nowIso();
+    const record = (accepted: boolean, note: string): void => void this.requests.push({ reason, detail: args?.detail, at, accepted, note });
+    if (!GAMMA_REASONS.includes(reason)) return record(false, `unknown reason "${String(reason)}" (expected ${GAMMA_REASONS.join(', ')})`);
+    if (this.state.name === 'pending' || this.state.name === 'joining' || this.state.name === 'present') {
+      return record(false, 'GAMMA was already requested for this orchestration; ignored');
+    }
+    if (this.s.phase === 'COMPLETE') return record(false, 'the pipeline has finished; ignored');
+    this.state = { name: 'pending', reason, detail: args?.detail };
+    record(true, this.s.phase === 'ORCHESTRATE' ? 'spawning GAMMA' : 'GAMMA will join when orchestration starts');
+  }
+
+  /** A new orchestration: GAMMA may join it once (a request accepted before it still stands). */
+  begin(): void {
+    if (this.state.name !== 'pending') this.state = { name: 'idle' };
+    this.epoch++;
+    this.open = true;
+    this.lastProgressAt = Date.now();
+  }
+
+  end(): void {
+    this.open = false;
+  }
+
+  markProgress(): void {
+    this.lastProgressAt = Date.now();
+  }
+
+  /** Sends spawnGamma for a trigger that fired, once per orchestration; resolves when GAMMA was decided on. */
+  async fire(trigger: GammaTrigger | { reason: 'MANUAL'; detail: string }): Promise<void> {
+    if (this.settled) return;
+    this.state = { name: 'requested' };
+    log.info('GAMMA trigger fired', { pipelineId: this.s.settings.pipelineId, reason: trigger.reason, detail: trigger.detail });
+    try {
+      await requestGamma.executeWithOptions({ summary: `spawnGamma · ${trigger.reason}` }, [
+        { workflowId: workflowInfo().workflowId, reason: trigger.reason, detail: trigger.detail },
+      ]);
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      // The server could not be reached to send the signal: the run goes on without GAMMA rather than
+      // failing; the request is listed as not accepted, and a person can still spawn GAMMA.
+      log.warn('GAMMA request failed', { pipelineId: this.s.settings.pipelineId, reason: trigger.reason, error: String(err) });
+      this.requests.push({
+        reason: trigger.reason,
+        detail: trigger.detail,
+        at: nowIso(),
+        accepted: false,
+        note: `the spawnGamma signal could not be sent: ${String(err)}`,
+      });
+      return; // still `requested`: no automatic retry loop in this orchestration
+    }
+    // The signal is in the history once the activity returns; wait until its handler has run.
+    const epoch = this.epoch;
+    await condition(() => this.state.name !== 'requested' || this.ended(epoch), JOIN_WAIT);
+  }
+
+  /** Waits until GAMMA has joined, or none is coming (nothing accepted, or the request failed). */
+  async arrival(): Promise<void> {
+    await condition(() => this.state.name === 'present' || this.state.name === 'idle' || this.state.name === 'requested', JOIN_WAIT);
+  }
+
+  /** STUCK: no progress for stuckSeconds, on a timer the Web UI shows; runs until the orchestration ends or GAMMA is settled. */
+  async watchStuck(): Promise<void> {
+    const epoch = this.epoch;
+    const { thresholds } = this.s.settings;
+    while (!this.ended(epoch) && !this.settled) {
+      const idleMs = Date.now() - this.lastProgressAt;
+      const trigger = stuckTrigger(idleMs, thresholds);
+      if (trigger) {
+        await this.fire(trigger);
+        continue;
+      }
+      await condition(() => this.ended(epoch) || this.settled, thresholds.stuckSeconds * 1000 - idleMs, {
+        summary: `STUCK watch · ${thresholds.stuckSeconds}s without progress`,
+      });
+    }
+  }
+
+  /** Starts GAMMA once a request is accepted during this orchestration (or was, before it). */
+  async join(attempt: number, start: (reason: GammaReason) => Promise<void>): Promise<void> {
+    const epoch = this.epoch;
+    await condition(() => this.state.name === 'pending' || this.ended(epoch));
+    if (this.ended(epoch) || this.state.name !== 'pending') return;
+    const { reason, detail } = this.state;
+    this.state = { name: 'joining', reason };
+    this.spawned = true;
+    this.reason = reason;
+    upsertSearchAttributes([{ key: GammaReasonKey, value: reason }]);
+    this.s.showDetails();
+    this.s.outbox.emit('gamma_spawned', { reason, detail: detail ?? null, attempt });
+    this.markProgress();
+    await start(reason);
+    this.state = { name: 'present', reason };
+    this.s.outbox.flush();
+  }
+
+  private ended(epoch: number): boolean {
+    return !this.open || epoch !== this.epoch;
+  }
+}
