@@ -11,7 +11,7 @@ import {
 import { agentWorkflowId } from '../common/ids';
 import { agentProgressSignal, agentTurnResultSignal, agentTurnSignal, type AgentProgress, type AgentTurn, type AgentTurnResult } from '../common/messages';
 import type { AgentPhase, AgentView, BreakerView, CallRecord, GammaReason, Role } from '../common/types';
-import { agentWorkflow, type AgentWorkflowResult } from './agent';
+import type { agentWorkflow, AgentWorkflowResult } from './agent';
 import type { PipelineState } from './pipelineState';
 
 // The channel between the pipeline and its agents (each a child workflow). Pipeline side: starting an
@@ -56,7 +56,8 @@ export class AgentChannel {
     this.byId.set(id, view);
     const objectiveShort = objective.length > 90 ? `${objective.slice(0, 87)}...` : objective;
     const { mode, model, models, scenario, latencyMs } = this.s.settings;
-    const handle = await startChild(agentWorkflow, {
+    // By name: the agent workflow imports this file for its side of the channel (no import cycle).
+    const handle = await startChild<typeof agentWorkflow>('agentWorkflow', {
       workflowId: id,
       staticSummary: `${role.toUpperCase()} · ${PHASE_LABEL[phase]} · ${objectiveShort}`,
       staticDetails: `Agent **${role.toUpperCase()}** of pipeline \`${pipelineId}\`${gammaReason ? `, spawned for ${gammaReason}` : ''}.`,
