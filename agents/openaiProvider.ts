@@ -1,6 +1,6 @@
 import OpenAI from 'openai';
 import type { LlmSettings, Role } from '../common/types';
-import { answerJsonSchema } from './answerSchema';
+import { answerJsonSchema, MAX_TOKENS } from './answerSchema';
 import { inBodyError, toProviderError } from './openaiErrors';
 import { parseAnswer } from './parse';
 import { buildMessages, repairMessage, type ChatMessage } from './prompts';
@@ -140,7 +140,11 @@ export class OpenAiProvider implements LlmProvider {
   }
 
   private body(model: string, task: AgentTask, messages: ChatMessage[]): OpenAI.Chat.Completions.ChatCompletionCreateParamsNonStreaming {
-    const body: OpenAI.Chat.Completions.ChatCompletionCreateParamsNonStreaming & { usage?: { include: boolean } } = { model, messages };
+    const body: OpenAI.Chat.Completions.ChatCompletionCreateParamsNonStreaming & { usage?: { include: boolean } } = {
+      model,
+      messages,
+      max_tokens: MAX_TOKENS[task],
+    };
     const format = structuredOutputFor(model, this.opts.structuredOutput);
     if (format === 'json_schema') body.response_format = { type: 'json_schema', json_schema: answerJsonSchema(task) };
     if (format === 'json_object') body.response_format = { type: 'json_object' };
@@ -170,7 +174,8 @@ export class OpenAiProvider implements LlmProvider {
     const text = choice?.message?.content ?? '';
     const refusal = choice?.message?.refusal;
     const reported = response.usage as (OpenAI.CompletionUsage & { cost?: unknown }) | undefined;
-    const usage: Usage = reported
+    // Zero or no usage is charged an estimate: a provider that reports none cannot bypass the token budget.
+    const usage: Usage = reported && (reported.total_tokens ?? 0) > 0
       ? { promptTokens: reported.prompt_tokens ?? 0, completionTokens: reported.completion_tokens ?? 0, totalTokens: reported.total_tokens ?? 0 }
       : estimated(messages, text);
     if (typeof reported?.cost === 'number') usage.costUsd = reported.cost;
@@ -186,7 +191,7 @@ export class OpenAiProvider implements LlmProvider {
 
 const abortReason = (signal: AbortSignal): unknown => signal.reason ?? new Error('LLM request aborted');
 
-/** Providers that report no usage still count against the token budget, roughly. */
+/** Providers that report no (or zero) usage still count against the token budget, roughly. */
 function estimated(messages: ChatMessage[], text: string): Usage {
   const promptTokens = estimateTokens(messages.map((m) => m.content).join('\n'));
   const completionTokens = estimateTokens(text);

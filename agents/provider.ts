@@ -1,5 +1,6 @@
 import type { BreakerSnapshot } from '../common/failures';
-import type { GammaReason, LlmMode, LlmSettings, Proposal, Role } from '../common/types';
+import type { Design } from '../common/limits';
+import type { AgentMessage, GammaReason, LlmMode, LlmSettings, MessageRecipient, Proposal, Role } from '../common/types';
 
 // The one small interface every LLM backend implements. Agent logic knows nothing of Temporal: the
 // activity in activities/llm.ts turns a ProviderError into the right retry decision.
@@ -12,10 +13,20 @@ export interface AgentRequest {
   task: AgentTask;
   objective: string;
   round: number;
+  /** RUN's findings (ALPHA's research and BETA's success criteria), for every orchestration prompt. */
+  findings?: string;
+  /** The proposals still open, newest last (id, title, complexity, author). */
   proposals?: Pick<Proposal, 'id' | 'title' | 'complexity' | 'author'>[];
+  /** The proposal under review, in full (evaluate, mediate). */
+  proposal?: Proposal;
   proposalId?: string;
-  feedback?: string[];
+  /** Objections to the proposer's latest proposal (votes against it, with their reasons). */
+  objections?: string[];
+  /** Messages other agents addressed to this one (or to all) since its last turn. */
+  inbox?: Omit<AgentMessage, 'id'>[];
   gammaReason?: GammaReason;
+  /** Why GAMMA was called in, in detail (the spawnGamma signal's detail). */
+  gammaDetail?: string;
   /** Sub-problems GAMMA decomposed the objective into, for the proposer to work through. */
   subproblems?: string[];
   /** Which orchestration this is: 1, then 2, 3... after each `recover` rerun. */
@@ -28,9 +39,10 @@ export interface AgentRequest {
 
 export interface AgentAnswer {
   summary?: string;
-  proposal?: { title: string; rationale: string; complexity: number };
+  proposal?: { title: string; summary: string; design: Design; complexity: number };
   vote?: { proposalId: string; approve: boolean; reason: string };
-  message?: string;
+  /** Messages to other agents, delivered into their next turn. */
+  messages?: { to: MessageRecipient; content: string }[];
   /** GAMMA's decomposition of a too complex problem. */
   subproblems?: string[];
 }

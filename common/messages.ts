@@ -59,18 +59,27 @@ export const orchestrationQuery = defineQuery<OrchestrationView>('orchestration'
 // --- between the pipeline and its agents (internal) ---
 export type TurnAction = 'propose' | 'evaluate' | 'mediate' | 'finish';
 
-/** One turn the pipeline hands an agent: short texts and ids only, never the whole conversation. */
+/**
+ * One turn the pipeline hands an agent: what changed since its last turn (the proposal under review
+ * in full, objections, messages for it), the open proposals by title, never the whole conversation.
+ * Every part is bounded (common/limits.ts), so a turn stays a few kilobytes whatever the round.
+ */
 export interface AgentTurn {
   turnId: string;
   round: number;
   action: TurnAction;
   /** The proposals still open, newest last (id, title, complexity). */
   proposals?: Pick<Proposal, 'id' | 'title' | 'complexity' | 'author'>[];
-  /** The proposal this turn is about (evaluate, mediate). */
+  /** The proposal this turn is about (evaluate, mediate), in full. */
+  proposal?: Proposal;
   proposalId?: string;
-  /** Latest feedback from the other agents, already short. */
-  feedback?: string[];
+  /** For a proposer: the reasons of the votes against its latest proposal. */
+  objections?: string[];
+  /** Messages other agents addressed to this one (or to all) since its last turn. */
+  inbox?: Omit<AgentMessage, 'id'>[];
   gammaReason?: GammaReason;
+  /** Why GAMMA was called in, in detail (the spawnGamma signal's detail). */
+  gammaDetail?: string;
   /** GAMMA's decomposition, for a proposer working through it. */
   subproblems?: string[];
   /** Which orchestration (1, then 2... after a recover rerun). */
@@ -84,7 +93,8 @@ export interface AgentTurnResult {
   round: number;
   proposal?: Omit<Proposal, 'id' | 'round' | 'author'>;
   vote?: Omit<Vote, 'agent'>;
-  message?: Omit<AgentMessage, 'id' | 'round' | 'from'>;
+  /** Messages to other agents, for the bus (workflows/messageBus.ts). */
+  messages?: Pick<AgentMessage, 'to' | 'content'>[];
   subproblems?: string[];
   /** The agent's running totals after this turn. */
   tokens: number;

@@ -1,6 +1,8 @@
 // The contract's vocabulary (../shared/spec/CONTRACT.md). Imported by workflows, so it must stay
 // free of Node builtins and I/O.
 
+import type { Design } from './limits';
+
 export const PHASES = ['SPAWN', 'RUN', 'REPORT', 'ORCHESTRATE', 'COMPLETE'] as const;
 export type Phase = (typeof PHASES)[number];
 
@@ -166,7 +168,10 @@ export interface Proposal {
   round: number;
   author: Role;
   title: string;
-  rationale: string;
+  /** The design in a few sentences. */
+  summary: string;
+  /** The design itself, section by section (bounds in common/limits.ts). */
+  design: Design;
   complexity: number;
   /** The GAMMA sub-problems this proposal works through, when it follows a decomposition. */
   subproblems?: string[];
@@ -179,11 +184,15 @@ export interface Vote {
   reason?: string;
 }
 
+export const MESSAGE_RECIPIENTS = ['alpha', 'beta', 'gamma', 'all'] as const;
+export type MessageRecipient = (typeof MESSAGE_RECIPIENTS)[number];
+
+/** A message on the bus between agents: delivered into the recipient's next turn. */
 export interface AgentMessage {
   id: string;
   round: number;
   from: Role;
-  to: Role | 'all';
+  to: MessageRecipient;
   content: string;
 }
 
@@ -242,6 +251,22 @@ export interface Report {
   consensus: Consensus | null;
   notes: string[];
   generatedAt: string;
+  /** The final report's deliverable (agents/report.ts); absent from RUN's report. */
+  deliverable?: Deliverable;
+}
+
+/** What the pipeline produced: the adopted design in full and how it was decided. */
+export interface Deliverable {
+  /** The adopted design, or for TIMEOUT and partial endings the best so far (`adopted` false); null when none was posted. */
+  design: (Proposal & { adopted: boolean }) | null;
+  /** The votes cast on that design. */
+  votes: Vote[];
+  /** Every vote against a proposal, with its reason (the latest ones, bounded). */
+  dissents: Vote[];
+  /** The design's own risks and the objections still standing against it. */
+  risks: string[];
+  /** GAMMA's part, when it was called in: why, its decomposition, its arbitration messages. */
+  gamma: { reason: GammaReason; subproblems: string[]; notes: string[] } | null;
 }
 
 export interface PipelineResult {

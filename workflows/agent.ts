@@ -19,6 +19,8 @@ export interface AgentWorkflowInput {
   llm: LlmSettings;
   budget: CallBudget;
   gammaReason?: GammaReason;
+  /** RUN's findings, for every orchestration prompt (bounded: common/limits.ts). */
+  findings?: string;
 }
 
 export interface AgentWorkflowResult {
@@ -85,10 +87,14 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<AgentWor
       task,
       turn.round,
       {
+        findings: input.findings,
         proposals: turn.proposals,
+        proposal: turn.proposal,
         proposalId: turn.proposalId,
-        feedback: turn.feedback,
+        objections: turn.objections,
+        inbox: turn.inbox,
         gammaReason: turn.gammaReason ?? input.gammaReason,
+        gammaDetail: turn.gammaDetail,
         subproblems: turn.subproblems,
         orchestration: turn.orchestration,
       },
@@ -111,7 +117,7 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<AgentWor
       if (a.proposal) reply.proposal = a.proposal;
       if (a.vote) reply.vote = a.vote;
       if (a.subproblems?.length) reply.subproblems = a.subproblems;
-      if (a.message) reply.message = { to: task === 'mediate' ? 'all' : task === 'evaluate' ? 'alpha' : 'all', content: a.message };
+      if (a.messages?.length) reply.messages = a.messages;
     } else {
       reply.revoked = out.revoked;
     }

@@ -39,6 +39,8 @@ export class Gamma {
   readonly requests: GammaRequest[] = [];
   private spawned = false;
   private reason: GammaReason | null = null;
+  /** Why GAMMA was called in, in detail, for its prompt (the spawnGamma signal's detail). */
+  private detail: string | undefined;
   /** Which orchestration the watchers belong to; they end when it does. */
   private epoch = 0;
   private open = false;
@@ -48,6 +50,11 @@ export class Gamma {
 
   view(): GammaView {
     return { spawned: this.spawned, reason: this.reason };
+  }
+
+  /** What GAMMA is told of why it was called in. */
+  brief(): { gammaReason: GammaReason; gammaDetail?: string } {
+    return { gammaReason: this.reason ?? 'MANUAL', ...(this.detail ? { gammaDetail: this.detail } : {}) };
   }
 
   /** A trigger fired, a request was made, or GAMMA is there: no further automatic request. */
@@ -144,6 +151,7 @@ export class Gamma {
     this.state = { name: 'joining', reason };
     this.spawned = true;
     this.reason = reason;
+    this.detail = detail;
     upsertSearchAttributes([{ key: GammaReasonKey, value: reason }]);
     this.s.showDetails();
     this.s.outbox.emit('gamma_spawned', { reason, detail: detail ?? null, attempt });

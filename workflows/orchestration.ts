@@ -5,19 +5,23 @@ import { checkVote, findConsensus } from '../governance/consensus';
 import { deadlineSummary } from '../governance/deadline';
 import { triggersAfterProposal, unresolvedProposals } from '../governance/gammaTriggers';
 import type { TurnChannel, TurnRequest } from './agentChannel';
+import { MessageBus } from './messageBus';
 import type { PipelineState } from './pipelineState';
 
 // ORCHESTRATE, one orchestration (a `recover` rerun is another): rounds in which the proposer (ALPHA,
 // or BETA when ALPHA was revoked) posts a proposal and votes for it, and the reviewers (BETA, and GAMMA
 // once spawned) evaluate it in parallel and vote, until consensus (governance/consensus.ts), the round
 // limit or the deadline (a durable timer raced against the rounds). The pipeline holds the
-// authoritative proposals and votes; the agents answer through the agent channel.
+// authoritative proposals and votes; the agents answer through the agent channel and talk to each
+// other through the message bus.
 
 export type OrchestrationOutcome = 'CONSENSUS' | 'NO_CONSENSUS' | 'TIMEOUT' | 'ALL_REVOKED';
 
 export class Orchestration {
   private readonly turns: TurnChannel;
-  private feedback: string[] = [];
+  private readonly bus: MessageBus;
+  /** The reasons of the votes against the latest proposal, for its author's next turn. */
+  private objections: string[] = [];
 
   constructor(
     private readonly s: PipelineState,
@@ -26,6 +30,7 @@ export class Orchestration {
     private readonly excluded: readonly Role[] = [],
   ) {
     this.turns = s.agents.openTurns(attempt);
+    this.bus = new MessageBus(s);
     s.gamma.begin();
   }
 
@@ -109,7 +114,14 @@ export class Orchestration {
       const author = (['alpha', 'beta'] as const).find((r) => this.turns.active.includes(r));
       if (!author) return null;
       const subproblems = s.orchestration.subproblems.length ? s.orchestration.subproblems : undefined;
-      const reply = await this.ask(author, { round, action: 'propose', proposals: this.openProposals(), feedback: this.feedback, subproblems });
+      const reply = await this.ask(author, {
+        round,
+        action: 'propose',
+        proposals: this.openProposals(),
+        objections: this.objections,
+        inbox: this.bus.take(author),
+        subproblems,
+      });
       s.llmCriticalPathMs += reply?.simulatedLatencyMs ?? 0;
       if (!reply?.proposal) continue; // revoked (or ended): the partner takes over
       const proposal: Proposal = { ...reply.proposal, id: `P${s.orchestration.proposals.length + 1}`, round, author, ...(subproblems ? { subproblems } : {}) };
@@ -124,7 +136,7 @@ export class Orchestration {
       });
       s.gamma.markProgress();
       // The proposer stands behind its own proposal.
-      this.vote({ proposalId: proposal.id, agent: author, approve: true, reason: 'proposer' });
+      this.vote({ proposalId: proposal.id, agent: author, approve: true, reason: 'proposer' }, proposal.id);
       s.outbox.flush();
       return proposal;
     }
@@ -142,15 +154,8 @@ export class Orchestration {
         asked.set(role, 'waiting');
         const turn: TurnRequest =
           role === 'gamma'
-            ? {
-                round,
-                action: 'mediate',
-                proposalId: proposal.id,
-                proposals: this.openProposals(5),
-                feedback: this.feedback,
-                gammaReason: this.s.gamma.view().reason ?? 'MANUAL',
-              }
-            : { round, action: 'evaluate', proposalId: proposal.id, proposals: this.openProposals() };
+            ? { ...this.reviewTurn(round, proposal, role, 5), action: 'mediate', ...this.s.gamma.brief(), objections: this.openObjections() }
+            : { ...this.reviewTurn(round, proposal, role), action: 'evaluate' };
         this.ask(role, turn).then(
           (reply) => {
             slowest = Math.max(slowest, reply?.simulatedLatencyMs ?? 0);
@@ -165,8 +170,23 @@ export class Orchestration {
       if (failures.length) throw failures[0];
       if (reviewers().some((r) => !asked.has(r)) && !this.consensus()) continue; // GAMMA joined: it reviews this proposal too
       this.s.llmCriticalPathMs += slowest;
+      this.objections = this.s.orchestration.votes.filter((v) => v.proposalId === proposal.id && !v.approve).map((v) => `${v.agent.toUpperCase()}: ${v.reason ?? ''}`);
       return; // consensus, or every reviewer answered (or was revoked)
     }
+  }
+
+  /** A reviewer's turn: the proposal under review in full, the open ones by title, its messages. */
+  private reviewTurn(round: number, proposal: Proposal, role: Role, open = 3): Omit<TurnRequest, 'action'> {
+    return { round, proposalId: proposal.id, proposal, proposals: this.openProposals(open), inbox: this.bus.take(role) };
+  }
+
+  /** The state of the debate for GAMMA: the latest objections to the proposals still open. */
+  private openObjections(): string[] {
+    const open = new Set(unresolvedProposals(this.s.orchestration.proposals, this.s.orchestration.consensus).map((p) => p.id));
+    return this.s.orchestration.votes
+      .filter((v) => open.has(v.proposalId) && !v.approve)
+      .slice(-4)
+      .map((v) => `${v.agent.toUpperCase()} on ${v.proposalId}: ${v.reason ?? ''}`);
   }
 
   /** A turn through the agent channel, governed: a revocation hands off, an answer is taken in. */
@@ -209,33 +229,20 @@ export class Orchestration {
 
   private takeReply(reply: AgentTurnResult, proposalId: string | undefined): void {
     const s = this.s;
-    if (reply.message) {
-      const message = {
-        id: `M${s.orchestration.messages.length + 1}`,
-        round: reply.round,
-        from: reply.from,
-        to: reply.message.to,
-        content: reply.message.content,
-      };
-      s.orchestration.messages.push(message);
-      s.outbox.write({ kind: 'message', value: message });
-      s.outbox.emit('agent_message', { from: reply.from.toUpperCase(), to: message.to.toUpperCase(), content: message.content });
-      s.gamma.markProgress();
-      if (reply.from !== 'alpha') this.feedback = [message.content];
-    }
+    this.bus.post(reply.from, reply.round, reply.messages);
     if (reply.subproblems?.length) {
       s.orchestration.subproblems = reply.subproblems;
       s.outbox.write({ kind: 'subproblems', value: { by: reply.from, items: reply.subproblems } });
     }
     if (reply.vote) {
       if (reply.from === 'beta' && proposalId) s.outbox.write({ kind: 'solution', value: { proposalId, by: 'beta', text: reply.vote.reason ?? '' } });
-      this.vote({ ...reply.vote, agent: reply.from });
+      this.vote({ ...reply.vote, agent: reply.from }, proposalId);
     }
   }
 
-  private vote(vote: Vote): void {
+  private vote(vote: Vote, underReview: string | undefined): void {
     const s = this.s;
-    const check = checkVote(vote, s.orchestration.proposals, s.orchestration.votes, this.turns.active);
+    const check = checkVote(vote, s.orchestration.proposals, s.orchestration.votes, this.turns.active, underReview);
     if (!check.ok) {
       s.orchestration.rejectedVotes.push({ ...vote, why: check.reason ?? 'rejected', at: s.updatedAt });
       s.outbox.emit('agent_message', { from: 'PIPELINE', to: vote.agent.toUpperCase(), content: `vote rejected: ${check.reason}` });

@@ -1,0 +1,35 @@
+// What an agent's answer may hold, part by part: the schemas sent to the model, the validation of its
+// answer, the prompts that quote it and the payloads the workflow carries all take their bounds from
+// here. An answer past a bound is a protocol problem (one repair, then a violation), so whatever a
+// model returns, a proposal, a vote or a message stays a few kilobytes: well inside Temporal's payload
+// limit, in every signal and checkpoint that carries it.
+
+export const ANSWER_LIMITS = {
+  /** RUN's research or synthesis. */
+  findingsChars: 1500,
+  titleChars: 160,
+  /** A proposal's summary. */
+  summaryChars: 600,
+  /** Each section of a proposal's design. */
+  sectionChars: 1500,
+  /** A vote's reason. */
+  reasonChars: 600,
+  /** Messages an answer may send, and each one's length. */
+  messages: 3,
+  messageChars: 600,
+  subproblems: 8,
+  subproblemChars: 200,
+  proposalIdChars: 40,
+} as const;
+
+/** The parts of a design, in the order a report shows them. */
+export const DESIGN_SECTIONS = ['approach', 'components', 'tradeoffs', 'risks', 'rollout'] as const;
+export type DesignSection = (typeof DESIGN_SECTIONS)[number];
+export const DESIGN_SECTION_TITLES: Record<DesignSection, string> = {
+  approach: 'Approach',
+  components: 'Components',
+  tradeoffs: 'Trade-offs',
+  risks: 'Risks',
+  rollout: 'Rollout',
+};
+export type Design = Record<DesignSection, string>;
