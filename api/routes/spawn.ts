@@ -32,7 +32,8 @@ export const spawnRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const input: PipelineInput = {
         pipelineId,
         objective: body.objective,
-        autoContinue: body.auto_continue ?? cfg.AUTO_ORCHESTRATE,
+        // Like the mode, only when asked: otherwise the worker's AUTO_ORCHESTRATE decides, in resolveSettings.
+        ...(body.auto_continue !== undefined ? { autoContinue: body.auto_continue } : {}),
         ...(body.mode ? { mode: body.mode } : {}),
         ...(body.model ? { model: body.model } : {}),
         ...(body.models && Object.keys(body.models).length ? { models: body.models } : {}),
