@@ -8,6 +8,7 @@ import { describe, test } from 'node:test';
 import { parseAnswer } from '../agents/parse';
 import { ProviderError } from '../agents/provider';
 import { SimulatorProvider, simulateAnswer } from '../agents/simulator';
+import { agentWorkflowId, parseWorkflowId, pipelineWorkflowId } from '../common/ids';
 import { parsePipelineInput, resolveSettings } from '../common/input';
 import type { PipelineEvent, Proposal, Role, Vote } from '../common/types';
 import { checkVote, findConsensus, isAccepted } from '../governance/consensus';
@@ -136,6 +137,12 @@ describe('input and config', () => {
       latencyMs: 0,
     };
     assert.deepEqual(parsePipelineInput(full), full, 'every valid field is kept as given');
+  });
+
+  test('workflow ids: what ids.ts builds, it parses back', () => {
+    assert.deepEqual(parseWorkflowId(pipelineWorkflowId('demo-1')), { pipelineId: 'demo-1' });
+    assert.deepEqual(parseWorkflowId(agentWorkflowId('demo-1', 'orch', 'gamma')), { pipelineId: 'demo-1', agent: { phase: 'orch', role: 'gamma' } });
+    assert.equal(parseWorkflowId('other-workflow'), null);
   });
 
   test('config: every bad value names its variable; secrets are never echoed', () => {
