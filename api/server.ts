@@ -6,12 +6,11 @@ import Fastify, { type FastifyBaseLogger, type FastifyReply } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../lib/config';
-import type { Ledger } from '../lib/ledger';
+import type { LedgerReader } from '../lib/ledger';
 import { registerAuth, selectProtocol } from './auth';
 import { registerDocs } from './docs';
 import { errorBody, registerErrorHandler } from './errors';
 import { createMetrics, registerMetrics } from './metrics';
-import { PipelineSettingsReader } from './pipelineSettings';
 import { controlRoutes } from './routes/control';
 import { dashboardRoutes } from './routes/dashboard';
 import { healthRoutes } from './routes/health';
@@ -29,7 +28,7 @@ declare module 'fastify' {
   interface FastifyInstance {
     temporal: Client;
     redis: Redis;
-    ledger: Ledger;
+    ledger: LedgerReader;
     cfg: Config;
     eventHub: EventHub;
   }
@@ -38,7 +37,7 @@ declare module 'fastify' {
 export interface ApiDeps {
   temporal: Client;
   redis: Redis;
-  ledger: Ledger;
+  ledger: LedgerReader;
   config: Config;
   logger: Logger;
   /** Per client IP and API process (default 600 requests a minute); /healthz is exempt. */
@@ -67,10 +66,8 @@ export async function buildServer(deps: ApiDeps) {
 
   const hub = new EventHub(deps.redis);
   app.decorate('eventHub', hub);
-  const settings = new PipelineSettingsReader(deps.ledger, deps.redis);
   app.addHook('onClose', async () => {
     await hub.close();
-    settings.close();
   });
 
   await app.register(websocket, {
@@ -98,7 +95,7 @@ export async function buildServer(deps: ApiDeps) {
 
   await app.register(healthRoutes);
   await app.register(spawnRoutes);
-  await app.register(pipelineRoutes, { settings });
+  await app.register(pipelineRoutes);
   await app.register(controlRoutes);
   await app.register(ledgerRoutes);
   await app.register(wsRoutes, { hub, limits: { ...DEFAULT_WS_LIMITS, ...deps.ws } });

@@ -28,9 +28,10 @@ export async function publishEvents(redis: Redis, pipelineId: string, events: Pi
   return (await redis.eval(STORE_AND_PUBLISH, keys.length, ...keys, ...args)) as number;
 }
 
-/** Events with seq greater than `since`, in order. */
-export async function eventsSince(redis: Redis, pipelineId: string, since = 0): Promise<PipelineEvent[]> {
-  const raw = await redis.zrangebyscore(boardKeys(pipelineId).events, `(${since}`, '+inf');
+/** Events with seq greater than `since`, in order; the first `limit` of them when given. */
+export async function eventsSince(redis: Redis, pipelineId: string, since = 0, limit?: number): Promise<PipelineEvent[]> {
+  const key = boardKeys(pipelineId).events;
+  const raw = await (limit === undefined ? redis.zrangebyscore(key, `(${since}`, '+inf') : redis.zrangebyscore(key, `(${since}`, '+inf', 'LIMIT', 0, limit));
   return raw.map((s) => JSON.parse(s) as PipelineEvent);
 }
 
