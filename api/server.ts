@@ -18,7 +18,7 @@ import { ledgerRoutes } from './routes/ledger';
 import { pipelineRoutes } from './routes/pipelines';
 import { spawnRoutes } from './routes/spawn';
 import { DEFAULT_WS_LIMITS, WS_CLOSE, wsRoutes, type WsLimits } from './routes/ws';
-import { EventHub } from './ws/hub';
+import { EventHub } from '../lib/eventHub';
 
 // The API: every route of the contract as a Fastify plugin with TypeBox schemas. It keeps no state of
 // its own: it reads Temporal (queries, visibility), the ledger and the event store in Redis, and writes

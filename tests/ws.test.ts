@@ -5,7 +5,7 @@ import { pipelineWorkflowId } from '../common/ids';
 import type { PipelineEvent } from '../common/types';
 import { boardKeys } from '../lib/blackboard';
 import { eventsSince, publishEvents } from '../lib/events';
-import { PipelineEventStream } from '../api/ws/stream';
+import { PipelineEventStream } from '../lib/eventStream';
 import { json, listen, startApi, WsClient, type Api } from './helpers/api';
 import { startHarness, uniqueId, type Harness } from './helpers/harness';
 

@@ -6,8 +6,8 @@ import { boardKeys } from '../../lib/blackboard';
 import { ALL_EVENTS_CHANNEL, eventsSince, pipelineChannel } from '../../lib/events';
 import { errorBody, HttpError } from '../errors';
 import { errorsFor, WsQuery } from '../schemas';
-import type { EventHub } from '../ws/hub';
-import { PipelineEventStream } from '../ws/stream';
+import type { EventHub } from '../../lib/eventHub';
+import { PipelineEventStream } from '../../lib/eventStream';
 
 // GET /ws?pipeline_id=…&since=N: the stored events after N, then live ones, each exactly once and in
 // order; a client that reconnects with the last seq it saw misses nothing and sees nothing twice.

@@ -1,4 +1,4 @@
-import type { PipelineEvent } from '../../common/types';
+import type { PipelineEvent } from '../common/types';
 
 // What one /ws client of one pipeline receives: the stored events after `since`, then live ones —
 // each seq exactly once and in order. The pipeline's seqs are consecutive and every event is stored
