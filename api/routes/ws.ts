@@ -5,7 +5,6 @@ import { boardKeys } from '../../lib/blackboard';
 import { ALL_EVENTS_CHANNEL } from '../../lib/events';
 import { errorBody, HttpError } from '../errors';
 import { errorsFor, WsQuery } from '../schemas';
-import type { EventHub } from '../../lib/eventHub';
 import { followEvents } from '../../lib/eventStream';
 
 // GET /ws?pipeline_id=…&since=N: the stored events after N, then live ones, each exactly once and in
@@ -27,7 +26,8 @@ export const DEFAULT_WS_LIMITS: WsLimits = { maxBufferedBytes: 1024 * 1024, maxP
 /** Close codes a client sees: 4008 too slow (reconnect with `since`), 1011 a server-side failure, 1001 shutdown. */
 export const WS_CLOSE = { slow: 4008, error: 1011, shutdown: 1001 } as const;
 
-export const wsRoutes: FastifyPluginAsyncTypebox<{ hub: EventHub; limits: WsLimits }> = async (app, { hub, limits }) => {
+export const wsRoutes: FastifyPluginAsyncTypebox<{ limits: WsLimits }> = async (app, { limits }) => {
+  const hub = app.eventHub;
   // Dead peers (a laptop closed mid-stream) are found by ping/pong and terminated.
   const alive = new WeakSet<WebSocket>();
   const heartbeat = setInterval(() => {
