@@ -107,18 +107,25 @@ export interface FollowOptions {
 
 /**
  * Follows one pipeline's events through the process's shared subscriber; resolves once the replay
- * has been sent, and goes on until `signal` aborts or `fail` is called.
+ * has been sent, and goes on until `signal` aborts or it fails (then `fail` is called, once).
  */
 export async function followEvents(hub: EventHub, reader: Redis, pipelineId: string, opts: FollowOptions): Promise<void> {
+  const cleanups: (() => void)[] = [];
+  const stop = () => cleanups.splice(0).forEach((c) => c());
   const stream: PipelineEventStream = new PipelineEventStream({
     since: opts.since,
     read: (after) => eventsSince(reader, pipelineId, after),
     send: opts.send,
-    fail: (reason, detail) => opts.fail(reason, detail, stream.lastSeq),
+    fail: (reason, detail) => {
+      stop();
+      opts.fail(reason, detail, stream.lastSeq);
+    },
     maxPending: opts.maxPending ?? Number.POSITIVE_INFINITY,
   });
-  const cleanups = [() => stream.stop(), hub.onResync(() => stream.resync())];
-  const stop = () => cleanups.splice(0).forEach((c) => c());
+  cleanups.push(
+    () => stream.stop(),
+    hub.onResync(() => stream.resync()),
+  );
   opts.signal.addEventListener('abort', stop, { once: true });
   try {
     // Subscribe first, then replay: an event published in between is in both, and sent once.
