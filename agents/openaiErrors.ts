@@ -1,5 +1,5 @@
 import OpenAI from 'openai';
-import { clip } from './prompts';
+import { clip } from '../common/text';
 import { kindFromStatus, ProviderError } from './provider';
 
 // What the openai client throws → a ProviderError whose kind decides the retry (agents/provider.ts).

@@ -1,3 +1,4 @@
+import { clip } from '../common/text';
 import type { GammaReason } from '../common/types';
 import type { AgentRequest, AgentTask } from './provider';
 
@@ -63,12 +64,6 @@ const TASK_FORMAT: Record<AgentTask, string> = {
   mediate:
     '{"vote": {"proposalId": string, "approve": boolean, "reason": string}, "message": string, "subproblems": [string] (at most 8; empty unless you decompose the problem)}',
 };
-
-/** One line, at most `max` characters: newlines in model output must not forge prompt structure. */
-export function clip(text: string, max: number): string {
-  const flat = text.replace(/\s+/g, ' ').trim();
-  return flat.length <= max ? flat : `${flat.slice(0, max - 1)}…`;
-}
 
 function taskBrief(req: PromptRequest): string {
   if (req.task !== 'mediate') return TASK_BRIEF[req.task];

@@ -1,4 +1,4 @@
-import type { BreakerSnapshot } from '../common/failures';
+import type { BreakerSnapshot, LlmErrorKind } from '../common/failures';
 import type { Design } from '../common/limits';
 import type { AgentMessage, GammaReason, LlmMode, LlmSettings, MessageRecipient, Proposal, Role } from '../common/types';
 
@@ -76,21 +76,8 @@ export interface LlmProvider {
   breakerState?(): Promise<BreakerSnapshot>;
 }
 
-export type ProviderErrorKind =
-  | 'rate_limited'
-  | 'server'
-  | 'timeout'
-  | 'network'
-  | 'conflict'
-  | 'auth'
-  | 'forbidden'
-  | 'not_found'
-  | 'bad_request'
-  | 'unprocessable'
-  | 'invalid_output'
-  | 'not_configured'
-  /** The shared circuit breaker is open: no call was made; retry after retryAfterMs. */
-  | 'circuit_open';
+/** The classes are named once, in common/failures.ts, which also says which ones spend the agent's error budget. */
+export type ProviderErrorKind = LlmErrorKind;
 
 const RETRYABLE: ReadonlySet<ProviderErrorKind> = new Set(['rate_limited', 'server', 'timeout', 'network', 'conflict', 'circuit_open']);
 

@@ -1,3 +1,4 @@
+import { clipObjective } from '../common/text';
 import type { LlmSettings, Scenario } from '../common/types';
 import { estimateTokens, ProviderError, type AgentAnswer, type AgentRequest, type CallContext, type Completion, type LlmProvider } from './provider';
 
@@ -25,10 +26,6 @@ function hash(text: string): number {
 }
 
 const pick = <T>(list: readonly T[], seed: string, offset = 0): T => list[(hash(seed) + offset) % list.length]!;
-
-function shortObjective(objective: string): string {
-  return objective.length > 80 ? `${objective.slice(0, 77)}...` : objective;
-}
 
 /** How long BETA stays silent in the `stuck` scenario: longer than the default STUCK threshold (30 s). */
 export const STUCK_STALL_MS = 60_000;
@@ -96,7 +93,7 @@ function mediate(req: AgentRequest, scenario: Scenario): AgentAnswer {
 
 /** The simulated answer for a request: a pure function of its input. */
 export function simulateAnswer(req: AgentRequest, scenario: Scenario): AgentAnswer {
-  const obj = shortObjective(req.objective);
+  const obj = clipObjective(req.objective);
   const seed = `${req.objective}|${req.role}|${req.round}`;
   switch (req.task) {
     case 'research':

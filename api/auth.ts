@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
 import { errorBody } from './errors';
 
 // Bearer-token auth for every route but the public ones, when API_TOKEN is set.
@@ -63,7 +64,7 @@ const isPublic = (request: FastifyRequest): boolean => {
   return request.routeOptions.config?.public === true || route === '/docs' || route.startsWith('/docs/');
 };
 
-export function registerAuth(app: FastifyInstance, token: string | undefined): void {
+async function authPlugin(app: FastifyInstance, { token }: { token?: string }): Promise<void> {
   if (!token) return;
   // preParsing, not onRequest: the rate limiter's per-route onRequest hook runs first, so a flood of
   // unauthenticated requests is limited too; the body is still not read before the token is checked.
@@ -78,3 +79,6 @@ export function registerAuth(app: FastifyInstance, token: string | undefined): v
     return reply.code(401).header('www-authenticate', 'Bearer').send(errorBody(401, 'missing or bad bearer token'));
   });
 }
+
+/** Needs the rate limiter in front of it, so that a flood of bad tokens is limited as well. */
+export default fp(authPlugin, { name: 'auth', dependencies: ['@fastify/rate-limit'] });

@@ -1,6 +1,7 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
 
 // OpenAPI at /docs (UI) and /docs/json, built from the routes' TypeBox schemas. Swagger UI is served
 // from the package's own files; the content security policy keeps the page from loading anything
@@ -9,7 +10,7 @@ import type { FastifyInstance } from 'fastify';
 const CSP =
   "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'self'";
 
-export async function registerDocs(app: FastifyInstance): Promise<void> {
+async function docsPlugin(app: FastifyInstance): Promise<void> {
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
@@ -31,3 +32,6 @@ export async function registerDocs(app: FastifyInstance): Promise<void> {
     transformSpecificationClone: true,
   });
 }
+
+/** Swagger lists the routes added after it: plugins with routes depend on 'docs'. */
+export default fp(docsPlugin, { name: 'docs' });

@@ -1,6 +1,8 @@
 import { WorkflowNotFoundError } from '@temporalio/common';
 import { QueryNotRegisteredError, QueryRejectedError, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { FastifyError, FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import { LedgerUnavailable } from '../lib/ledger';
 
 // One place that turns failures into the contract's `{ statusCode, error, message }` answers:
 // 400 bad input, 401 bad or missing token, 404 unknown pipeline, 409 wrong state, 503 a dependency
@@ -50,13 +52,13 @@ function isUnavailable(err: unknown): boolean {
   );
 }
 
-/** better-sqlite3 failures: the ledger file is closed, locked or unreadable. */
+/** The ledger is not there yet, closed, locked or unreadable (better-sqlite3's failures). */
 function isLedgerDown(err: unknown): boolean {
   const e = err as { name?: string; message?: string };
-  return e?.name === 'SqliteError' || /database connection is not open|unable to open database/.test(e?.message ?? '');
+  return err instanceof LedgerUnavailable || e?.name === 'SqliteError' || /database connection is not open|unable to open database/.test(e?.message ?? '');
 }
 
-export function registerErrorHandler(app: FastifyInstance): void {
+async function errorsPlugin(app: FastifyInstance): Promise<void> {
   app.setErrorHandler((err: FastifyError | Error, request, reply) => {
     let statusCode = 500;
     let message = err.message;
@@ -95,3 +97,6 @@ export function registerErrorHandler(app: FastifyInstance): void {
     void reply.code(404).send(errorBody(404, `no route ${request.method} ${request.url.split('?')[0]}`));
   });
 }
+
+/** Routes take the error handler in force when they are registered: plugins with routes depend on 'errors'. */
+export default fp(errorsPlugin, { name: 'errors' });

@@ -1,5 +1,5 @@
 import { config, redactConfig } from '../lib/config';
-import { Ledger } from '../lib/ledger';
+import { LedgerReader } from '../lib/ledger';
 import { createLogger } from '../lib/logger';
 import { connectRedis } from '../lib/redis';
 import { connectClient } from '../lib/temporal';
@@ -17,7 +17,8 @@ const logger = createLogger('api', cfg.LOG_LEVEL);
 async function main(): Promise<void> {
   const temporal = await connectClient(cfg.TEMPORAL_ADDRESS, cfg.TEMPORAL_NAMESPACE);
   const redis = await connectRedis(cfg.REDIS_URL, { name: 'api' });
-  const ledger = new Ledger(cfg.LEDGER_PATH);
+  // Read-only: the worker with the ledger role owns the file and its tables.
+  const ledger = new LedgerReader(cfg.LEDGER_PATH);
   const app = await buildServer({ temporal, redis, ledger, config: cfg, logger });
   await app.listen({ host: cfg.API_HOST, port: cfg.API_PORT });
   // redactConfig masks API_TOKEN and the other secrets.

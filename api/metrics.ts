@@ -1,5 +1,6 @@
 import { Type } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
 import { errorsFor } from './schemas';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
@@ -14,7 +15,7 @@ export interface ApiMetrics {
   wsDropped: Counter<'reason'>;
 }
 
-export function createMetrics(): ApiMetrics {
+function createMetrics(): ApiMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const labelNames = ['method', 'route', 'status_code'] as const;
@@ -44,7 +45,8 @@ declare module 'fastify' {
   }
 }
 
-export function registerMetrics(app: FastifyInstance, metrics: ApiMetrics): void {
+async function metricsPlugin(app: FastifyInstance): Promise<void> {
+  const metrics = createMetrics();
   app.decorate('metrics', metrics);
   app.addHook('onResponse', async (request, reply) => {
     // The route pattern, not the URL: ids in paths would make one series per pipeline.
@@ -61,3 +63,6 @@ export function registerMetrics(app: FastifyInstance, metrics: ApiMetrics): void
     },
   );
 }
+
+/** After 'docs', which then lists /metrics. */
+export default fp(metricsPlugin, { name: 'metrics', dependencies: ['docs'] });

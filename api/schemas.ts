@@ -1,5 +1,18 @@
-import { Type, type Static, type TSchema } from '@fastify/type-provider-typebox';
-import { GAMMA_REASONS, LLM_MODES, PHASES, RECOVER_ACTIONS, SCENARIOS, STATUSES } from '../common/types';
+import {
+  Type,
+  type Static,
+  type TBoolean,
+  type TInteger,
+  type TNumber,
+  type TObject,
+  type TOptional,
+  type TSchema,
+  type TString,
+  type TUnsafe,
+} from '@fastify/type-provider-typebox';
+import { PIPELINE_ID_PATTERN } from '../common/ids';
+import { PIPELINE_INPUT_RULES, type Rule } from '../common/input';
+import { GAMMA_REASONS, PHASES, RECOVER_ACTIONS, STATUSES } from '../common/types';
 
 // HTTP schemas (snake_case bodies, as in the original design). Fastify validates requests with them,
 // serializes answers with them and publishes them at /docs. Answers that mirror a workflow query keep
@@ -10,7 +23,50 @@ const literalUnion = <T extends readonly string[]>(values: T, description?: stri
 const nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
 const open = { additionalProperties: true };
 
-export const PipelineIdParam = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$', description: 'pipeline id (without "pipeline-")' });
+type SchemaOf<R> = R extends { kind: 'string' }
+  ? TString
+  : R extends { kind: 'int' }
+    ? TInteger
+    : R extends { kind: 'number' }
+      ? TNumber
+      : R extends { kind: 'boolean' }
+        ? TBoolean
+        : R extends { kind: 'enum'; values: readonly (infer V)[] }
+          ? TUnsafe<V>
+          : R extends { kind: 'object'; fields: infer F }
+            ? TObject<{ -readonly [K in keyof F]: TOptional<SchemaOf<F[K]>> }>
+            : never;
+
+/**
+ * The schema of one field of the workflow input (common/input.ts PIPELINE_INPUT_RULES): the API refuses
+ * with a 400 what the workflow would refuse, and the limits are written once. Nested objects keep
+ * every field optional, as in the input.
+ */
+function fromRule<R extends Rule>(rule: R, options: { description?: string } = {}): SchemaOf<R> {
+  const defined = (o: Record<string, unknown>) => Object.fromEntries(Object.entries({ ...o, ...options }).filter(([, v]) => v !== undefined));
+  const r = rule as Rule;
+  switch (r.kind) {
+    case 'string':
+      // A trimmed field must have something besides white space.
+      return Type.String(defined({ minLength: r.min, maxLength: r.max, pattern: r.pattern?.source ?? (r.trim && r.min ? '\\S' : undefined) })) as SchemaOf<R>;
+    case 'int':
+      return Type.Integer(defined({ minimum: r.min, maximum: r.max })) as SchemaOf<R>;
+    case 'number':
+      return Type.Number(defined({ minimum: r.min, maximum: r.max })) as SchemaOf<R>;
+    case 'boolean':
+      return Type.Boolean(defined({})) as SchemaOf<R>;
+    case 'enum':
+      return literalUnion(r.values, options.description) as SchemaOf<R>;
+    case 'object':
+      return Type.Object(Object.fromEntries(Object.entries(r.fields).map(([k, f]) => [k, Type.Optional(fromRule(f))])), {
+        additionalProperties: false,
+        ...defined({}),
+      }) as SchemaOf<R>;
+  }
+}
+const input = PIPELINE_INPUT_RULES.fields;
+
+export const PipelineIdParam = Type.String({ pattern: PIPELINE_ID_PATTERN.source, description: 'pipeline id (without "pipeline-")' });
 
 // --- errors ---
 export const ErrorReply = Type.Object(
@@ -23,24 +79,15 @@ export const errorsFor = <C extends number>(...codes: C[]) => Object.fromEntries
 // --- spawn ---
 export const SpawnBody = Type.Object(
   {
-    objective: Type.String({ minLength: 1, maxLength: 4000 }),
-    auto_continue: Type.Optional(Type.Boolean({ description: 'orchestrate right after REPORT (default AUTO_ORCHESTRATE)' })),
-    mode: Type.Optional(literalUnion(LLM_MODES)),
-    model: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
-    models: Type.Optional(
-      Type.Object(
-        {
-          alpha: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
-          beta: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
-          gamma: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
-        },
-        { additionalProperties: false, description: 'a model per role, overriding `model` for that role (openrouter mode)' },
-      ),
-    ),
-    timeout: Type.Optional(Type.Integer({ minimum: 1, maximum: 86_400, description: 'orchestration deadline in seconds' })),
+    objective: fromRule(input.objective),
+    auto_continue: Type.Optional(fromRule(input.autoContinue, { description: "orchestrate right after REPORT (default: the worker's AUTO_ORCHESTRATE)" })),
+    mode: Type.Optional(fromRule(input.mode)),
+    model: Type.Optional(fromRule(input.model)),
+    models: Type.Optional(fromRule(input.models, { description: 'a model per role, overriding `model` for that role (openrouter mode)' })),
+    timeout: Type.Optional(fromRule(input.timeoutSeconds, { description: 'orchestration deadline in seconds' })),
     pipeline_id: Type.Optional({ ...PipelineIdParam, description: 'idempotency key: spawning the same id again answers with the same pipeline' }),
-    scenario: Type.Optional(literalUnion(SCENARIOS, 'local mode only: the simulated path')),
-    latency_ms: Type.Optional(Type.Integer({ minimum: 0, maximum: 600_000, description: 'local mode only: latency of each simulated call' })),
+    scenario: Type.Optional(fromRule(input.scenario, { description: 'local mode only: the simulated path' })),
+    latency_ms: Type.Optional(fromRule(input.latencyMs, { description: 'local mode only: latency of each simulated call' })),
   },
   { additionalProperties: false },
 );
@@ -179,9 +226,9 @@ export const IdParams = Type.Object({ id: PipelineIdParam });
 export const ContinueBody = Type.Object(
   {
     pipeline_id: PipelineIdParam,
-    mode: Type.Optional(literalUnion(LLM_MODES)),
-    model: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
-    timeout: Type.Optional(Type.Integer({ minimum: 1, maximum: 86_400 })),
+    mode: Type.Optional(fromRule(input.mode)),
+    model: Type.Optional(fromRule(input.model)),
+    timeout: Type.Optional(fromRule(input.timeoutSeconds)),
   },
   { additionalProperties: false },
 );

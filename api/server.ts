@@ -2,16 +2,17 @@ import rateLimit from '@fastify/rate-limit';
 import websocket from '@fastify/websocket';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Client } from '@temporalio/client';
-import Fastify, { type FastifyBaseLogger, type FastifyReply } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
+import fp from 'fastify-plugin';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../lib/config';
-import type { Ledger } from '../lib/ledger';
-import { registerAuth, selectProtocol } from './auth';
-import { registerDocs } from './docs';
-import { errorBody, registerErrorHandler } from './errors';
-import { createMetrics, registerMetrics } from './metrics';
-import { PipelineSettingsReader } from './pipelineSettings';
+import type { LedgerReader } from '../lib/ledger';
+import auth, { selectProtocol } from './auth';
+import docs from './docs';
+import errors, { errorBody } from './errors';
+import events from './events';
+import metrics from './metrics';
 import { controlRoutes } from './routes/control';
 import { dashboardRoutes } from './routes/dashboard';
 import { healthRoutes } from './routes/health';
@@ -19,7 +20,6 @@ import { ledgerRoutes } from './routes/ledger';
 import { pipelineRoutes } from './routes/pipelines';
 import { spawnRoutes } from './routes/spawn';
 import { DEFAULT_WS_LIMITS, WS_CLOSE, wsRoutes, type WsLimits } from './routes/ws';
-import { EventHub } from './ws/hub';
 
 // The API: every route of the contract as a Fastify plugin with TypeBox schemas. It keeps no state of
 // its own: it reads Temporal (queries, visibility), the ledger and the event store in Redis, and writes
@@ -29,16 +29,15 @@ declare module 'fastify' {
   interface FastifyInstance {
     temporal: Client;
     redis: Redis;
-    ledger: Ledger;
+    ledger: LedgerReader;
     cfg: Config;
-    eventHub: EventHub;
   }
 }
 
 export interface ApiDeps {
   temporal: Client;
   redis: Redis;
-  ledger: Ledger;
+  ledger: LedgerReader;
   config: Config;
   logger: Logger;
   /** Per client IP and API process (default 600 requests a minute); /healthz is exempt. */
@@ -46,6 +45,28 @@ export interface ApiDeps {
   ws?: Partial<WsLimits>;
   bodyLimitBytes?: number;
 }
+
+/**
+ * Every route, registered after what the routes rely on: Fastify refuses to start when one of these
+ * plugins or decorators is missing or comes later.
+ */
+const routes = fp(
+  async (app: FastifyInstance, { ws }: { ws: WsLimits }) => {
+    await app.register(healthRoutes);
+    await app.register(spawnRoutes);
+    await app.register(pipelineRoutes);
+    await app.register(controlRoutes);
+    await app.register(ledgerRoutes);
+    await app.register(wsRoutes, { limits: ws });
+    await app.register(dashboardRoutes);
+  },
+  {
+    name: 'routes',
+    encapsulate: true,
+    dependencies: ['errors', 'docs', 'metrics', 'events', 'auth', '@fastify/websocket'],
+    decorators: { fastify: ['temporal', 'redis', 'ledger', 'cfg'] },
+  },
+);
 
 export async function buildServer(deps: ApiDeps) {
   const app = Fastify({
@@ -60,19 +81,10 @@ export async function buildServer(deps: ApiDeps) {
   app.decorate('redis', deps.redis);
   app.decorate('ledger', deps.ledger);
   app.decorate('cfg', deps.config);
-  registerErrorHandler(app);
-  // First, so that every route registered after it is in the OpenAPI description.
-  await registerDocs(app);
-  registerMetrics(app, createMetrics());
-
-  const hub = new EventHub(deps.redis);
-  app.decorate('eventHub', hub);
-  const settings = new PipelineSettingsReader(deps.ledger, deps.redis);
-  app.addHook('onClose', async () => {
-    await hub.close();
-    settings.close();
-  });
-
+  await app.register(errors);
+  await app.register(docs);
+  await app.register(metrics);
+  await app.register(events);
   await app.register(websocket, {
     options: { maxPayload: 4096, handleProtocols: (protocols) => selectProtocol(protocols) },
     // Shutdown: clients hear 1001 and reconnect elsewhere with their `since`; silent ones are cut off.
@@ -84,9 +96,6 @@ export async function buildServer(deps: ApiDeps) {
       done();
     },
   });
-  // After @fastify/websocket, whose hooks mark upgrade requests and close the socket of a refused one
-  // (auth also closes it itself, so the order is not load-bearing).
-  registerAuth(app, deps.config.API_TOKEN);
   await app.register(rateLimit, {
     global: true,
     max: deps.rateLimit?.max ?? 600,
@@ -95,13 +104,7 @@ export async function buildServer(deps: ApiDeps) {
     keyGenerator: (request) => request.ip ?? 'unknown',
     errorResponseBuilder: (_request, context) => errorBody(429, `rate limit exceeded: at most ${context.max} requests per ${context.after}; retry later`),
   });
-
-  await app.register(healthRoutes);
-  await app.register(spawnRoutes);
-  await app.register(pipelineRoutes, { settings });
-  await app.register(controlRoutes);
-  await app.register(ledgerRoutes);
-  await app.register(wsRoutes, { hub, limits: { ...DEFAULT_WS_LIMITS, ...deps.ws } });
-  await app.register(dashboardRoutes);
+  await app.register(auth, { token: deps.config.API_TOKEN });
+  await app.register(routes, { ws: { ...DEFAULT_WS_LIMITS, ...deps.ws } });
   return app;
 }

@@ -1,6 +1,9 @@
 // Failure types that cross from activities into workflows, named once for both sides.
 
-/** Provider error classes (agents/provider.ts ProviderErrorKind), as failure types: rate_limited → LlmRateLimited. */
+/**
+ * The provider error classes an agent's workflow sees and counts toward the agent's error budget,
+ * each as a failure type (rate_limited → LlmRateLimited) that Temporal does not retry by itself.
+ */
 export const LLM_ERROR_KINDS = [
   'rate_limited',
   'server',
@@ -15,6 +18,21 @@ export const LLM_ERROR_KINDS = [
   'invalid_output',
   'not_configured',
 ] as const;
+
+/**
+ * The shared circuit breaker (lib/breaker.ts) is open, so no request was sent. It does NOT count toward
+ * an agent's error budget: it is left out of LLM_ERROR_KINDS, so its failure type (LlmCircuitOpen) is
+ * retryable for Temporal, whose retry policy waits out the rest of the cooldown (the failure's
+ * nextRetryDelay) and tries again without the workflow seeing the failure. Why: the breaker opens on
+ * the endpoint's own failures, which the agents whose calls failed have already counted; counting the
+ * fast failures as well would revoke every agent of every pipeline during one outage (two in a row
+ * spend the repeat budget) for calls that never reached the provider. A breaker that stays open past
+ * the call's schedule-to-close timeout reaches the workflow as one activity timeout, counted once.
+ */
+export const CIRCUIT_OPEN = 'circuit_open';
+
+/** Every class a provider call can fail with (agents/provider.ts ProviderError.kind). */
+export type LlmErrorKind = (typeof LLM_ERROR_KINDS)[number] | typeof CIRCUIT_OPEN;
 
 export const failureType = (kind: string): string =>
   `Llm${kind

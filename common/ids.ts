@@ -1,13 +1,36 @@
-import type { AgentPhase, Role } from './types';
+import { AGENT_PHASES, ROLES, type AgentPhase, type Role } from './types';
 
-// Workflow ids are the business ids people type and see in the Web UI.
-export const pipelineWorkflowId = (pipelineId: string): string => `pipeline-${pipelineId}`;
+// Workflow ids are the business ids people type and see in the Web UI: `pipeline-<id>` for a pipeline,
+// `pipeline-<id>-<phase>-<role>` for its agents. Built and read only here.
 
-export const agentWorkflowId = (pipelineId: string, phase: AgentPhase, role: Role): string => `pipeline-${pipelineId}-${phase}-${role}`;
+const PREFIX = 'pipeline-';
+const AGENT_SUFFIX = new RegExp(`-(${AGENT_PHASES.join('|')})-(${ROLES.join('|')})$`);
 
-/** `pipeline-demo` → `demo`; anything else is taken as it is. */
-export const pipelineIdFromWorkflowId = (workflowId: string): string =>
-  workflowId.startsWith('pipeline-') ? workflowId.slice('pipeline-'.length) : workflowId;
+export const pipelineWorkflowId = (pipelineId: string): string => `${PREFIX}${pipelineId}`;
+
+export const agentWorkflowId = (pipelineId: string, phase: AgentPhase, role: Role): string => `${pipelineWorkflowId(pipelineId)}-${phase}-${role}`;
+
+/** `pipeline-demo` → `demo`; anything else is taken as it is. For the pipeline workflow's own id. */
+export const pipelineIdFromWorkflowId = (workflowId: string): string => (workflowId.startsWith(PREFIX) ? workflowId.slice(PREFIX.length) : workflowId);
+
+export interface ParsedWorkflowId {
+  pipelineId: string;
+  /** Set for an agent's workflow. */
+  agent?: { phase: AgentPhase; role: Role };
+}
+
+/**
+ * Any workflow id of ours: `pipeline-demo` → demo; `pipeline-demo-orch-beta` → demo's orchestration
+ * BETA; null when it is not ours. A pipeline id may itself end like an agent (`x-run-alpha`): such an
+ * id reads as the agent's, so code that knows it holds a pipeline's id uses pipelineIdFromWorkflowId.
+ */
+export function parseWorkflowId(workflowId: string): ParsedWorkflowId | null {
+  if (!workflowId.startsWith(PREFIX)) return null;
+  const rest = workflowId.slice(PREFIX.length);
+  const m = AGENT_SUFFIX.exec(rest);
+  if (!m || m.index === 0) return { pipelineId: rest };
+  return { pipelineId: rest.slice(0, m.index), agent: { phase: m[1] as AgentPhase, role: m[2] as Role } };
+}
 
 /** Activities that write the ledger run on their own queue, so one writer can own the SQLite file. */
 export const ledgerTaskQueue = (taskQueue: string): string => `${taskQueue}-ledger`;

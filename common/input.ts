@@ -8,18 +8,22 @@ import { PIPELINE_ID_PATTERN } from './ids';
 // and building the schema cost ~16 ms of CPU per workflow (measured with --cpu-prof; the benchmark's
 // largest single item). This walker over a plain description does the same job for this one schema.
 
-type Rule =
+export type IntRule = { kind: 'int'; min: number; max?: number };
+export type Rule =
   | { kind: 'string'; min?: number; max: number; trim?: boolean; pattern?: RegExp; patternMessage?: string; required?: boolean }
-  | { kind: 'int'; min: number; max?: number }
+  | IntRule
   | { kind: 'number'; min: number; max: number }
   | { kind: 'boolean' }
   | { kind: 'enum'; values: readonly string[] }
   | { kind: 'object'; fields: Record<string, Rule> };
 
-const positiveInt = (max?: number): Rule => ({ kind: 'int', min: 1, ...(max !== undefined ? { max } : {}) });
-const modelName: Rule = { kind: 'string', min: 1, max: 200 };
+const positiveInt = (max?: number): IntRule => ({ kind: 'int', min: 1, ...(max !== undefined ? { max } : {}) });
+const modelName = { kind: 'string', min: 1, max: 200 } as const;
 
-export const PIPELINE_INPUT_RULES: Rule = {
+// Also the source of the API's request schemas (api/schemas.ts) and of the configuration's ranges
+// (lib/config.ts), so a limit changed here changes everywhere: hence `as const`, which keeps each
+// field's rule addressable by name.
+export const PIPELINE_INPUT_RULES = {
   kind: 'object',
   fields: {
     pipelineId: { kind: 'string', max: 100, pattern: PIPELINE_ID_PATTERN, patternMessage: 'letters, digits, "_", "-" or "." (at most 100)' },
@@ -44,7 +48,7 @@ export const PIPELINE_INPUT_RULES: Rule = {
     scenario: { kind: 'enum', values: SCENARIOS },
     latencyMs: { kind: 'int', min: 0, max: 600_000 },
   },
-};
+} as const satisfies Rule;
 
 export class InputError extends Error {
   constructor(

@@ -22,7 +22,8 @@ export type PipelineStatusName = (typeof STATUSES)[number];
 
 export const ROLES = ['alpha', 'beta', 'gamma'] as const;
 export type Role = (typeof ROLES)[number];
-export type AgentPhase = 'run' | 'orch';
+export const AGENT_PHASES = ['run', 'orch'] as const;
+export type AgentPhase = (typeof AGENT_PHASES)[number];
 
 export const GAMMA_REASONS = ['STUCK', 'CONFLICT', 'COMPLEXITY', 'MANUAL'] as const;
 export type GammaReason = (typeof GAMMA_REASONS)[number];

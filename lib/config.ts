@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import type { PipelineDefaults } from '../common/types';
+import { CONTRACT_DEFAULTS, PIPELINE_INPUT_RULES, type IntRule } from '../common/input';
+import { LLM_MODES, type LlmMode, type PipelineDefaults } from '../common/types';
 
 // Every variable of the contract, read once. A bad value stops the process with a message that names
 // the variable and what it expects, instead of failing later somewhere deep.
@@ -7,6 +8,10 @@ import type { PipelineDefaults } from '../common/types';
 const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => ['true', '1', 'yes'].includes(v));
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
 const url = z.string().url();
+// The pipeline defaults below stay inside what a pipeline input may say, and default to the contract's.
+const input = PIPELINE_INPUT_RULES.fields;
+const inRange = (rule: IntRule) => int(rule.min, rule.max);
+const D = CONTRACT_DEFAULTS;
 
 const schema = z.object({
   TEMPORAL_ADDRESS: z
@@ -23,21 +28,25 @@ const schema = z.object({
   API_HOST: z.string().min(1).default('127.0.0.1'),
   API_PORT: int(0, 65535).default(3000),
   API_TOKEN: z.string().min(16, 'at least 16 characters').optional(),
-  AUTO_ORCHESTRATE: bool.default(true),
-  LLM_MODE: z.enum(['local', 'openrouter']).optional(),
+  AUTO_ORCHESTRATE: bool.default(D.autoContinue),
+  LLM_MODE: z.enum(LLM_MODES).optional(),
   OPENROUTER_API_KEY: z.string().min(1).optional(),
   OPENROUTER_BASE_URL: url.default('https://openrouter.ai/api/v1'),
-  OPENROUTER_MODEL: z.string().min(1).default('anthropic/claude-sonnet-4'),
-  ORCHESTRATION_TIMEOUT: int(1, 86_400).default(120),
-  GAMMA_STUCK_THRESHOLD: int(1, 86_400).default(30),
-  GAMMA_CONFLICT_THRESHOLD: int(1, 1000).default(3),
-  GAMMA_COMPLEXITY_THRESHOLD: z.coerce.number().min(0).max(1).default(0.8),
-  ORCHESTRATION_MAX_ROUNDS: int(1, 100).default(8),
-  RECOVERY_WINDOW_SECONDS: int(1).default(86_400),
-  AGENT_TOKEN_BUDGET: int(1).default(100_000),
-  ERROR_BUDGET_TOTAL: int(1, 1000).default(8),
-  ERROR_BUDGET_SAME: int(1, 1000).default(2),
-  ERROR_BUDGET_VIOLATIONS: int(1, 1000).default(1),
+  OPENROUTER_MODEL: z.string().min(1).default(D.model),
+  ORCHESTRATION_TIMEOUT: inRange(input.timeoutSeconds).default(D.timeoutSeconds),
+  GAMMA_STUCK_THRESHOLD: inRange(input.thresholds.fields.stuckSeconds).default(D.thresholds.stuckSeconds),
+  GAMMA_CONFLICT_THRESHOLD: inRange(input.thresholds.fields.conflictCount).default(D.thresholds.conflictCount),
+  GAMMA_COMPLEXITY_THRESHOLD: z.coerce
+    .number()
+    .min(input.thresholds.fields.complexity.min)
+    .max(input.thresholds.fields.complexity.max)
+    .default(D.thresholds.complexity),
+  ORCHESTRATION_MAX_ROUNDS: inRange(input.maxRounds).default(D.maxRounds),
+  RECOVERY_WINDOW_SECONDS: int(1).default(D.recoveryWindowSeconds),
+  AGENT_TOKEN_BUDGET: inRange(input.budgets.fields.tokens).default(D.budgets.tokens),
+  ERROR_BUDGET_TOTAL: inRange(input.budgets.fields.errors.fields.total).default(D.budgets.errors.total),
+  ERROR_BUDGET_SAME: inRange(input.budgets.fields.errors.fields.same).default(D.budgets.errors.same),
+  ERROR_BUDGET_VIOLATIONS: inRange(input.budgets.fields.errors.fields.violations).default(D.budgets.errors.violations),
   BREAKER_FAILURES: int(1, 1000).default(5),
   BREAKER_COOLDOWN_SECONDS: int(1, 86_400).default(30),
   LLM_RATE_LIMIT: z.coerce.number().positive().optional(),
@@ -48,7 +57,7 @@ const schema = z.object({
   TEMPORAL_UI_URL: url.default('http://localhost:8233'),
 });
 
-export type Config = z.infer<typeof schema> & { llmMode: 'local' | 'openrouter' };
+export type Config = z.infer<typeof schema> & { llmMode: LlmMode };
 
 /** Variables whose values never reach a log line, an error message or a workflow. */
 export const SECRET_VARIABLES = ['OPENROUTER_API_KEY', 'VAULT_TOKEN', 'API_TOKEN'] as const;

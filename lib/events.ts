@@ -28,45 +28,9 @@ export async function publishEvents(redis: Redis, pipelineId: string, events: Pi
   return (await redis.eval(STORE_AND_PUBLISH, keys.length, ...keys, ...args)) as number;
 }
 
-/** Events with seq greater than `since`, in order. */
-export async function eventsSince(redis: Redis, pipelineId: string, since = 0): Promise<PipelineEvent[]> {
-  const raw = await redis.zrangebyscore(boardKeys(pipelineId).events, `(${since}`, '+inf');
+/** Events with seq greater than `since`, in order; the first `limit` of them when given. */
+export async function eventsSince(redis: Redis, pipelineId: string, since = 0, limit?: number): Promise<PipelineEvent[]> {
+  const key = boardKeys(pipelineId).events;
+  const raw = await (limit === undefined ? redis.zrangebyscore(key, `(${since}`, '+inf') : redis.zrangebyscore(key, `(${since}`, '+inf', 'LIMIT', 0, limit));
   return raw.map((s) => JSON.parse(s) as PipelineEvent);
-}
-
-/**
- * Replays the stored events after `since`, then follows live ones, each seq exactly once and in order
- * (live events that arrive during the replay are buffered, duplicates dropped by seq).
- */
-export async function followEvents(
-  subscriber: Redis,
-  reader: Redis,
-  pipelineId: string,
-  since: number,
-  onEvent: (e: PipelineEvent) => void,
-): Promise<() => Promise<void>> {
-  let last = since;
-  let replaying = true;
-  const buffered: PipelineEvent[] = [];
-  const channel = pipelineChannel(pipelineId);
-  const deliver = (e: PipelineEvent) => {
-    if (e.seq <= last) return;
-    last = e.seq;
-    onEvent(e);
-  };
-  const listener = (ch: string, message: string) => {
-    if (ch !== channel) return;
-    const e = JSON.parse(message) as PipelineEvent;
-    if (replaying) buffered.push(e);
-    else deliver(e);
-  };
-  subscriber.on('message', listener);
-  await subscriber.subscribe(channel);
-  for (const e of await eventsSince(reader, pipelineId, since)) deliver(e);
-  replaying = false;
-  for (const e of buffered.sort((a, b) => a.seq - b.seq)) deliver(e);
-  return async () => {
-    subscriber.off('message', listener);
-    await subscriber.unsubscribe(channel);
-  };
 }

@@ -7,6 +7,9 @@ import type { CallRecord, Handoff, PipelineEvent, PipelineResult, PipelineSettin
 // which Temporal runs at least once, so every write is keyed and idempotent: a row is identified by
 // the pipeline, its run (first execution run id, stable across continue-as-new) and a key the
 // workflow chose deterministically, and a repeated write is ignored.
+//
+// One writer, the worker with the ledger role (Ledger), creates the file and runs the DDL. Readers (the
+// API: LedgerReader) open it read-only and never change it, whatever order the processes start in.
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS pipelines (
@@ -124,20 +127,137 @@ export interface LedgerBatch extends RunRef {
   calls: CallRecord[];
 }
 
-export class Ledger {
-  private readonly db: Database.Database;
+/** The ledger cannot be read: not created yet (no ledger worker has run), or closed. */
+export class LedgerUnavailable extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'LedgerUnavailable';
+  }
+}
 
-  constructor(readonly path: string) {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    this.db = new Database(path, { timeout: 5000 });
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
-    this.db.exec(SCHEMA);
+/**
+ * The ledger's queries, on a read-only connection opened at first use: the API may start before the
+ * worker that creates the file, and answers 503 (LedgerUnavailable) until it has.
+ */
+export class LedgerReader {
+  private closed = false;
+
+  constructor(
+    readonly path: string,
+    private conn?: Database.Database,
+  ) {}
+
+  protected get db(): Database.Database {
+    if (this.conn) return this.conn;
+    if (this.closed) throw new LedgerUnavailable('the ledger is closed');
+    try {
+      this.conn = new Database(this.path, { readonly: true, fileMustExist: true, timeout: 2000 });
+    } catch (err) {
+      throw new LedgerUnavailable(`cannot open ${this.path} (${(err as Error).message}); the worker with the ledger role creates it`);
+    }
+    return this.conn;
   }
 
-  /** Throws when the file cannot be read and written (used by health checks and at start). */
+  /** A query; a table the writer has not created yet is LedgerUnavailable, not a server error. */
+  private read<T>(query: (db: Database.Database) => T): T {
+    try {
+      return query(this.db);
+    } catch (err) {
+      const table = /no such table: (\w+)/.exec((err as Error).message)?.[1];
+      if (table) throw new LedgerUnavailable(`${this.path} has no ${table} table yet; the worker with the ledger role creates it`);
+      throw err;
+    }
+  }
+
+  /** Throws when the ledger cannot be read (health checks). */
   check(): void {
-    this.db.prepare('SELECT count(*) FROM pipelines').get();
+    this.read((db) => db.prepare('SELECT count(*) FROM pipelines').get());
+  }
+
+  /** The settings the pipeline's latest run started with, every default resolved; null before the worker wrote them. */
+  pipelineSettings(pipelineId: string): PipelineSettings | null {
+    const row = this.read((db) => db.prepare('SELECT settings FROM pipelines WHERE pipeline_id = ? ORDER BY created_at DESC LIMIT 1').get(pipelineId)) as
+      { settings: string } | undefined;
+    return row ? (JSON.parse(row.settings) as PipelineSettings) : null;
+  }
+
+  handoffs(pipelineId: string): (Handoff & { attempt: number; run_key: string })[] {
+    const rows = this.read((db) => db.prepare(`SELECT run_key, attempt, data FROM handoffs WHERE pipeline_id = ? ORDER BY ts, agent_id`).all(pipelineId)) as {
+      run_key: string;
+      attempt: number;
+      data: string;
+    }[];
+    return rows.map((r) => ({ ...(JSON.parse(r.data) as Handoff), attempt: r.attempt, run_key: r.run_key }));
+  }
+
+  calls(pipelineId: string): (CallRecord & { run_key: string })[] {
+    const rows = this.read((db) => db.prepare(`SELECT * FROM llm_calls WHERE pipeline_id = ? ORDER BY ts, call_key`).all(pipelineId)) as Record<
+      string,
+      string | number | null
+    >[];
+    return rows.map((r) => ({
+      run_key: String(r.run_key),
+      key: String(r.call_key),
+      agentId: String(r.agent_id),
+      role: r.role as CallRecord['role'],
+      task: String(r.task),
+      round: Number(r.round),
+      attempt: Number(r.attempt),
+      model: String(r.model),
+      promptTokens: Number(r.prompt_tokens),
+      completionTokens: Number(r.completion_tokens),
+      totalTokens: Number(r.total_tokens),
+      ...(r.cost_usd === null ? {} : { costUsd: Number(r.cost_usd) }),
+      at: String(r.ts),
+    }));
+  }
+
+  results(pipelineId: string): { run_key: string; status: string; data: PipelineResult; ts: string }[] {
+    const rows = this.read((db) => db.prepare(`SELECT run_key, status, data, ts FROM results WHERE pipeline_id = ? ORDER BY ts`).all(pipelineId)) as {
+      run_key: string;
+      status: string;
+      data: string;
+      ts: string;
+    }[];
+    return rows.map((r) => ({ ...r, data: JSON.parse(r.data) as PipelineResult }));
+  }
+
+  checkpoints(pipelineId: string): CheckpointRow[] {
+    const rows = this.read((db) => db.prepare(`SELECT * FROM checkpoints WHERE pipeline_id = ? ORDER BY id`).all(pipelineId)) as (CheckpointRow & {
+      data: string;
+    })[];
+    return rows.map((r) => ({ ...r, data: JSON.parse(r.data) as unknown }));
+  }
+
+  audit(pipelineId: string | undefined, limit = 100): AuditRow[] {
+    const rows = this.read((db) =>
+      pipelineId
+        ? db.prepare(`SELECT id, pipeline_id, seq, type, data, ts FROM audit_events WHERE pipeline_id = ? ORDER BY id DESC LIMIT ?`).all(pipelineId, limit)
+        : db.prepare(`SELECT id, pipeline_id, seq, type, data, ts FROM audit_events ORDER BY id DESC LIMIT ?`).all(limit),
+    ) as (AuditRow & { data: string })[];
+    return rows.reverse().map((r) => ({ ...r, data: JSON.parse(r.data) as unknown }));
+  }
+
+  close(): void {
+    this.closed = true;
+    this.conn?.close();
+    this.conn = undefined;
+  }
+}
+
+function openWriter(path: string): Database.Database {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path, { timeout: 5000 });
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.exec(SCHEMA);
+  return db;
+}
+
+/** The one writer: creates the file and its tables, and records every outbox batch. */
+export class Ledger extends LedgerReader {
+  constructor(path: string) {
+    super(path, openWriter(path));
   }
 
   recordPipeline(ref: RunRef & { workflowId: string; settings: PipelineSettings; createdAt: string }): boolean {
@@ -177,15 +297,6 @@ export class Ledger {
     return info.changes === 1;
   }
 
-  handoffs(pipelineId: string): (Handoff & { attempt: number; run_key: string })[] {
-    const rows = this.db.prepare(`SELECT run_key, attempt, data FROM handoffs WHERE pipeline_id = ? ORDER BY ts, agent_id`).all(pipelineId) as {
-      run_key: string;
-      attempt: number;
-      data: string;
-    }[];
-    return rows.map((r) => ({ ...(JSON.parse(r.data) as Handoff), attempt: r.attempt, run_key: r.run_key }));
-  }
-
   /** LLM calls' usage (prompt, completion, cost when reported); a call already recorded is skipped. */
   recordCalls(ref: RunRef, calls: CallRecord[]): number {
     const insert = this.db.prepare(
@@ -217,28 +328,6 @@ export class Ledger {
     )(calls);
   }
 
-  calls(pipelineId: string): (CallRecord & { run_key: string })[] {
-    const rows = this.db.prepare(`SELECT * FROM llm_calls WHERE pipeline_id = ? ORDER BY ts, call_key`).all(pipelineId) as Record<
-      string,
-      string | number | null
-    >[];
-    return rows.map((r) => ({
-      run_key: String(r.run_key),
-      key: String(r.call_key),
-      agentId: String(r.agent_id),
-      role: r.role as CallRecord['role'],
-      task: String(r.task),
-      round: Number(r.round),
-      attempt: Number(r.attempt),
-      model: String(r.model),
-      promptTokens: Number(r.prompt_tokens),
-      completionTokens: Number(r.completion_tokens),
-      totalTokens: Number(r.total_tokens),
-      ...(r.cost_usd === null ? {} : { costUsd: Number(r.cost_usd) }),
-      at: String(r.ts),
-    }));
-  }
-
   /** A pipeline's outbox batch in one transaction (activities/mirror.ts); returns the rows new to the ledger. */
   recordBatch(b: LedgerBatch): number {
     const ref: RunRef = { pipelineId: b.pipelineId, runKey: b.runKey };
@@ -261,35 +350,5 @@ export class Ledger {
       list.reduce((n, e) => n + insert.run(ref.pipelineId, ref.runKey, e.seq, e.type, JSON.stringify(e.data), e.ts).changes, 0),
     );
     return tx(events);
-  }
-
-  results(pipelineId: string): { run_key: string; status: string; data: PipelineResult; ts: string }[] {
-    const rows = this.db.prepare(`SELECT run_key, status, data, ts FROM results WHERE pipeline_id = ? ORDER BY ts`).all(pipelineId) as {
-      run_key: string;
-      status: string;
-      data: string;
-      ts: string;
-    }[];
-    return rows.map((r) => ({ ...r, data: JSON.parse(r.data) as PipelineResult }));
-  }
-
-  checkpoints(pipelineId: string): CheckpointRow[] {
-    const rows = this.db.prepare(`SELECT * FROM checkpoints WHERE pipeline_id = ? ORDER BY id`).all(pipelineId) as (CheckpointRow & {
-      data: string;
-    })[];
-    return rows.map((r) => ({ ...r, data: JSON.parse(r.data) as unknown }));
-  }
-
-  audit(pipelineId: string | undefined, limit = 100): AuditRow[] {
-    const rows = (
-      pipelineId
-        ? this.db.prepare(`SELECT id, pipeline_id, seq, type, data, ts FROM audit_events WHERE pipeline_id = ? ORDER BY id DESC LIMIT ?`).all(pipelineId, limit)
-        : this.db.prepare(`SELECT id, pipeline_id, seq, type, data, ts FROM audit_events ORDER BY id DESC LIMIT ?`).all(limit)
-    ) as (AuditRow & { data: string })[];
-    return rows.reverse().map((r) => ({ ...r, data: JSON.parse(r.data) as unknown }));
-  }
-
-  close(): void {
-    this.db.close();
   }
 }

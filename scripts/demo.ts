@@ -6,7 +6,8 @@ import { renderReport } from '../agents/report';
 import { SCENARIOS, type PipelineEvent, type Report, type StatusView } from '../common/types';
 import { config } from '../lib/config';
 import { formatEvent } from '../lib/eventFormat';
-import { followEvents } from '../lib/events';
+import { EventHub } from '../lib/eventHub';
+import { followEvents } from '../lib/eventStream';
 import { REPO_ROOT, startRedisServer, startTs, waitFor, type Managed } from '../lib/processes';
 import { connectRedis } from '../lib/redis';
 import { connectClient } from '../lib/temporal';
@@ -132,16 +133,26 @@ async function main(): Promise<number> {
   await ensureApi();
 
   const pipelineId = `demo-${Date.now().toString(36)}`;
-  const subscriber = await connectRedis(cfg.REDIS_URL, { subscriber: true });
-  const reader = await connectRedis(cfg.REDIS_URL);
+  const redis = await connectRedis(cfg.REDIS_URL);
+  const hub = new EventHub(redis);
+  const following = new AbortController();
   let finished: (e: PipelineEvent) => void = () => undefined;
   const done = new Promise<PipelineEvent>((resolve) => (finished = resolve));
   const start = Date.now();
   let events = 0; // before the subscription: an event may arrive before the spawn call returns
-  const unfollow = await followEvents(subscriber, reader, pipelineId, 0, (e) => {
-    events++;
-    say(`[+${((Date.now() - start) / 1000).toFixed(1).padStart(5)}s] ${formatEvent(e)}`);
-    if (e.type === 'pipeline_finished') finished(e);
+  await followEvents(hub, redis, pipelineId, {
+    since: 0,
+    signal: following.signal,
+    send: (e) => {
+      events++;
+      say(`[+${((Date.now() - start) / 1000).toFixed(1).padStart(5)}s] ${formatEvent(e)}`);
+      if (e.type === 'pipeline_finished') finished(e);
+      return true;
+    },
+    fail: (_reason, detail) => {
+      say(`· lost the pipeline's events: ${detail}`);
+      finished({ type: 'pipeline_finished', pipeline_id: pipelineId, seq: -1, ts: '', data: { status: 'EVENTS_LOST' } });
+    },
   });
 
   const spawned = await api<{ workflow_id: string }>('POST', '/api/spawn', {
@@ -168,9 +179,9 @@ async function main(): Promise<number> {
   const last = await done;
   clearTimeout(watchdog);
   clearTimeout(timeout);
-  await unfollow();
-  subscriber.disconnect();
-  reader.disconnect();
+  following.abort();
+  await hub.close();
+  redis.disconnect();
 
   const { report } = await api<{ report: Report | null }>('GET', `/api/checkpoint/report?pipeline_id=${pipelineId}`);
   const status = await api<StatusView>('GET', `/api/pipeline/${pipelineId}`);

@@ -4,6 +4,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { WebSocket } from 'ws';
 import { tokenMatches } from '../api/auth';
+import { pipelineWorkflowId } from '../common/ids';
 import { bearerProtocols, json, listen, startApi, WsClient, type Api } from './helpers/api';
 import { startHarness, uniqueId, type Harness } from './helpers/harness';
 
@@ -75,11 +76,11 @@ describe('bearer token', () => {
       assert.ok(ok.statusCode < 500, `${method} ${url}: ${ok.body}`);
       if (url === '/api/spawn') {
         assert.equal(ok.statusCode, 201);
-        await h.waitForStatus(h.client.workflow.getHandle(`pipeline-${pipelineId}`), 'REPORT');
+        await h.waitForStatus(h.client.workflow.getHandle(pipelineWorkflowId(pipelineId)), 'REPORT');
       }
     }
     // In order: gamma and continue were accepted, recover refused, stop accepted.
-    assert.equal((await h.client.workflow.getHandle(`pipeline-${pipelineId}`).result()).status, 'STOPPED');
+    assert.equal((await h.client.workflow.getHandle(pipelineWorkflowId(pipelineId)).result()).status, 'STOPPED');
   });
 
   test('the scheme is case-insensitive', async () => {

@@ -99,7 +99,7 @@ describe('docs, metrics, dashboard', () => {
       assert.match(page.body, new RegExp(`id="${id}"`), `the page has #${id}`);
     }
     // The Temporal Web UI address is filled in from the configuration.
-    assert.match(page.body, new RegExp(`<meta name="temporal-ui" content="${h.config.TEMPORAL_UI_URL.replace(/\/+$/, '')}">`));
+    assert.match(page.body, new RegExp(`<meta name="temporal-ui" content="${h.config.TEMPORAL_UI_URL.replace(/\/+$/, '')}" />`));
     assert.doesNotMatch(page.body, /%TEMPORAL_/);
     for (const file of ['/dashboard/app.js', '/dashboard/style.css']) {
       const r = await app.inject({ method: 'GET', url: file });

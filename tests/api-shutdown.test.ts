@@ -4,6 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { Ledger } from '../lib/ledger';
 import { REPO_ROOT } from '../lib/processes';
 import { freePort } from '../lib/temporalServer';
 import { WsClient } from './helpers/api';
@@ -13,13 +14,15 @@ import { WsClient } from './helpers/api';
 
 test('SIGTERM: WebSocket clients hear 1001, the process exits 0', { timeout: 60_000 }, async () => {
   const port = await freePort();
+  const ledgerPath = join(mkdtempSync(join(tmpdir(), 'ag-api-')), 'ledger.db');
+  new Ledger(ledgerPath).close(); // as the worker would: the API only reads it
   const child = spawn(process.execPath, ['--import', 'tsx', 'api/main.ts'], {
     cwd: REPO_ROOT,
     env: {
       ...process.env,
       API_HOST: '127.0.0.1',
       API_PORT: String(port),
-      LEDGER_PATH: join(mkdtempSync(join(tmpdir(), 'ag-api-')), 'ledger.db'),
+      LEDGER_PATH: ledgerPath,
       LOG_LEVEL: 'warn',
     },
     stdio: ['ignore', 'ignore', 'pipe'],

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { pipelineIdFromWorkflowId, pipelineWorkflowId } from '../common/ids';
 import type { StatusView } from '../common/types';
 import { json, startApiHarness, type Api } from './helpers/api';
 import { uniqueId, type Harness } from './helpers/harness';
@@ -38,13 +39,13 @@ describe('API', () => {
     const first = json<{ pipeline_id: string; workflow_id: string; run_id: string; status: string }>(spawned);
     assert.deepEqual(
       { ...first, run_id: typeof first.run_id },
-      { pipeline_id: pipelineId, workflow_id: `pipeline-${pipelineId}`, run_id: 'string', status: 'SPAWNING' },
+      { pipeline_id: pipelineId, workflow_id: pipelineWorkflowId(pipelineId), run_id: 'string', status: 'SPAWNING' },
     );
     const again = await spawn({ pipeline_id: pipelineId, auto_continue: false, scenario: 'consensus' });
     assert.equal(again.statusCode, 201);
     assert.equal(json(again).run_id, first.run_id, 'the same run, not a second pipeline');
 
-    const handle = h.client.workflow.getHandle(`pipeline-${pipelineId}`);
+    const handle = h.client.workflow.getHandle(pipelineWorkflowId(pipelineId));
     await h.waitForStatus(handle, 'REPORT');
 
     // The list comes from visibility, which may lag a moment behind the workflow.
@@ -140,7 +141,7 @@ describe('API', () => {
   test("the report tells auto_continue from the pipeline's own settings", async () => {
     const pipelineId = uniqueId('api-auto');
     assert.equal((await spawn({ pipeline_id: pipelineId, auto_continue: true })).statusCode, 201);
-    const handle = h.client.workflow.getHandle(`pipeline-${pipelineId}`);
+    const handle = h.client.workflow.getHandle(pipelineWorkflowId(pipelineId));
     assert.equal((await handle.result()).status, 'COMPLETED');
     const r = json<{ continuation: Record<string, unknown> }>(await app.inject({ method: 'GET', url: `/api/checkpoint/report?pipeline_id=${pipelineId}` }));
     assert.deepEqual(r.continuation, { auto_continue: true, status: 'COMPLETED', can_continue: false });
@@ -149,7 +150,7 @@ describe('API', () => {
   test('stop a running pipeline: 202, then it ends STOPPED', async () => {
     const pipelineId = uniqueId('api-stop');
     assert.equal((await spawn({ pipeline_id: pipelineId, auto_continue: false })).statusCode, 201);
-    const handle = h.client.workflow.getHandle(`pipeline-${pipelineId}`);
+    const handle = h.client.workflow.getHandle(pipelineWorkflowId(pipelineId));
     await h.waitForStatus(handle, 'REPORT');
     const stop = await app.inject({ method: 'POST', url: `/api/pipeline/${pipelineId}/stop`, payload: { reason: 'enough' } });
     assert.equal(stop.statusCode, 202, stop.body);
@@ -159,7 +160,7 @@ describe('API', () => {
   test('recover is refused (409) where the pipeline does not wait in ORCHESTRATION_FAILED', async () => {
     const pipelineId = uniqueId('api-norecover');
     assert.equal((await spawn({ pipeline_id: pipelineId, auto_continue: false })).statusCode, 201);
-    const handle = h.client.workflow.getHandle(`pipeline-${pipelineId}`);
+    const handle = h.client.workflow.getHandle(pipelineWorkflowId(pipelineId));
     await h.waitForStatus(handle, 'REPORT');
     const r = await app.inject({ method: 'POST', url: `/api/pipeline/${pipelineId}/recover`, payload: { action: 'accept_partial' } });
     assert.equal(r.statusCode, 409, r.body);
@@ -169,7 +170,7 @@ describe('API', () => {
 
   test('recover a pipeline waiting in ORCHESTRATION_FAILED: 202, and it completes with the partial result', async () => {
     const handle = await h.start({ scenario: 'no_consensus', maxRounds: 1, autoContinue: true });
-    const pipelineId = handle.workflowId.slice('pipeline-'.length);
+    const pipelineId = pipelineIdFromWorkflowId(handle.workflowId);
     await h.waitForStatus(handle, 'ORCHESTRATION_FAILED', 60_000);
     const report = json<{ continuation: { status: string; can_continue: boolean } }>(
       await app.inject({ method: 'GET', url: `/api/checkpoint/report?pipeline_id=${pipelineId}` }),
@@ -210,7 +211,7 @@ describe('API', () => {
   test('a pipeline that failed on its input cannot answer queries: 409', async () => {
     const handle = await h.start({ objective: '' });
     await assert.rejects(handle.result());
-    const r = await app.inject({ method: 'GET', url: `/api/pipeline/${handle.workflowId.slice('pipeline-'.length)}` });
+    const r = await app.inject({ method: 'GET', url: `/api/pipeline/${pipelineIdFromWorkflowId(handle.workflowId)}` });
     assert.equal(r.statusCode, 409, r.body);
     errorShape(r);
   });

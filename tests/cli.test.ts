@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { pipelineIdFromWorkflowId } from '../common/ids';
+import { pipelineIdFromWorkflowId, pipelineWorkflowId } from '../common/ids';
 import { statusQuery } from '../common/messages';
 import { STATUSES } from '../common/types';
 import { runCli } from '../lib/temporalServer';
@@ -23,7 +23,7 @@ after(async () => {
 });
 
 test('start with only an objective ends COMPLETED; the status query answers in the contract shape', async () => {
-  const workflowId = `pipeline-${uniqueId('cli')}`;
+  const workflowId = pipelineWorkflowId(uniqueId('cli'));
   await cli([
     'workflow',
     'start',
@@ -56,7 +56,7 @@ test('start with only an objective ends COMPLETED; the status query answers in t
 });
 
 test('signal spawnGamma, update continue and cancel from the CLI', async () => {
-  const workflowId = `pipeline-${uniqueId('cli-steer')}`;
+  const workflowId = pipelineWorkflowId(uniqueId('cli-steer'));
   await cli([
     'workflow',
     'start',
@@ -84,7 +84,7 @@ test('signal spawnGamma, update continue and cancel from the CLI', async () => {
   );
   assert.notEqual(rejected.status, 0, 'continue on a finished pipeline is refused');
 
-  const other = `pipeline-${uniqueId('cli-cancel')}`;
+  const other = pipelineWorkflowId(uniqueId('cli-cancel'));
   await cli([
     'workflow',
     'start',
@@ -105,7 +105,7 @@ test('signal spawnGamma, update continue and cancel from the CLI', async () => {
 });
 
 test('find a pipeline waiting for recovery and recover it from the CLI', async () => {
-  const workflowId = `pipeline-${uniqueId('cli-recover')}`;
+  const workflowId = pipelineWorkflowId(uniqueId('cli-recover'));
   await cli([
     'workflow',
     'start',

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { pipelineWorkflowId } from '../common/ids';
 import { reportQuery } from '../common/messages';
 import { listen, startApi, type Api } from './helpers/api';
 import { startHarness, type Harness } from './helpers/harness';
@@ -70,7 +71,7 @@ test('spawn from the page, watch it reach COMPLETED, read the report there', { t
   await page.waitForSelector('#events li[data-type="pipeline_finished"]');
 
   // The report on the page is the workflow's report.
-  const report = await h.client.workflow.getHandle(`pipeline-${pipelineId}`).query(reportQuery);
+  const report = await h.client.workflow.getHandle(pipelineWorkflowId(pipelineId)).query(reportQuery);
   const shown = await page.textContent('#report');
   assert.ok(report && shown, 'a report is shown');
   assert.ok(shown.includes(report.summary.slice(0, 60)), `the page shows the report's summary: ${shown.slice(0, 200)}`);
@@ -87,7 +88,7 @@ test('spawn from the page, watch it reach COMPLETED, read the report there', { t
   );
   assert.equal(
     await page.getAttribute('#p-temporal', 'href'),
-    `${h.config.TEMPORAL_UI_URL.replace(/\/+$/, '')}/namespaces/${h.config.TEMPORAL_NAMESPACE}/workflows/pipeline-${pipelineId}`,
+    `${h.config.TEMPORAL_UI_URL.replace(/\/+$/, '')}/namespaces/${h.config.TEMPORAL_NAMESPACE}/workflows/${pipelineWorkflowId(pipelineId)}`,
   );
   await page.waitForSelector(`#pipelines tr[data-pipeline="${pipelineId}"]`, { timeout: 30_000 });
 

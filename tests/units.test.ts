@@ -1,18 +1,19 @@
 import fc from 'fast-check';
 import { spawnSync } from 'node:child_process';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { parseAnswer } from '../agents/parse';
 import { ProviderError } from '../agents/provider';
 import { SimulatorProvider, simulateAnswer } from '../agents/simulator';
+import { agentWorkflowId, parseWorkflowId, pipelineWorkflowId } from '../common/ids';
 import { parsePipelineInput, resolveSettings } from '../common/input';
 import type { PipelineEvent, Proposal, Role, Vote } from '../common/types';
 import { checkVote, findConsensus, isAccepted } from '../governance/consensus';
 import { ConfigError, parseConfig, pipelineDefaults, redactConfig } from '../lib/config';
-import { Ledger } from '../lib/ledger';
+import { Ledger, LedgerReader, LedgerUnavailable } from '../lib/ledger';
 import { REPO_ROOT } from '../lib/processes';
 
 // Plain logic, no server: the rules, the simulator, input and config validation, the ledger.
@@ -138,6 +139,12 @@ describe('input and config', () => {
     assert.deepEqual(parsePipelineInput(full), full, 'every valid field is kept as given');
   });
 
+  test('workflow ids: what ids.ts builds, it parses back', () => {
+    assert.deepEqual(parseWorkflowId(pipelineWorkflowId('demo-1')), { pipelineId: 'demo-1' });
+    assert.deepEqual(parseWorkflowId(agentWorkflowId('demo-1', 'orch', 'gamma')), { pipelineId: 'demo-1', agent: { phase: 'orch', role: 'gamma' } });
+    assert.equal(parseWorkflowId('other-workflow'), null);
+  });
+
   test('config: every bad value names its variable; secrets are never echoed', () => {
     assert.throws(
       () => parseConfig({ API_PORT: 'abc' }),
@@ -199,5 +206,23 @@ describe('ledger', () => {
     assert.equal(ledger.checkpoints('p1').length, 1);
     assert.equal(ledger.audit('p1').length, 3);
     ledger.close();
+  });
+
+  test("the API's reader never creates the ledger: without the writer's file and tables it is unavailable, then reads what the writer wrote", () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'ag-unit-')), 'ledger.db');
+    const reader = new LedgerReader(path);
+    assert.throws(() => reader.check(), LedgerUnavailable);
+    assert.equal(existsSync(path), false, 'the reader created no file');
+    writeFileSync(path, ''); // the file before the writer's DDL
+    const early = new LedgerReader(path);
+    assert.throws(
+      () => early.audit(undefined),
+      (e) => e instanceof LedgerUnavailable && /no audit_events table/.test(e.message),
+    );
+    const writer = new Ledger(path);
+    writer.recordAudit({ pipelineId: 'p1', runKey: 'r1' }, [{ type: 'phase_changed', pipeline_id: 'p1', seq: 1, ts: 't', data: {} }]);
+    assert.equal(reader.audit('p1').length, 1);
+    assert.equal(early.audit('p1').length, 1, 'a reader opened before the tables existed sees them once they do');
+    for (const l of [reader, early, writer]) l.close();
   });
 });

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import { pipelineWorkflowId } from '../common/ids';
 import type { PipelineEvent } from '../common/types';
 import { boardKeys } from '../lib/blackboard';
 import { eventsSince, publishEvents } from '../lib/events';
-import { PipelineEventStream } from '../api/ws/stream';
+import { PipelineEventStream } from '../lib/eventStream';
 import { json, listen, startApi, WsClient, type Api } from './helpers/api';
 import { startHarness, uniqueId, type Harness } from './helpers/harness';
 
@@ -58,7 +59,7 @@ describe('/ws: replay, then live', () => {
     // Events happen while no one watches.
     const cont = await app.inject({ method: 'POST', url: '/api/pipeline/continue', payload: { pipeline_id: pipelineId } });
     assert.equal(cont.statusCode, 202, cont.body);
-    await h.client.workflow.getHandle(`pipeline-${pipelineId}`).result();
+    await h.client.workflow.getHandle(pipelineWorkflowId(pipelineId)).result();
 
     const second = await WsClient.open(address, `?pipeline_id=${pipelineId}&since=${since}`);
     await second.until(finished);
@@ -83,7 +84,7 @@ describe('/ws: replay, then live', () => {
 
   test('a client that joins after the end replays everything; since beyond the end gives nothing and waits', async () => {
     const pipelineId = await spawn({ auto_continue: true });
-    await h.client.workflow.getHandle(`pipeline-${pipelineId}`).result();
+    await h.client.workflow.getHandle(pipelineWorkflowId(pipelineId)).result();
     const late = await WsClient.open(address, `?pipeline_id=${pipelineId}`);
     await late.until(finished);
     await assertExactlyOnce(pipelineId, late.events);

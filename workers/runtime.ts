@@ -1,10 +1,9 @@
 import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
 import type { Logger } from 'pino';
+import { parseWorkflowId } from '../common/ids';
 
 // Routes the Temporal SDK's logs (worker, workflow and activity loggers) into pino, with the pipeline
 // id next to the workflow and run ids.
-
-const CHILD_SUFFIX = /^pipeline-(.+?)(?:-(?:run|orch)-(?:alpha|beta|gamma))?$/;
 
 const LEVELS: Record<string, LogLevel> = { trace: 'TRACE', debug: 'DEBUG', info: 'INFO', warn: 'WARN', error: 'ERROR', fatal: 'ERROR', silent: 'ERROR' };
 
@@ -18,8 +17,8 @@ export function installRuntimeLogger(logger: Logger): void {
       const meta: Record<string, unknown> = { ...(entry.meta ?? {}) };
       const workflowId = meta.workflowId;
       if (typeof workflowId === 'string' && meta.pipelineId === undefined) {
-        const m = CHILD_SUFFIX.exec(workflowId);
-        if (m) meta.pipelineId = m[1];
+        const id = parseWorkflowId(workflowId);
+        if (id) meta.pipelineId = id.pipelineId;
       }
       const method = entry.level.toLowerCase() as 'trace' | 'debug' | 'info' | 'warn' | 'error';
       logger[method](meta, entry.message);

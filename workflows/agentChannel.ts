@@ -9,6 +9,7 @@ import {
   type ExternalWorkflowHandle,
 } from '@temporalio/workflow';
 import { agentWorkflowId } from '../common/ids';
+import { clipObjective } from '../common/text';
 import { agentProgressSignal, agentTurnResultSignal, agentTurnSignal, type AgentProgress, type AgentTurn, type AgentTurnResult } from '../common/messages';
 import type { AgentPhase, AgentView, BreakerView, CallRecord, GammaReason, Role } from '../common/types';
 import type { agentWorkflow, AgentWorkflowResult } from './agent';
@@ -54,7 +55,7 @@ export class AgentChannel {
     const id = agentWorkflowId(pipelineId, phase, role);
     const view: AgentView = { id, role, phase, status: 'STARTING', errors: 0, tokens: 0, violations: 0, budget: { ...budgets.errors, tokens: budgets.tokens } };
     this.byId.set(id, view);
-    const objectiveShort = objective.length > 90 ? `${objective.slice(0, 87)}...` : objective;
+    const objectiveShort = clipObjective(objective);
     const { mode, model, models, scenario, latencyMs } = this.s.settings;
     // By name: the agent workflow imports this file for its side of the channel (no import cycle).
     const handle = await startChild<typeof agentWorkflow>('agentWorkflow', {

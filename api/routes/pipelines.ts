@@ -2,13 +2,13 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { pipelineIdFromWorkflowId, pipelineWorkflowId } from '../../common/ids';
 import { orchestrationQuery, reportQuery, statusQuery } from '../../common/messages';
 import { PipelinePhaseKey, PipelineStatusKey } from '../../common/searchAttributes';
-import type { PipelineSettingsReader } from '../pipelineSettings';
+import { pipelineAutoContinue } from '../pipelineSettings';
 import { errorsFor, IdParams, ListQuery, ListReply, OrchestrationReply, PipelineQuery, ReportReply, StatusReply } from '../schemas';
 
 // Reading pipelines: Temporal visibility for the list, the workflow's queries for one pipeline. The
 // API keeps no state of its own.
 
-export const pipelineRoutes: FastifyPluginAsyncTypebox<{ settings: PipelineSettingsReader }> = async (app, { settings }) => {
+export const pipelineRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const handle = (id: string) => app.temporal.workflow.getHandle(pipelineWorkflowId(id));
 
   app.get(
@@ -75,7 +75,7 @@ export const pipelineRoutes: FastifyPluginAsyncTypebox<{ settings: PipelineSetti
       const h = handle(id);
       const [report, status] = await Promise.all([h.query(reportQuery), h.query(statusQuery)]);
       // The pipeline's own setting, not a guess from the report's wording.
-      const autoContinue = await settings.autoContinue(id).catch((err: Error) => {
+      const autoContinue = await pipelineAutoContinue(app.ledger, app.redis, id).catch((err: Error) => {
         request.log.warn({ err: err.message, pipelineId: id }, 'cannot read the pipeline settings');
         return null;
       });

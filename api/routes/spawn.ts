@@ -3,6 +3,7 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { WorkflowHandle } from '@temporalio/client';
 import { randomBytes } from 'node:crypto';
 import { pipelineWorkflowId } from '../../common/ids';
+import { clipObjective } from '../../common/text';
 import { LlmModeKey, PipelinePhaseKey, PipelineStatusKey } from '../../common/searchAttributes';
 import type { PipelineInput } from '../../common/types';
 import type { pipelineWorkflow } from '../../workflows/pipeline';
@@ -32,7 +33,8 @@ export const spawnRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const input: PipelineInput = {
         pipelineId,
         objective: body.objective,
-        autoContinue: body.auto_continue ?? cfg.AUTO_ORCHESTRATE,
+        // Like the mode, only when asked: otherwise the worker's AUTO_ORCHESTRATE decides, in resolveSettings.
+        ...(body.auto_continue !== undefined ? { autoContinue: body.auto_continue } : {}),
         ...(body.mode ? { mode: body.mode } : {}),
         ...(body.model ? { model: body.model } : {}),
         ...(body.models && Object.keys(body.models).length ? { models: body.models } : {}),
@@ -40,7 +42,6 @@ export const spawnRoutes: FastifyPluginAsyncTypebox = async (app) => {
         ...(body.scenario ? { scenario: body.scenario } : {}),
         ...(body.latency_ms !== undefined ? { latencyMs: body.latency_ms } : {}),
       };
-      const objective = body.objective.length > 100 ? `${body.objective.slice(0, 97)}...` : body.objective;
       let runId: string;
       let existing: Awaited<ReturnType<WorkflowHandle['describe']>> | undefined;
       try {
@@ -50,7 +51,7 @@ export const spawnRoutes: FastifyPluginAsyncTypebox = async (app) => {
           args: [input],
           workflowIdConflictPolicy: 'USE_EXISTING',
           workflowIdReusePolicy: 'REJECT_DUPLICATE',
-          staticSummary: `Pipeline · ${objective}`,
+          staticSummary: `Pipeline · ${clipObjective(body.objective)}`,
           // The mode only when the request names it: by default the worker decides (it holds the key).
           staticDetails: `Objective: ${body.objective}${body.mode ? `\n\nMode: ${body.mode}` : ''}${body.scenario ? `${body.mode ? ' · ' : '\n\n'}scenario ${body.scenario}` : ''}`,
           typedSearchAttributes: [

@@ -1,13 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { WebSocket } from 'ws';
 import { pipelineWorkflowId } from '../../common/ids';
-import type { PipelineEvent } from '../../common/types';
 import { boardKeys } from '../../lib/blackboard';
-import { ALL_EVENTS_CHANNEL, eventsSince, pipelineChannel } from '../../lib/events';
+import { ALL_EVENTS_CHANNEL } from '../../lib/events';
 import { errorBody, HttpError } from '../errors';
 import { errorsFor, WsQuery } from '../schemas';
-import type { EventHub } from '../ws/hub';
-import { PipelineEventStream } from '../ws/stream';
+import { followEvents } from '../../lib/eventStream';
 
 // GET /ws?pipeline_id=…&since=N: the stored events after N, then live ones, each exactly once and in
 // order; a client that reconnects with the last seq it saw misses nothing and sees nothing twice.
@@ -28,7 +26,8 @@ export const DEFAULT_WS_LIMITS: WsLimits = { maxBufferedBytes: 1024 * 1024, maxP
 /** Close codes a client sees: 4008 too slow (reconnect with `since`), 1011 a server-side failure, 1001 shutdown. */
 export const WS_CLOSE = { slow: 4008, error: 1011, shutdown: 1001 } as const;
 
-export const wsRoutes: FastifyPluginAsyncTypebox<{ hub: EventHub; limits: WsLimits }> = async (app, { hub, limits }) => {
+export const wsRoutes: FastifyPluginAsyncTypebox<{ limits: WsLimits }> = async (app, { limits }) => {
+  const hub = app.eventHub;
   // Dead peers (a laptop closed mid-stream) are found by ping/pong and terminated.
   const alive = new WeakSet<WebSocket>();
   const heartbeat = setInterval(() => {
@@ -75,22 +74,18 @@ export const wsRoutes: FastifyPluginAsyncTypebox<{ hub: EventHub; limits: WsLimi
     wsHandler: async (socket, request) => {
       const { pipeline_id: pipelineId, since = 0 } = request.query as { pipeline_id?: string; since?: number };
       const log = request.log.child({ pipelineId: pipelineId ?? '(all)' });
-      const cleanups: (() => void)[] = [];
-      let closed = false;
+      const gone = new AbortController();
       app.metrics.wsClients.inc();
       alive.add(socket);
       socket.on('pong', () => alive.add(socket));
       socket.on('close', () => {
-        closed = true;
         app.metrics.wsClients.dec();
-        cleanups.splice(0).forEach((c) => c());
+        gone.abort();
       });
 
-      let resumeFrom = (): number | undefined => undefined;
-      const drop = (reason: 'slow' | 'error', detail: string) => {
-        if (closed) return;
+      const drop = (reason: 'slow' | 'error', detail: string, resume?: number) => {
+        if (gone.signal.aborted) return;
         app.metrics.wsDropped.inc({ reason });
-        const resume = resumeFrom();
         log.warn({ reason, detail, resume }, 'closing a /ws client');
         // A close reason is at most 123 bytes.
         const text = reason === 'slow' ? `too slow${resume !== undefined ? `; reconnect with since=${resume}` : ''}` : 'server error';
@@ -104,40 +99,23 @@ export const wsRoutes: FastifyPluginAsyncTypebox<{ hub: EventHub; limits: WsLimi
         socket.send(text);
         return true;
       };
-      const watch = async (channel: string, onMessage: (message: string) => void) => {
-        const unwatch = await hub.watch(channel, onMessage);
-        if (closed) unwatch();
-        else cleanups.push(unwatch);
-      };
 
       try {
         if (pipelineId === undefined) {
-          await watch(ALL_EVENTS_CHANNEL, (message) => {
+          const unwatch = await hub.watch(ALL_EVENTS_CHANNEL, (message) => {
             if (!sendText(message)) drop('slow', 'send buffer full');
           });
+          if (gone.signal.aborted) unwatch();
+          else gone.signal.addEventListener('abort', unwatch, { once: true });
           return;
         }
-        const stream = new PipelineEventStream({
+        await followEvents(hub, app.redis, pipelineId, {
           since,
-          read: (after) => eventsSince(app.redis, pipelineId, after),
           send: (e) => sendText(JSON.stringify(e)),
           fail: drop,
+          signal: gone.signal,
           maxPending: limits.maxPending,
         });
-        resumeFrom = () => stream.lastSeq;
-        cleanups.push(() => stream.stop());
-        cleanups.push(hub.onResync(() => stream.resync()));
-        // Subscribe first, then replay: an event published in between is in both, and sent once.
-        await watch(pipelineChannel(pipelineId), (message) => {
-          let e: PipelineEvent;
-          try {
-            e = JSON.parse(message) as PipelineEvent;
-          } catch {
-            return;
-          }
-          stream.onLive(e);
-        });
-        if (!closed) await stream.start();
       } catch (err) {
         drop('error', (err as Error).message);
       }

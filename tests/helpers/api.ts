@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { WebSocket } from 'ws';
 import { buildServer, type ApiDeps } from '../../api/server';
 import type { PipelineEvent } from '../../common/types';
-import { Ledger } from '../../lib/ledger';
+import { LedgerReader } from '../../lib/ledger';
 import { createLogger } from '../../lib/logger';
 import { freePort } from '../../lib/temporalServer';
 import { startHarness, type Harness } from './harness';
@@ -18,16 +18,20 @@ export type Api = Awaited<ReturnType<typeof buildServer>>;
 
 export async function startApi(h: Harness, opts: { token?: string } & Partial<ApiDeps> = {}): Promise<Api> {
   const { token, ...deps } = opts;
-  return buildServer({
+  // Read-only, as in production: the harness's worker owns the file.
+  const ledger = new LedgerReader(h.ledger.path);
+  const app = await buildServer({
     temporal: h.client,
     redis: h.redis,
-    ledger: h.ledger,
+    ledger,
     config: { ...h.config, TEMPORAL_TASK_QUEUE: h.taskQueue, API_TOKEN: token },
     logger: createLogger('api-test', process.env.API_TEST_LOG ?? 'silent'),
     // Tests send many requests from one address; the limit itself is tested on its own.
     rateLimit: { max: 100_000, timeWindowMs: 60_000 },
     ...deps,
   });
+  app.addHook('onClose', async () => ledger.close());
+  return app;
 }
 
 /** A harness and the API on it, for a test file's before(); the harness is stopped if the API fails to start. */
@@ -48,14 +52,14 @@ export async function listen(app: Api): Promise<string> {
 }
 
 /** Clients whose server is not there: every call fails fast as "unavailable". */
-export async function deadDependencies(): Promise<{ temporal: Client; redis: Redis; ledger: Ledger; close(): Promise<void> }> {
+export async function deadDependencies(): Promise<{ temporal: Client; redis: Redis; ledger: LedgerReader; close(): Promise<void> }> {
   const port = await freePort();
   const connection = Connection.lazy({ address: `127.0.0.1:${port}`, connectTimeout: 500, interceptors: [] });
   const temporal = new Client({ connection });
   const redis = new Redis({ host: '127.0.0.1', port, lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null });
   redis.on('error', () => undefined);
-  const ledger = new Ledger(join(mkdtempSync(join(tmpdir(), 'ag-dead-ledger-')), 'ledger.db'));
-  ledger.close();
+  // No worker has created it.
+  const ledger = new LedgerReader(join(mkdtempSync(join(tmpdir(), 'ag-dead-ledger-')), 'ledger.db'));
   return {
     temporal,
     redis,

@@ -1,7 +1,10 @@
-import type { PipelineEvent } from '../../common/types';
+import type { Redis } from 'ioredis';
+import type { PipelineEvent } from '../common/types';
+import type { EventHub } from './eventHub';
+import { eventsSince, pipelineChannel } from './events';
 
-// What one /ws client of one pipeline receives: the stored events after `since`, then live ones —
-// each seq exactly once and in order. The pipeline's seqs are consecutive and every event is stored
+// "Replay, then live", written once for every watcher of one pipeline (the API's /ws, the demo): the
+// stored events after `since`, then live ones — each seq exactly once and in order. The pipeline's seqs are consecutive and every event is stored
 // (ZADD) before it is published, so a live event that does not follow the last one sent means a
 // message was missed (e.g. while Redis reconnected): the gap is read back from the sorted set.
 // Live events that arrive during a read wait in a bounded queue; a client whose queue overflows, or
@@ -88,4 +91,58 @@ export class PipelineEventStream {
       this.reading = false;
     }
   }
+}
+
+export interface FollowOptions {
+  since: number;
+  /** Sends one event; false when the watcher is too far behind (following then stops as 'slow'). */
+  send(e: PipelineEvent): boolean;
+  /** Following cannot go on; `resume` is the seq to come back with (`since`). */
+  fail(reason: 'slow' | 'error', detail: string, resume: number): void;
+  /** Stops following. */
+  signal: AbortSignal;
+  /** Live events allowed to wait while a read is in flight (unbounded when not given). */
+  maxPending?: number;
+}
+
+/**
+ * Follows one pipeline's events through the process's shared subscriber; resolves once the replay
+ * has been sent, and goes on until `signal` aborts or it fails (then `fail` is called, once).
+ */
+export async function followEvents(hub: EventHub, reader: Redis, pipelineId: string, opts: FollowOptions): Promise<void> {
+  const cleanups: (() => void)[] = [];
+  const stop = () => cleanups.splice(0).forEach((c) => c());
+  const stream: PipelineEventStream = new PipelineEventStream({
+    since: opts.since,
+    read: (after) => eventsSince(reader, pipelineId, after),
+    send: opts.send,
+    fail: (reason, detail) => {
+      stop();
+      opts.fail(reason, detail, stream.lastSeq);
+    },
+    maxPending: opts.maxPending ?? Number.POSITIVE_INFINITY,
+  });
+  cleanups.push(
+    () => stream.stop(),
+    hub.onResync(() => stream.resync()),
+  );
+  opts.signal.addEventListener('abort', stop, { once: true });
+  try {
+    // Subscribe first, then replay: an event published in between is in both, and sent once.
+    const unwatch = await hub.watch(pipelineChannel(pipelineId), (message) => {
+      let e: PipelineEvent;
+      try {
+        e = JSON.parse(message) as PipelineEvent;
+      } catch {
+        return;
+      }
+      stream.onLive(e);
+    });
+    cleanups.push(unwatch);
+  } catch (err) {
+    stop();
+    throw err;
+  }
+  if (opts.signal.aborted) return stop();
+  await stream.start();
 }

@@ -102,10 +102,6 @@ export class EventHub {
     this.subscriber?.unsubscribe(channel).catch(() => undefined);
   }
 
-  get channelCount(): number {
-    return this.channels.size;
-  }
-
   async close(): Promise<void> {
     this.channels.clear();
     this.resyncListeners.clear();
