@@ -175,9 +175,10 @@ export class OpenAiProvider implements LlmProvider {
     const refusal = choice?.message?.refusal;
     const reported = response.usage as (OpenAI.CompletionUsage & { cost?: unknown }) | undefined;
     // Zero or no usage is charged an estimate: a provider that reports none cannot bypass the token budget.
-    const usage: Usage = reported && (reported.total_tokens ?? 0) > 0
-      ? { promptTokens: reported.prompt_tokens ?? 0, completionTokens: reported.completion_tokens ?? 0, totalTokens: reported.total_tokens ?? 0 }
-      : estimated(messages, text);
+    const usage: Usage =
+      reported && (reported.total_tokens ?? 0) > 0
+        ? { promptTokens: reported.prompt_tokens ?? 0, completionTokens: reported.completion_tokens ?? 0, totalTokens: reported.total_tokens ?? 0 }
+        : estimated(messages, text);
     if (typeof reported?.cost === 'number') usage.costUsd = reported.cost;
     return {
       // A refusal has no content; as text it gets the same one repair as any unusable answer.

@@ -1,19 +1,11 @@
 import { clipObjective } from '../common/text';
+import type { Design } from '../common/limits';
 import type { LlmSettings, Scenario } from '../common/types';
+import { domainFor, type Domain } from './simulatedDomains';
 import { estimateTokens, ProviderError, type AgentAnswer, type AgentRequest, type CallContext, type Completion, type LlmProvider } from './provider';
 
 // The deterministic local LLM: the same scenario with the same input always takes the same path, so
 // every governance path can be driven and replayed without a provider. Pure, apart from the wait.
-
-const ANGLES = [
-  'a read-through cache with explicit TTLs per entity',
-  'a write-behind layer with an outbox for invalidation',
-  'a two-tier design: in-process LRU in front of a shared store',
-  'request coalescing with stale-while-revalidate',
-  'precomputed views refreshed by change events',
-];
-
-const RISKS = ['stale reads under write bursts', 'cold-start thundering herds', 'unbounded memory growth', 'invalidation races across regions'];
 
 function hash(text: string): number {
   // FNV-1a: tiny, stable across platforms and runs.
@@ -51,81 +43,96 @@ function proposalComplexity(req: AgentRequest, scenario: Scenario): number {
   return Math.round((0.35 + 0.05 * Math.min(req.round, 6)) * 100) / 100;
 }
 
-/** GAMMA's work follows the reason it was called in for. */
+const toAll = (content: string): AgentAnswer['messages'] => [{ to: 'all', content }];
+
+/** GAMMA's work follows the reason it was called in for; its vote is on the proposal under review. */
 function mediate(req: AgentRequest, scenario: Scenario): AgentAnswer {
-  const current = req.proposals?.find((p) => p.id === req.proposalId) ?? req.proposals?.at(-1);
-  const proposalId = current?.id ?? 'none';
+  const current = req.proposal ?? req.proposals?.find((p) => p.id === req.proposalId) ?? req.proposals?.at(-1);
+  const proposalId = current?.id ?? req.proposalId ?? 'none';
   const reason = req.gammaReason ?? 'MANUAL';
+  const why = req.gammaDetail ? ` (called in for ${reason}: ${req.gammaDetail})` : '';
   if (scenario === 'no_consensus' && (req.orchestration ?? 1) === 1) {
     return {
       vote: { proposalId, approve: false, reason: 'GAMMA: none of the proposals meets the objective yet.' },
-      message: 'GAMMA could not endorse any proposal.',
+      messages: toAll('GAMMA could not endorse any proposal.'),
     };
   }
   switch (reason) {
     case 'CONFLICT': {
-      // Arbitration: the casting vote goes to the simplest open proposal, with the rationale.
-      const open = [...(req.proposals ?? [])].sort((a, b) => a.complexity - b.complexity || a.id.localeCompare(b.id));
-      const chosen = open[0]?.id ?? proposalId;
-      const why = `GAMMA arbitration: ${chosen} carries the least risk (complexity ${open[0]?.complexity ?? '?'}) of ${open.length} open proposals.`;
-      return { vote: { proposalId: chosen, approve: true, reason: why }, message: `${why} Casting vote for ${chosen}.` };
+      // Arbitration: weigh the objections against the design under review, and decide.
+      const objections = req.objections?.length ?? 0;
+      const decision = `GAMMA arbitration${why}: ${proposalId} answers ${objections ? `the ${objections} standing objection(s)` : 'the objections raised'} with bounded risk; adopt it and track the rest as follow-up work.`;
+      return { vote: { proposalId, approve: true, reason: decision }, messages: toAll(decision) };
     }
     case 'COMPLEXITY':
       if (!current || current.complexity > 0.5) {
         return {
           vote: { proposalId, approve: false, reason: 'GAMMA: too complex to adopt in one piece; decomposed into sub-problems.' },
           subproblems: SUBPROBLEMS.map((s, i) => `S${i + 1}: ${s}`),
-          message: `GAMMA decomposition: work through ${SUBPROBLEMS.length} sub-problems (${SUBPROBLEMS.join('; ')}) one by one.`,
+          messages: toAll(`GAMMA decomposition${why}: work through ${SUBPROBLEMS.length} sub-problems (${SUBPROBLEMS.join('; ')}) one by one.`),
         };
       }
       return {
         vote: { proposalId, approve: true, reason: 'GAMMA: the decomposed plan covers every sub-problem.' },
-        message: `GAMMA: ${proposalId} covers the decomposition; adopt it.`,
+        messages: toAll(`GAMMA: ${proposalId} covers the decomposition; adopt it.`),
       };
     default:
       // STUCK and MANUAL: a synthesis that unblocks the discussion.
       return {
-        vote: { proposalId, approve: true, reason: `GAMMA (${reason}): the latest proposal is sound enough to adopt.` },
-        message: `GAMMA synthesis (${reason}): adopt ${proposalId} and track the open risk as follow-up work.`,
+        vote: { proposalId, approve: true, reason: `GAMMA (${reason}): the design under review is sound enough to adopt.` },
+        messages: toAll(`GAMMA synthesis${why}: adopt ${proposalId} and track its open risks as follow-up work.`),
       };
   }
+}
+
+/** A design in sections for the chosen approach, refined by what the proposer was asked. */
+function design(d: Domain, approach: string, seed: string, req: AgentRequest, answered: boolean): Design {
+  const risks = [pick(d.risks, seed), pick(d.risks, seed, 1)].filter((r, i, all) => all.indexOf(r) === i);
+  return {
+    approach: `Use ${approach}.${req.subproblems?.length ? ` Delivered in stages: ${req.subproblems.join('; ')}.` : ''}${answered ? ` ${d.answer}` : ''}`,
+    components: d.components.join('; '),
+    tradeoffs: `Chosen over ${pick(d.approaches, seed, 1)}: fewer moving parts, at the cost of ${pick(d.risks, seed, 2)} needing explicit handling.`,
+    risks: risks.map((r) => `${r}: bounded by limits, alerts and a tested fallback`).join('; '),
+    rollout: 'Behind a flag: shadow mode first, then 5 %, 50 % and 100 % of traffic, each step gated on error rate and latency.',
+  };
 }
 
 /** The simulated answer for a request: a pure function of its input. */
 export function simulateAnswer(req: AgentRequest, scenario: Scenario): AgentAnswer {
   const obj = clipObjective(req.objective);
   const seed = `${req.objective}|${req.role}|${req.round}`;
+  const d = domainFor(req.objective);
   switch (req.task) {
     case 'research':
       return {
-        summary: `ALPHA research on "${obj}": the main options are ${pick(ANGLES, seed)} and ${pick(ANGLES, seed, 2)}; the main risk is ${pick(RISKS, seed)}.`,
+        summary: `ALPHA research on "${obj}": the main options are ${pick(d.approaches, seed)} and ${pick(d.approaches, seed, 2)}; the main risk is ${pick(d.risks, seed)}.`,
       };
     case 'synthesis':
-      return {
-        summary: `BETA synthesis for "${obj}": success means predictable latency, bounded memory and correct invalidation; watch for ${pick(RISKS, `${seed}|b`)}.`,
-      };
+      return { summary: `BETA success criteria for "${obj}": ${d.criteria}; watch for ${pick(d.risks, `${seed}|b`)}.` };
     case 'propose': {
-      const angle = pick(ANGLES, seed);
+      const approach = pick(d.approaches, seed);
       const steps = req.subproblems ?? [];
+      const question = req.inbox?.find((m) => m.from !== req.role && m.content.includes('?'));
+      const refined = req.objections?.length ? ` Refined after ${req.objections.length} objection(s).` : '';
       return {
         proposal: {
-          title: steps.length ? `Round ${req.round}: ${angle}, in ${steps.length} steps` : `Round ${req.round}: ${angle}`,
-          rationale: steps.length
-            ? `Works through the decomposition: ${steps.join('; ')}.`
-            : req.feedback?.length
-              ? `Refined after feedback (${req.feedback.join('; ')}): ${angle}, scoped to the hot paths first.`
-              : `Start with ${angle}; it addresses "${obj}" with the least moving parts.`,
+          title: steps.length ? `Round ${req.round}: ${approach}, in ${steps.length} steps` : `Round ${req.round}: ${approach}`,
+          summary: `${steps.length ? `Works through the decomposition in ${steps.length} steps: ` : ''}${approach} for "${obj}".${refined}${question ? ` Answers ${question.from.toUpperCase()}: ${d.answer}` : ''}`,
+          design: design(d, approach, seed, req, !!question),
           complexity: proposalComplexity(req, scenario),
         },
+        ...(question ? { messages: [{ to: question.from, content: `Answered in my proposal: ${d.answer}` }] } : {}),
       };
     }
     case 'evaluate': {
-      const proposalId = req.proposalId ?? req.proposals?.at(-1)?.id ?? 'none';
+      const proposalId = req.proposal?.id ?? req.proposalId ?? req.proposals?.at(-1)?.id ?? 'none';
       const approve = betaApproves(req, scenario);
       const reason = approve
-        ? 'Meets the objective with bounded risk; the refinement closed the open points.'
-        : `Not yet: it leaves ${pick(RISKS, `${seed}|e`)} open; narrow the scope and say how it is bounded.`;
-      return { vote: { proposalId, approve, reason }, message: reason };
+        ? 'Meets the success criteria with bounded risk; the refinement closed the open points.'
+        : `Not yet: it leaves ${pick(d.risks, `${seed}|e`)} open; narrow the scope and say how it is bounded.`;
+      // In its first review BETA asks the question the objective turns on; the next proposal answers it.
+      const ask = !approve && req.round === 1 && (req.orchestration ?? 1) === 1;
+      return { vote: { proposalId, approve, reason }, ...(ask ? { messages: [{ to: 'alpha' as const, content: d.question }] } : {}) };
     }
     case 'mediate':
       return mediate(req, scenario);

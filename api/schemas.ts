@@ -162,7 +162,8 @@ const Proposal = Type.Object(
     round: Type.Integer(),
     author: Type.String(),
     title: Type.String(),
-    rationale: Type.Optional(Type.String()),
+    summary: Type.Optional(Type.String()),
+    design: Type.Optional(Type.Object({}, { ...open, description: 'the design in sections: approach, components, tradeoffs, risks, rollout' })),
     complexity: Type.Optional(Type.Number()),
   },
   open,
@@ -208,6 +209,9 @@ const Report = Type.Object(
     consensus: nullable(Consensus),
     notes: Type.Array(Type.String()),
     generatedAt: Type.String(),
+    deliverable: Type.Optional(
+      Type.Object({}, { ...open, description: 'the final report: the adopted design in full, the vote record, dissents, open risks, GAMMA' }),
+    ),
   },
   open,
 );

@@ -22,6 +22,9 @@ export const ANSWER_LIMITS = {
   proposalIdChars: 40,
 } as const;
 
+/** The most messages one turn delivers to an agent (the latest, when more are waiting). */
+export const INBOX_LIMIT = 6;
+
 /** The parts of a design, in the order a report shows them. */
 export const DESIGN_SECTIONS = ['approach', 'components', 'tradeoffs', 'risks', 'rollout'] as const;
 export type DesignSection = (typeof DESIGN_SECTIONS)[number];

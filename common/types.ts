@@ -32,6 +32,8 @@ export const SCENARIOS = ['consensus', 'conflict', 'stuck', 'complex', 'flaky', 
 export type Scenario = (typeof SCENARIOS)[number];
 
 export const LLM_MODES = ['local', 'openrouter'] as const;
+/** What events and views name as the model in local mode: the simulator, not the provider model a later `continue` might switch to. */
+export const LOCAL_MODEL = 'local simulator';
 export type LlmMode = (typeof LLM_MODES)[number];
 
 /** Models per role; a role not named uses the pipeline's `model`. */

@@ -71,6 +71,7 @@ export class AgentChannel {
           llm: { mode, model, ...(models ? { models } : {}), scenario, latencyMs },
           budget: { errors: budgets.errors, tokens: budgets.tokens },
           gammaReason,
+          ...(phase === 'orch' && this.s.findings ? { findings: this.s.findings } : {}),
         },
       ],
     });

@@ -1,4 +1,4 @@
-import { buildFinalReport } from '../agents/report';
+import { buildDeliverable, buildFinalReport } from '../agents/report';
 import type { PipelineResult, PipelineStatusName, Role } from '../common/types';
 import type { Ending } from './phases';
 import type { PipelineState } from './pipelineState';
@@ -20,6 +20,7 @@ export async function finish(s: PipelineState, ending: Ending): Promise<Pipeline
     notes: [...(reason ? [`ended in ${endedIn}: ${reason}`] : []), ...revocationNotes(s.orchestration.handoffs, status), ...ending.notes],
     partial: s.orchestration.partial,
     at: nowIso(),
+    deliverable: buildDeliverable({ ...s.orchestration, gammaReason: s.gamma.view().reason }),
   });
   const tokens = s.agents.tokens;
   const partial = s.orchestration.partial;

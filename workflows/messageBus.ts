@@ -1,4 +1,4 @@
-import { ANSWER_LIMITS } from '../common/limits';
+import { ANSWER_LIMITS, INBOX_LIMIT } from '../common/limits';
 import type { AgentMessage, MessageRecipient, Role } from '../common/types';
 import type { PipelineState } from './pipelineState';
 
@@ -8,9 +8,6 @@ import type { PipelineState } from './pipelineState';
 // message is kept in the orchestration's record and on the blackboard, and published as an
 // `agent_message` event. Bounded: at most ANSWER_LIMITS.messages per answer (each already bounded in
 // length by the answer's validation), and at most INBOX_LIMIT delivered into one turn.
-
-/** The most messages one turn delivers: the latest, when more are waiting. */
-export const INBOX_LIMIT = 6;
 
 export class MessageBus {
   /** How many of the record's messages each agent has been handed. */

@@ -1,6 +1,6 @@
 import { CancellationScope, condition, isCancellation, log, sleep } from '@temporalio/workflow';
 import type { AgentTurnResult } from '../common/messages';
-import type { Handoff, Proposal, Role, Vote } from '../common/types';
+import { LOCAL_MODEL, type Handoff, type Proposal, type Role, type Vote } from '../common/types';
 import { checkVote, findConsensus } from '../governance/consensus';
 import { deadlineSummary } from '../governance/deadline';
 import { triggersAfterProposal, unresolvedProposals } from '../governance/gammaTriggers';
@@ -40,7 +40,7 @@ export class Orchestration {
     s.orchestration.attempt = this.attempt;
     const starting = (['alpha', 'beta'] as const).filter((r) => !this.excluded.includes(r));
     s.outbox.emit('orchestration_started', {
-      model: s.settings.mode === 'local' ? 'local simulator' : s.settings.model,
+      model: s.settings.mode === 'local' ? LOCAL_MODEL : s.settings.model,
       mode: s.settings.mode,
       agents: starting.map((r) => r.toUpperCase()),
       attempt: this.attempt,
@@ -170,7 +170,9 @@ export class Orchestration {
       if (failures.length) throw failures[0];
       if (reviewers().some((r) => !asked.has(r)) && !this.consensus()) continue; // GAMMA joined: it reviews this proposal too
       this.s.llmCriticalPathMs += slowest;
-      this.objections = this.s.orchestration.votes.filter((v) => v.proposalId === proposal.id && !v.approve).map((v) => `${v.agent.toUpperCase()}: ${v.reason ?? ''}`);
+      this.objections = this.s.orchestration.votes
+        .filter((v) => v.proposalId === proposal.id && !v.approve)
+        .map((v) => `${v.agent.toUpperCase()}: ${v.reason ?? ''}`);
       return; // consensus, or every reviewer answered (or was revoked)
     }
   }

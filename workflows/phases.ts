@@ -1,3 +1,5 @@
+import { ANSWER_LIMITS } from '../common/limits';
+import { clip } from '../common/text';
 import type { AgentSummary, PipelineStatusName, Role } from '../common/types';
 import { buildRunReport } from '../agents/report';
 import { partialNotes } from '../governance/deadline';
@@ -44,6 +46,9 @@ export async function runAgents(s: PipelineState, ending: Ending): Promise<{ rev
     ending.reason = `both agents were revoked in RUN (${handoffList(s)})`;
     return null;
   }
+  s.findings = ending.summaries
+    .map((a) => `${a.role === 'alpha' ? 'ALPHA (research)' : 'BETA (success criteria)'}: ${clip(a.summary, ANSWER_LIMITS.findingsChars)}`)
+    .join(' ');
   s.report = buildRunReport(s.settings, ending.summaries, nowIso());
   s.enter('REPORT', 'REPORT');
   s.outbox.flush();

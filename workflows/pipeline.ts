@@ -22,7 +22,7 @@ import {
   statusQuery,
   stopSignal,
 } from '../common/messages';
-import type { PipelineInput, PipelineResult } from '../common/types';
+import { LOCAL_MODEL, type PipelineInput, type PipelineResult } from '../common/types';
 import { finish } from './finish';
 import { orchestrate, runAgents, type Ending } from './phases';
 import { PipelineState } from './pipelineState';
@@ -67,7 +67,7 @@ export async function pipelineWorkflow(rawInput: PipelineInput): Promise<Pipelin
   s.outbox.emit('pipeline_spawned', {
     objective: s.settings.objective,
     mode: s.settings.mode,
-    model: s.settings.model,
+    model: s.settings.mode === 'local' ? LOCAL_MODEL : s.settings.model,
     scenario: s.settings.scenario,
     auto_continue: s.settings.autoContinue,
   });

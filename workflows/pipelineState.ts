@@ -19,6 +19,8 @@ export class PipelineState {
   readonly startedAt = workflowInfo().startTime.toISOString();
   updatedAt = this.startedAt;
   report: Report | null = null;
+  /** What RUN found (ALPHA's research, BETA's success criteria), for every orchestration prompt. */
+  findings: string | undefined;
   /** The simulator's latency on the longest chain of sequential calls so far (see PipelineResult). */
   llmCriticalPathMs = 0;
   /** Agents revoked at any point of the run, for the result. */

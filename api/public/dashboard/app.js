@@ -332,7 +332,8 @@ function renderStatus(s) {
 function renderOrchestration(o) {
   const attempt = o.attempt > 1 ? ` · attempt ${o.attempt}` : '';
   const partial = o.partial ? ` · partial: ${o.partial.title ?? o.partial.proposalId}` : '';
-  $('orch-status').textContent = `· ${o.status}${o.round ? ` · round ${o.round}` : ''}${attempt}${partial} · ${o.mode}/${o.model}`;
+  $('orch-status').textContent =
+    `· ${o.status}${o.round ? ` · round ${o.round}` : ''}${attempt}${partial} · ${o.mode === 'local' ? 'local simulator' : `${o.mode}/${o.model}`}`;
   const votesFor = (pid) => o.votes.filter((v) => v.proposalId === pid);
   $('proposals').tBodies[0].replaceChildren(
     ...o.proposals.map((p) =>
@@ -342,7 +343,7 @@ function renderOrchestration(o) {
         el('td', {}, p.id),
         el('td', {}, p.round),
         el('td', {}, p.author),
-        el('td', { title: p.rationale ?? '' }, p.title),
+        el('td', { title: p.summary ?? '' }, p.title),
         el(
           'td',
           {},
