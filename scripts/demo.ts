@@ -7,10 +7,10 @@ import { SCENARIOS, type PipelineEvent, type Report, type StatusView } from '../
 import { config } from '../lib/config';
 import { formatEvent } from '../lib/eventFormat';
 import { followEvents } from '../lib/events';
-import { REPO_ROOT, startRedisServer, startTs, waitFor, type Managed } from '../lib/processes';
+import { REPO_ROOT, startRedisServer, startTs, waitFor, type Managed } from '../devstack/processes';
 import { connectRedis } from '../lib/redis';
 import { connectClient } from '../lib/temporal';
-import { ensureTemporalCli, isTemporalUp, startDevServer, type DevServer } from '../lib/temporalServer';
+import { ensureTemporalCli, isTemporalUp, startDevServer, type DevServer } from '../devstack/temporalServer';
 
 // `npm run demo`: brings up what is not running (Redis, the Temporal dev server, a worker, the API),
 // spawns one pipeline in local mode through the API, streams its events live, prints the report and

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { config } from '../lib/config';
 import { connectClient, ensureSearchAttributes } from '../lib/temporal';
-import { ensureTemporalCli, isTemporalUp, startDevServer } from '../lib/temporalServer';
+import { ensureTemporalCli, isTemporalUp, startDevServer } from '../devstack/temporalServer';
 
 // `npm run temporal`: a Temporal server for this machine. Uses the one that answers at
 // TEMPORAL_ADDRESS if there is one; else starts the CLI's dev server (SQLite file under ./data, the

@@ -9,7 +9,7 @@ import { orchestrationQuery, reportQuery, statusQuery } from '../common/messages
 import type { PipelineInput } from '../common/types';
 import { eventsSince } from '../lib/events';
 import { Ledger } from '../lib/ledger';
-import { startTs, type Managed } from '../lib/processes';
+import { startTs, type Managed } from '../devstack/processes';
 import { connectRedis } from '../lib/redis';
 import { connectClient } from '../lib/temporal';
 import type { pipelineWorkflow } from '../workflows/pipeline';

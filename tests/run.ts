@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { REPO_ROOT } from '../lib/processes';
-import { startStack } from '../lib/stack';
+import { REPO_ROOT } from '../devstack/processes';
+import { startStack } from '../devstack/stack';
 
-// The test run: the stack (lib/stack.ts: a real dev server, real Redis, the workflow bundle built once
+// The test run: the stack (devstack/stack.ts: a real dev server, real Redis, the workflow bundle built once
 // for every test file), then node's test runner over tests/*.test.ts, one file at a time.
 
 async function main(): Promise<number> {

@@ -13,7 +13,7 @@ import type { PipelineEvent, Proposal, Role, Vote } from '../common/types';
 import { checkVote, findConsensus, isAccepted } from '../governance/consensus';
 import { ConfigError, parseConfig, pipelineDefaults, redactConfig } from '../lib/config';
 import { Ledger } from '../lib/ledger';
-import { REPO_ROOT } from '../lib/processes';
+import { REPO_ROOT } from '../devstack/processes';
 
 // Plain logic, no server: the rules, the simulator, input and config validation, the ledger.
 

@@ -9,7 +9,7 @@ import { buildServer, type ApiDeps } from '../../api/server';
 import type { PipelineEvent } from '../../common/types';
 import { Ledger } from '../../lib/ledger';
 import { createLogger } from '../../lib/logger';
-import { freePort } from '../../lib/temporalServer';
+import { freePort } from '../../devstack/temporalServer';
 import { startHarness, type Harness } from './harness';
 
 // The API on a test harness (real worker, Temporal, Redis, ledger), and a WebSocket client for /ws.

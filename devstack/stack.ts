@@ -1,9 +1,9 @@
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { connectRedis } from '../lib/redis';
 import { WORKFLOWS_PATH } from '../workers/create';
 import { REPO_ROOT, startRedisServer } from './processes';
-import { connectRedis } from './redis';
 import { ensureTemporalCli, freePort, startDevServer } from './temporalServer';
 
 // What the test run and the benchmark stand on: a real Temporal dev server on free ports (unless

@@ -1,8 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { connectRedis } from './redis';
+import { connectRedis } from '../lib/redis';
 
-// Starting this project's own entry points (worker, API) as child processes, for the demo.
+// Starting this project's own entry points (worker, API) and a redis-server as child processes, for
+// the demo, the benchmark and the tests.
 
 export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
