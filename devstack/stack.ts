@@ -2,6 +2,7 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connectRedis } from '../lib/redis';
+import { connectClient } from '../lib/temporal';
 import { WORKFLOWS_PATH } from '../workers/create';
 import { REPO_ROOT, startRedisServer } from './processes';
 import { ensureTemporalCli, freePort, startDevServer } from './temporalServer';
@@ -26,7 +27,10 @@ export async function startStack(log: (line: string) => void = console.log): Pro
     const cli = await ensureTemporalCli();
     env.TEMPORAL_CLI_PATH = cli;
     env.TEMPORAL_ADDRESS = process.env.TEMPORAL_ADDRESS;
-    if (!env.TEMPORAL_ADDRESS) {
+    if (env.TEMPORAL_ADDRESS) {
+      // Checked here, once, so a wrong address fails the run with one clear message, not every test.
+      await (await connectClient(env.TEMPORAL_ADDRESS, process.env.TEMPORAL_NAMESPACE ?? 'default')).connection.close();
+    } else {
       const server = await startDevServer({ cli, port: await freePort() });
       cleanups.push(() => server.stop());
       env.TEMPORAL_ADDRESS = server.address;

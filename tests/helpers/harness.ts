@@ -1,6 +1,6 @@
 import { type Client, type WorkflowHandle } from '@temporalio/client';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
-import { NativeConnection, type Worker } from '@temporalio/worker';
+import { type Worker } from '@temporalio/worker';
 import type { Redis } from 'ioredis';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,7 +16,7 @@ import { REPO_ROOT } from '../../devstack/processes';
 import { connectRedis } from '../../lib/redis';
 import { connectClient } from '../../lib/temporal';
 import { runCli } from '../../devstack/temporalServer';
-import { createWorkers, type WorkerRole } from '../../workers/create';
+import { connectNative, createWorkers, type WorkerRole } from '../../workers/create';
 import { installRuntimeLogger } from '../../workers/runtime';
 import type { pipelineWorkflow } from '../../workflows/pipeline';
 
@@ -54,7 +54,7 @@ export async function startHarness(name: string, opts: HarnessOptions = {}): Pro
   const redis = await connectRedis(config.REDIS_URL);
   const ledger = new Ledger(join(mkdtempSync(join(tmpdir(), 'ag-ledger-')), 'ledger.db'));
   const taskQueue = opts.taskQueue ?? uniqueId(`test-${name}`);
-  const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+  const connection = await connectNative(config.TEMPORAL_ADDRESS);
   const bundle = process.env.WORKFLOW_BUNDLE;
   const workers: Worker[] = await createWorkers({
     connection,
@@ -132,7 +132,7 @@ export interface ExtraWorker {
  */
 export async function startLlmWorker(h: Harness, identity: string): Promise<ExtraWorker> {
   const { config } = h;
-  const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+  const connection = await connectNative(config.TEMPORAL_ADDRESS);
   const redis = await connectRedis(config.REDIS_URL);
   const [worker] = await createWorkers({ connection, config, taskQueue: h.taskQueue, redis, roles: ['llm'], identity });
   if (!worker) throw new Error('createWorkers made no llm worker');
