@@ -123,7 +123,7 @@ interface Timed {
 const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
 
 async function main(): Promise<number> {
-  const stack = await startStack(log);
+  const stack = await startStack({ log });
   const runId = `bench-${Date.now().toString(36)}`;
   const taskQueue = runId;
   const ledgerPath = join(mkdtempSync(join(tmpdir(), 'ag-bench-')), 'ledger.db');

@@ -1,7 +1,7 @@
 import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
 import type { Logger } from 'pino';
 
-// Routes the Temporal SDK's logs (worker, workflow and activity loggers) into pino, with the pipeline
+// Routes the Temporal SDK's logs (worker, workflow and activity loggers, and core's) into pino, with the pipeline
 // id next to the workflow and run ids.
 
 const CHILD_SUFFIX = /^pipeline-(.+?)(?:-(?:run|orch)-(?:alpha|beta|gamma))?$/;
@@ -24,5 +24,8 @@ export function installRuntimeLogger(logger: Logger): void {
       const method = entry.level.toLowerCase() as 'trace' | 'debug' | 'info' | 'warn' | 'error';
       logger[method](meta, entry.message);
     }),
+    // The SDK core's own logs (connection retries, poll errors) would otherwise go straight to the
+    // console as text, past pino and past wherever this logger writes.
+    telemetryOptions: { logging: { forward: {} } },
   });
 }
