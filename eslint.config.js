@@ -40,4 +40,28 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    // The product's lib/ is what the worker and the API run on: dev tooling and tests stand on it, not the reverse.
+    files: ['lib/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['../workers/*', '../tests/*', '../devstack/*'], message: 'lib/ is product code: no imports from workers/, tests/ or devstack/' },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // Scripts are run by users and CI: a test fixture they need belongs in devstack/.
+    files: ['scripts/**/*.ts', 'bench/**/*.ts', 'devstack/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['../tests/*', '../tests/**'], message: 'move what a script needs out of tests/ into devstack/' }] },
+      ],
+    },
+  },
 );

@@ -9,11 +9,11 @@ import { median, percentile, watchProcess } from '../bench/stats';
 import { agentWorkflowId, pipelineWorkflowId } from '../common/ids';
 import type { PipelineInput, PipelineResult, Scenario } from '../common/types';
 import { ALL_EVENTS_CHANNEL } from '../lib/events';
-import { REPO_ROOT, startTs, waitFor, type Managed } from '../lib/processes';
+import { REPO_ROOT, startTs, waitFor, type Managed } from '../devstack/processes';
 import { connectRedis } from '../lib/redis';
-import { startStack } from '../lib/stack';
+import { startStack } from '../devstack/stack';
 import { connectClient } from '../lib/temporal';
-import { freePort } from '../lib/temporalServer';
+import { freePort } from '../devstack/temporalServer';
 
 // `npm run bench`: how close a durable pipeline gets to the LLM's own latency, and how far one worker
 // scales. Against a dev server (started here unless TEMPORAL_ADDRESS is set) with the local simulator
@@ -123,7 +123,7 @@ interface Timed {
 const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
 
 async function main(): Promise<number> {
-  const stack = await startStack(log);
+  const stack = await startStack({ log });
   const runId = `bench-${Date.now().toString(36)}`;
   const taskQueue = runId;
   const ledgerPath = join(mkdtempSync(join(tmpdir(), 'ag-bench-')), 'ledger.db');

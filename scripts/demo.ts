@@ -8,10 +8,10 @@ import { config } from '../lib/config';
 import { formatEvent } from '../lib/eventFormat';
 import { EventHub } from '../lib/eventHub';
 import { followEvents } from '../lib/eventStream';
-import { REPO_ROOT, startRedisServer, startTs, waitFor, type Managed } from '../lib/processes';
+import { REPO_ROOT, startRedisServer, startTs, waitFor, type Managed } from '../devstack/processes';
 import { connectRedis } from '../lib/redis';
 import { connectClient } from '../lib/temporal';
-import { ensureTemporalCli, isTemporalUp, startDevServer, type DevServer } from '../lib/temporalServer';
+import { ensureLocalTemporal, type DevServer } from '../devstack/temporalServer';
 
 // `npm run demo`: brings up what is not running (Redis, the Temporal dev server, a worker, the API),
 // spawns one pipeline in local mode through the API, streams its events live, prints the report and
@@ -45,6 +45,11 @@ let devServer: DevServer | undefined;
 mkdirSync(join(REPO_ROOT, 'data'), { recursive: true });
 const logFile = createWriteStream(join(REPO_ROOT, 'data', 'demo.log'), { flags: 'a' });
 const say = (line: string) => console.log(line);
+// Where Redis and Temporal were found to answer, for this process and the worker and API it starts:
+// the configured host may name another address than the one that was checked (localhost → ::1).
+let redisUrl = cfg.REDIS_URL;
+let temporalAddress = cfg.TEMPORAL_ADDRESS;
+const childEnv = (): NodeJS.ProcessEnv => ({ ...process.env, REDIS_URL: redisUrl, TEMPORAL_ADDRESS: temporalAddress });
 
 async function ensureRedis(): Promise<void> {
   try {
@@ -56,31 +61,31 @@ async function ensureRedis(): Promise<void> {
     if (!['127.0.0.1', 'localhost'].includes(url.hostname)) throw new Error(`Redis does not answer at ${cfg.REDIS_URL}`);
     say(`· Redis does not answer at ${cfg.REDIS_URL}; starting redis-server on port ${port}`);
     started.push(await startRedisServer(port));
+    url.hostname = '127.0.0.1'; // where startRedisServer binds and checked it
+    redisUrl = url.toString();
   }
 }
 
 async function ensureTemporal(): Promise<void> {
-  if (await isTemporalUp(cfg.TEMPORAL_ADDRESS)) return say(`· using the Temporal server at ${cfg.TEMPORAL_ADDRESS}`);
-  const port = Number(cfg.TEMPORAL_ADDRESS.split(':')[1]);
-  say(`· starting the Temporal dev server on ${cfg.TEMPORAL_ADDRESS} (Web UI ${cfg.TEMPORAL_UI_URL})`);
-  const cli = await ensureTemporalCli();
-  devServer = await startDevServer({
-    cli,
-    port,
-    uiPort: Number(new URL(cfg.TEMPORAL_UI_URL).port || 8233),
-    dbFile: join(REPO_ROOT, 'data', 'temporal.db'),
-    logFile: join(REPO_ROOT, 'data', 'temporal.log'),
-  });
+  const uiPort = Number(new URL(cfg.TEMPORAL_UI_URL).port || 8233);
+  const found = await ensureLocalTemporal(
+    cfg.TEMPORAL_ADDRESS,
+    { uiPort, dbFile: join(REPO_ROOT, 'data', 'temporal.db'), logFile: join(REPO_ROOT, 'data', 'temporal.log') },
+    (line) => say(`· ${line} (Web UI ${cfg.TEMPORAL_UI_URL})`),
+  );
+  temporalAddress = found.address;
+  devServer = found.server;
+  say(devServer ? `· the Temporal dev server answers at ${temporalAddress}` : `· using the Temporal server at ${temporalAddress}`);
 }
 
 async function startWorker(): Promise<Managed> {
-  const worker = startTs('worker', 'workers/main.ts', process.env, logFile);
+  const worker = startTs('worker', 'workers/main.ts', childEnv(), logFile);
   started.push(worker);
   return worker;
 }
 
 async function ensureWorker(): Promise<void> {
-  const client = await connectClient(cfg.TEMPORAL_ADDRESS, cfg.TEMPORAL_NAMESPACE);
+  const client = await connectClient(temporalAddress, cfg.TEMPORAL_NAMESPACE);
   const pollers = async () => {
     const r = await client.workflowService.describeTaskQueue({
       namespace: cfg.TEMPORAL_NAMESPACE,
@@ -96,7 +101,7 @@ async function ensureWorker(): Promise<void> {
     if (await pollers()) return say(`· a worker already polls ${cfg.TEMPORAL_TASK_QUEUE}`);
     say(`· starting a worker on ${cfg.TEMPORAL_TASK_QUEUE}`);
     const worker = await startWorker();
-    await waitFor('worker', pollers, 90_000, worker.child);
+    await waitFor('worker', pollers, 90_000, worker);
   } finally {
     await client.connection.close();
   }
@@ -108,9 +113,10 @@ async function ensureApi(): Promise<void> {
   const healthy = async () => (await fetch(`${apiBase}/healthz`)).ok;
   if (await healthy().catch(() => false)) return say(`· using the API at ${apiBase}`);
   say(`· starting the API on ${apiBase}`);
-  const api = startTs('api', 'api/main.ts', process.env, logFile);
+  const api = startTs('api', 'api/main.ts', childEnv(), logFile);
   started.push(api);
-  await waitFor('API', healthy, 30_000, api.child);
+  // As long as the worker's: the API too connects to Temporal with connectClient's deadline.
+  await waitFor('API', healthy, 90_000, api);
 }
 
 async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
@@ -133,7 +139,7 @@ async function main(): Promise<number> {
   await ensureApi();
 
   const pipelineId = `demo-${Date.now().toString(36)}`;
-  const redis = await connectRedis(cfg.REDIS_URL);
+  const redis = await connectRedis(redisUrl);
   const hub = new EventHub(redis);
   const following = new AbortController();
   let finished: (e: PipelineEvent) => void = () => undefined;

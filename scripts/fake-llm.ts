@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { startFakeLlm } from '../tests/fakes/fakeLlm';
+import { startFakeLlm } from '../devstack/fakeLlm';
 
 // `npm run fake-llm [-- --port 8089 --host 127.0.0.1 --api-key k]`: the test suite's fake
 // OpenAI-compatible server on its own, to try the openrouter mode offline. Port also from FAKE_LLM_PORT.

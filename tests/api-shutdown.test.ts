@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Ledger } from '../lib/ledger';
-import { REPO_ROOT } from '../lib/processes';
-import { freePort } from '../lib/temporalServer';
+import { REPO_ROOT } from '../devstack/processes';
+import { freePort } from '../devstack/temporalServer';
 import { WsClient } from './helpers/api';
 
 // `npm run api` as a process: it serves, and on SIGTERM it stops gracefully — WebSocket clients are

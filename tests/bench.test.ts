@@ -4,7 +4,7 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { REPO_ROOT } from '../lib/processes';
+import { REPO_ROOT } from '../devstack/processes';
 
 // CI runs the benchmark's quick mode: it must run end to end and report every figure. Targets are
 // not asserted here — a slow or busy machine misses them without anything being broken.

@@ -6,7 +6,7 @@ import { OpenAiProvider } from '../agents/openaiProvider';
 import { ProviderError } from '../agents/provider';
 import { BreakerOpenError, breakerKeys, breakerName, CircuitBreaker, type BreakerOptions } from '../lib/breaker';
 import { connectRedis } from '../lib/redis';
-import { startFakeLlm } from './fakes/fakeLlm';
+import { startFakeLlm } from '../devstack/fakeLlm';
 
 // The shared circuit breaker on real Redis, with two breaker instances on two connections standing
 // for two workers. Each test uses its own breaker name, so suites running at once do not meet.

@@ -9,11 +9,12 @@ import { orchestrationQuery, reportQuery, statusQuery } from '../common/messages
 import type { PipelineInput } from '../common/types';
 import { eventsSince } from '../lib/events';
 import { Ledger } from '../lib/ledger';
-import { startTs, type Managed } from '../lib/processes';
+import { startTs, type Managed } from '../devstack/processes';
 import { connectRedis } from '../lib/redis';
 import { connectClient } from '../lib/temporal';
 import type { pipelineWorkflow } from '../workflows/pipeline';
 import { uniqueId } from './helpers/harness';
+import { testLogStream } from './helpers/logs';
 
 // A worker process killed with SIGKILL in the middle of a pipeline, then started again: the pipeline
 // finishes with the outcome it would have had, and nothing is written twice. The worker is the real
@@ -28,7 +29,7 @@ after(async () => {
 });
 
 function startWorker(taskQueue: string, ledgerPath: string): Managed {
-  return startTs('worker', 'workers/main.ts', { ...process.env, TEMPORAL_TASK_QUEUE: taskQueue, LEDGER_PATH: ledgerPath, LOG_LEVEL: 'warn' });
+  return startTs('worker', 'workers/main.ts', { ...process.env, TEMPORAL_TASK_QUEUE: taskQueue, LEDGER_PATH: ledgerPath }, testLogStream());
 }
 
 function kill9(worker: Managed): Promise<void> {

@@ -3,7 +3,7 @@ import { after, before, test } from 'node:test';
 import { pipelineIdFromWorkflowId, pipelineWorkflowId } from '../common/ids';
 import { statusQuery } from '../common/messages';
 import { STATUSES } from '../common/types';
-import { runCli } from '../lib/temporalServer';
+import { runCli } from '../devstack/temporalServer';
 import { startHarness, uniqueId, type Harness } from './helpers/harness';
 
 // The README's temporal CLI recipes, run as typed against a worker on the contract's task queue.

@@ -10,12 +10,12 @@ import { agentWorkflowId, llmTaskQueue, pipelineIdFromWorkflowId } from '../comm
 import { reportQuery, spawnGammaSignal, statusQuery } from '../common/messages';
 import type { AgentPhase, AgentView, PipelineEvent, Role, StatusView } from '../common/types';
 import { breakerKeys, breakerName, CircuitBreaker } from '../lib/breaker';
-import { startTs } from '../lib/processes';
+import { startTs } from '../devstack/processes';
 import { startHarness, startLlmWorker, type ExtraWorker, type Harness, type HarnessOptions } from './helpers/harness';
-import { startFakeLlm, type FakeLlm, type RecordedRequest } from './fakes/fakeLlm';
+import { startFakeLlm, type FakeLlm, type RecordedRequest } from '../devstack/fakeLlm';
 
 // Issue 5's governance of real LLM calls, end to end: the real `openai` client in the worker's
-// activities, over HTTP to the fake OpenAI-compatible server (tests/fakes/fakeLlm.ts), on the real dev
+// activities, over HTTP to the fake OpenAI-compatible server (devstack/fakeLlm.ts), on the real dev
 // server. Each test starts its own fake (so its own circuit breaker, which is keyed by the endpoint's
 // host:port) and its own worker(s) on a task queue of their own.
 

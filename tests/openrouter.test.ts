@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import { pipelineIdFromWorkflowId } from '../common/ids';
 import { statusQuery } from '../common/messages';
 import { startHarness, type Harness } from './helpers/harness';
-import { startFakeLlm, type FakeLlm } from './fakes/fakeLlm';
+import { startFakeLlm, type FakeLlm } from '../devstack/fakeLlm';
 
 // The openrouter mode end to end: the real `openai` client in the worker's activity, over HTTP, to
 // our fake OpenAI-compatible server; the key stays in the worker.

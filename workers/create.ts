@@ -11,7 +11,7 @@ import { pipelineDefaults, type Config } from '../lib/config';
 import { breakerName, CircuitBreaker } from '../lib/breaker';
 import type { Ledger } from '../lib/ledger';
 import { VaultClient } from '../lib/vault';
-import { temporalUnreachable } from '../lib/temporal';
+import { retryConnect } from '../lib/temporal';
 
 // Builds the worker(s) of one process: the pipeline worker (workflows, simulator calls)
 // on the task queue, the provider-call worker on `<queue>-llm` (rate-limited server-side by
@@ -39,12 +39,9 @@ export interface WorkerDeps {
   options?: Partial<WorkerOptions>;
 }
 
-export async function connectNative(address: string): Promise<NativeConnection> {
-  try {
-    return await NativeConnection.connect({ address });
-  } catch (err) {
-    throw temporalUnreachable(address, err);
-  }
+/** The workers' connection; retries like connectClient (a refused connection fails at once here). */
+export async function connectNative(address: string, deadlineMs?: number): Promise<NativeConnection> {
+  return retryConnect(address, () => NativeConnection.connect({ address }), deadlineMs);
 }
 
 /**

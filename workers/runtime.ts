@@ -2,7 +2,7 @@ import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { parseWorkflowId } from '../common/ids';
 
-// Routes the Temporal SDK's logs (worker, workflow and activity loggers) into pino, with the pipeline
+// Routes the Temporal SDK's logs (worker, workflow and activity loggers, and core's) into pino, with the pipeline
 // id next to the workflow and run ids.
 
 const LEVELS: Record<string, LogLevel> = { trace: 'TRACE', debug: 'DEBUG', info: 'INFO', warn: 'WARN', error: 'ERROR', fatal: 'ERROR', silent: 'ERROR' };
@@ -23,5 +23,8 @@ export function installRuntimeLogger(logger: Logger): void {
       const method = entry.level.toLowerCase() as 'trace' | 'debug' | 'info' | 'warn' | 'error';
       logger[method](meta, entry.message);
     }),
+    // The SDK core's own logs (connection retries, poll errors) would otherwise go straight to the
+    // console as text, past pino and past wherever this logger writes.
+    telemetryOptions: { logging: { forward: {} } },
   });
 }

@@ -8,9 +8,9 @@ import { WebSocket } from 'ws';
 import { buildServer, type ApiDeps } from '../../api/server';
 import type { PipelineEvent } from '../../common/types';
 import { LedgerReader } from '../../lib/ledger';
-import { createLogger } from '../../lib/logger';
-import { freePort } from '../../lib/temporalServer';
+import { freePort } from '../../devstack/temporalServer';
 import { startHarness, type Harness } from './harness';
+import { testLogger } from './logs';
 
 // The API on a test harness (real worker, Temporal, Redis, ledger), and a WebSocket client for /ws.
 
@@ -25,7 +25,7 @@ export async function startApi(h: Harness, opts: { token?: string } & Partial<Ap
     redis: h.redis,
     ledger,
     config: { ...h.config, TEMPORAL_TASK_QUEUE: h.taskQueue, API_TOKEN: token },
-    logger: createLogger('api-test', process.env.API_TEST_LOG ?? 'silent'),
+    logger: testLogger('api-test', process.env.API_TEST_LOG ?? 'silent'),
     // Tests send many requests from one address; the limit itself is tested on its own.
     rateLimit: { max: 100_000, timeWindowMs: 60_000 },
     ...deps,

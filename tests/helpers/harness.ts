@@ -1,8 +1,7 @@
 import { type Client, type WorkflowHandle } from '@temporalio/client';
-import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
-import { NativeConnection, type Worker } from '@temporalio/worker';
+import { type Worker } from '@temporalio/worker';
 import type { Redis } from 'ioredis';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipelineWorkflowId } from '../../common/ids';
@@ -11,19 +10,16 @@ import type { PipelineEvent, PipelineInput, PipelineStatusName } from '../../com
 import { parseConfig, type Config } from '../../lib/config';
 import { eventsSince } from '../../lib/events';
 import { Ledger } from '../../lib/ledger';
-import { createLogger } from '../../lib/logger';
-import { REPO_ROOT } from '../../lib/processes';
 import { connectRedis } from '../../lib/redis';
 import { connectClient } from '../../lib/temporal';
-import { runCli } from '../../lib/temporalServer';
-import { createWorkers, type WorkerRole } from '../../workers/create';
-import { installRuntimeLogger } from '../../workers/runtime';
+import { runCli } from '../../devstack/temporalServer';
+import { connectNative, createWorkers, type WorkerRole } from '../../workers/create';
 import type { pipelineWorkflow } from '../../workflows/pipeline';
+import { HISTORIES_DIR } from './histories';
+import { routeSdkLogs } from './logs';
 
 // A real worker against the test run's dev server, Redis and a temporary SQLite ledger, on a task
 // queue of its own, so test files do not see each other's work.
-
-export const HISTORIES_DIR = join(REPO_ROOT, 'tests', 'histories');
 
 export interface Harness {
   client: Client;
@@ -49,12 +45,12 @@ export interface HarnessOptions {
 
 export async function startHarness(name: string, opts: HarnessOptions = {}): Promise<Harness> {
   const config = parseConfig({ ...process.env, LLM_MODE: undefined, OPENROUTER_API_KEY: undefined, ...opts.env });
-  installRuntimeLogger(createLogger('test-worker', process.env.LOG_LEVEL ?? 'warn'));
+  routeSdkLogs();
   const client = await connectClient(config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE);
   const redis = await connectRedis(config.REDIS_URL);
   const ledger = new Ledger(join(mkdtempSync(join(tmpdir(), 'ag-ledger-')), 'ledger.db'));
   const taskQueue = opts.taskQueue ?? uniqueId(`test-${name}`);
-  const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+  const connection = await connectNative(config.TEMPORAL_ADDRESS);
   const bundle = process.env.WORKFLOW_BUNDLE;
   const workers: Worker[] = await createWorkers({
     connection,
@@ -132,7 +128,7 @@ export interface ExtraWorker {
  */
 export async function startLlmWorker(h: Harness, identity: string): Promise<ExtraWorker> {
   const { config } = h;
-  const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+  const connection = await connectNative(config.TEMPORAL_ADDRESS);
   const redis = await connectRedis(config.REDIS_URL);
   const [worker] = await createWorkers({ connection, config, taskQueue: h.taskQueue, redis, roles: ['llm'], identity });
   if (!worker) throw new Error('createWorkers made no llm worker');
@@ -148,15 +144,4 @@ export async function startLlmWorker(h: Harness, identity: string): Promise<Extr
         redis.disconnect();
       })()),
   };
-}
-
-export function loadHistories(): { workflowId: string; history: ReturnType<typeof historyFromJSON> }[] {
-  if (!existsSync(HISTORIES_DIR)) return [];
-  return readdirSync(HISTORIES_DIR)
-    .filter((f) => f.endsWith('.json'))
-    .sort()
-    .map((f) => {
-      const saved = JSON.parse(readFileSync(join(HISTORIES_DIR, f), 'utf8')) as { workflowId: string; history: unknown };
-      return { workflowId: saved.workflowId, history: historyFromJSON(saved.history) };
-    });
 }

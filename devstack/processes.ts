@@ -1,27 +1,31 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { connectRedis } from './redis';
+import { connectRedis } from '../lib/redis';
 
-// Starting this project's own entry points (worker, API) as child processes, for the demo.
+// Starting this project's own entry points (worker, API) and a redis-server as child processes, for
+// the demo, the benchmark and the tests.
 
 export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 export interface Managed {
   name: string;
   child: ChildProcess;
+  /** The end of what it wrote to stderr: the entry points say there why they stopped. */
+  lastStderr(): string;
   stop(): Promise<void>;
 }
 
 export function startTs(name: string, script: string, env: NodeJS.ProcessEnv, logFile?: NodeJS.WritableStream): Managed {
   const child = spawn(process.execPath, ['--import', 'tsx', script], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-2000)));
   if (logFile) {
     child.stdout!.pipe(logFile, { end: false });
     child.stderr!.pipe(logFile, { end: false });
   } else {
     child.stdout!.resume();
-    child.stderr!.resume();
   }
-  return { name, child, stop: () => stopProcess(child) };
+  return { name, child, lastStderr: () => stderr, stop: () => stopProcess(child) };
 }
 
 export async function stopProcess(child: ChildProcess, graceMs = 10_000): Promise<void> {
@@ -33,10 +37,14 @@ export async function stopProcess(child: ChildProcess, graceMs = 10_000): Promis
   clearTimeout(timer);
 }
 
-export async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number, child?: ChildProcess): Promise<void> {
+export async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number, proc?: ChildProcess | Managed): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  const child = proc && 'lastStderr' in proc ? proc.child : proc;
   while (Date.now() < deadline) {
-    if (child && child.exitCode !== null) throw new Error(`${what}: the process exited with code ${child.exitCode}`);
+    if (child && child.exitCode !== null) {
+      const said = proc && 'lastStderr' in proc ? proc.lastStderr().trim() : '';
+      throw new Error(`${what}: the process exited with code ${child.exitCode}${said ? `:\n${said}` : ''}`);
+    }
     if (await check().catch(() => false)) return;
     await new Promise((r) => setTimeout(r, 250));
   }
@@ -47,7 +55,7 @@ export async function waitFor(what: string, check: () => Promise<boolean>, timeo
 export async function startRedisServer(port: number | string): Promise<Managed> {
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
   child.on('error', () => undefined); // reported by waitFor: the process exited
-  const managed: Managed = { name: 'redis', child, stop: () => stopProcess(child) };
+  const managed: Managed = { name: 'redis', child, lastStderr: () => '', stop: () => stopProcess(child) };
   try {
     await waitFor(
       'redis-server (is it installed? apt-get install redis-server)',

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { buildMessages, PROMPT_LIMITS, type PromptRequest } from '../agents/prompts';
-import type { AgentRequest } from '../agents/provider';
-import { GAMMA_REASONS } from '../common/types';
+import { buildMessages, PROMPT_LIMITS, type PromptRequest } from '../../agents/prompts';
+import type { AgentRequest } from '../../agents/provider';
+import { GAMMA_REASONS } from '../../common/types';
 
 // Prompts are built from what changed since the agent's last turn, bounded: their size must not grow
 // with the round number, whatever the caller hands in.

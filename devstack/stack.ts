@@ -1,9 +1,10 @@
-import { bundleWorkflowCode } from '@temporalio/worker';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
+import { appendFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { connectRedis } from '../lib/redis';
+import { connectClient } from '../lib/temporal';
 import { WORKFLOWS_PATH } from '../workers/create';
 import { REPO_ROOT, startRedisServer } from './processes';
-import { connectRedis } from './redis';
 import { ensureTemporalCli, freePort, startDevServer } from './temporalServer';
 
 // What the test run and the benchmark stand on: a real Temporal dev server on free ports (unless
@@ -16,7 +17,13 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-export async function startStack(log: (line: string) => void = console.log): Promise<Stack> {
+export interface StackOptions {
+  log?: (line: string) => void;
+  /** Appended with the dev server's output and the bundler's log; without it they are dropped. */
+  logFile?: string;
+}
+
+export async function startStack({ log = console.log, logFile }: StackOptions = {}): Promise<Stack> {
   const env: NodeJS.ProcessEnv = {};
   const cleanups: (() => Promise<void>)[] = [];
   const stop = async () => {
@@ -26,8 +33,11 @@ export async function startStack(log: (line: string) => void = console.log): Pro
     const cli = await ensureTemporalCli();
     env.TEMPORAL_CLI_PATH = cli;
     env.TEMPORAL_ADDRESS = process.env.TEMPORAL_ADDRESS;
-    if (!env.TEMPORAL_ADDRESS) {
-      const server = await startDevServer({ cli, port: await freePort() });
+    if (env.TEMPORAL_ADDRESS) {
+      // Checked here, once, so a wrong address fails the run with one clear message, not every test.
+      await (await connectClient(env.TEMPORAL_ADDRESS, process.env.TEMPORAL_NAMESPACE ?? 'default')).connection.close();
+    } else {
+      const server = await startDevServer({ cli, port: await freePort(), logFile });
       cleanups.push(() => server.stop());
       env.TEMPORAL_ADDRESS = server.address;
       log(`Temporal dev server at ${server.address}`);
@@ -49,7 +59,7 @@ export async function startStack(log: (line: string) => void = console.log): Pro
     if (!env.WORKFLOW_BUNDLE) {
       const tmp = join(REPO_ROOT, '.tmp');
       mkdirSync(tmp, { recursive: true });
-      const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: undefined });
+      const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: bundlerLogger(logFile) });
       const file = join(tmp, `workflow-bundle-${process.pid}.js`);
       writeFileSync(file, code);
       cleanups.push(async () => rmSync(file, { force: true }));
@@ -60,4 +70,12 @@ export async function startStack(log: (line: string) => void = console.log): Pro
     await stop();
     throw err;
   }
+}
+
+/** The bundler's messages to the log file; without one, only its warnings and errors, on stderr. */
+function bundlerLogger(logFile: string | undefined): DefaultLogger {
+  if (!logFile) return new DefaultLogger('WARN');
+  return new DefaultLogger('INFO', ({ level, message, meta }) =>
+    appendFileSync(logFile, `${JSON.stringify({ time: new Date().toISOString(), level, service: 'bundler', msg: message, ...meta })}\n`),
+  );
 }

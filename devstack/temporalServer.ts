@@ -3,8 +3,8 @@ import { accessSync, constants, createWriteStream, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { homedir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
-import { Connection } from '@temporalio/client';
 import { SEARCH_ATTRIBUTE_NAMES } from '../common/searchAttributes';
+import { openConnection } from '../lib/temporal';
 
 // Finding, building and starting the Temporal CLI's dev server, for `npm run temporal`, the demo,
 // the tests and the benchmark. The binary is cached outside the repo: it is 250 MB and takes minutes
@@ -96,13 +96,8 @@ export async function ensureTemporalCli(out: NodeJS.WritableStream = process.std
 
 export async function isTemporalUp(address: string, timeoutMs = 2000): Promise<boolean> {
   try {
-    const connection = await Connection.connect({ address, connectTimeout: timeoutMs });
-    try {
-      await connection.healthService.check({});
-      return true;
-    } finally {
-      await connection.close();
-    }
+    await (await openConnection(address, timeoutMs)).close();
+    return true;
   } catch {
     return false;
   }
@@ -147,6 +142,13 @@ export interface DevServer {
  */
 const DYNAMIC_CONFIG = ['system.enableActivityEagerExecution=true', 'matching.numTaskqueueReadPartitions=1', 'matching.numTaskqueueWritePartitions=1'];
 
+/**
+ * The first start on a fresh machine is the slowest: a 250 MB binary read for the first time and a
+ * new SQLite file, often on a 2-core machine still busy from the build. Waiting costs nothing once
+ * the server answers.
+ */
+const START_DEADLINE_MS = 120_000;
+
 export async function startDevServer(opts: DevServerOptions): Promise<DevServer> {
   const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(opts.port), '--log-level', 'warn'];
   args.push(...(opts.uiPort ? ['--ui-port', String(opts.uiPort)] : ['--headless']));
@@ -171,7 +173,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
 
   const address = `127.0.0.1:${opts.port}`;
-  const deadline = Date.now() + 60_000;
+  const deadline = Date.now() + START_DEADLINE_MS;
   let up = false;
   while (!up && Date.now() < deadline) {
     const early = await Promise.race([exited.then((c) => ({ c })), new Promise((r) => setTimeout(r, 300))]);
@@ -182,7 +184,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   }
   if (!up) {
     child.kill('SIGKILL');
-    throw new Error(`the Temporal dev server did not answer at ${address} within 60s:\n${output.join('').slice(-2000)}`);
+    throw new Error(`the Temporal dev server did not answer at ${address} within ${START_DEADLINE_MS / 1000}s:\n${output.join('').slice(-2000)}`);
   }
   return {
     address,
@@ -196,6 +198,38 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
       log?.end();
     },
   };
+}
+
+const LOCAL_HOSTS = ['localhost', '127.0.0.1'];
+
+export interface LocalTemporal {
+  /** Where the server answered: what every client and child process must connect to. */
+  address: string;
+  /** The dev server started here; undefined when one already answered. */
+  server?: DevServer;
+}
+
+/**
+ * The Temporal server that answers at `address`, else a dev server started on its port. Callers
+ * connect to the returned address, not to `address`: the dev server listens on 127.0.0.1 only,
+ * and `localhost` can resolve to ::1 first, so a client given `localhost:7233` may never reach the
+ * server that was just checked on 127.0.0.1:7233.
+ */
+export async function ensureLocalTemporal(
+  address: string,
+  opts: Omit<DevServerOptions, 'cli' | 'port'>,
+  log: (line: string) => void = () => undefined,
+): Promise<LocalTemporal> {
+  const [host, port] = address.split(':') as [string, string];
+  const candidates = host === 'localhost' ? [address, `127.0.0.1:${port}`] : [address];
+  for (const candidate of candidates) if (await isTemporalUp(candidate)) return { address: candidate };
+  if (!LOCAL_HOSTS.includes(host)) {
+    throw new Error(`nothing answers at TEMPORAL_ADDRESS=${address}, and a dev server can only be started on this machine`);
+  }
+  log(`nothing answers at ${address}; starting the Temporal dev server on 127.0.0.1:${port}`);
+  const cli = await ensureTemporalCli();
+  const server = await startDevServer({ cli, port: Number(port), ...opts });
+  return { address: server.address, server };
 }
 
 /**

@@ -1,13 +1,13 @@
 import fc from 'fast-check';
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { Proposal, Role, Vote } from '../common/types';
-import { checkVote, findConsensus } from '../governance/consensus';
-import { partialNotes } from '../governance/deadline';
-import { backoffMs, checkTokens, emptyBudget, recordFailure, recordSuccess, recordViolation, type BudgetLimits } from '../governance/errorBudget';
-import { complexityTrigger, conflictTrigger, stuckTrigger, triggersAfterProposal } from '../governance/gammaTriggers';
-import { procedureViolation } from '../governance/procedure';
-import { bestProposal, HISTORY_EVENT_LIMIT, recoverRejection, recoveryPlan, rerunRejection } from '../governance/recovery';
+import type { Proposal, Role, Vote } from '../../common/types';
+import { checkVote, findConsensus } from '../../governance/consensus';
+import { partialNotes } from '../../governance/deadline';
+import { backoffMs, checkTokens, emptyBudget, recordFailure, recordSuccess, recordViolation, type BudgetLimits } from '../../governance/errorBudget';
+import { complexityTrigger, conflictTrigger, stuckTrigger, triggersAfterProposal } from '../../governance/gammaTriggers';
+import { procedureViolation } from '../../governance/procedure';
+import { bestProposal, HISTORY_EVENT_LIMIT, recoverRejection, recoveryPlan, rerunRejection } from '../../governance/recovery';
 
 // The governance rules as pure functions, without a server: each file of governance/ on its own.
 

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import { retryAfterMs } from '../agents/openaiErrors';
-import { OpenAiProvider, structuredOutputFor, type OpenAiProviderOptions } from '../agents/openaiProvider';
-import { ProviderError, type AgentRequest, type AgentTask, type CallContext, type Completion } from '../agents/provider';
-import type { LlmSettings, Role } from '../common/types';
-import { startFakeLlm, type FakeLlm, type RecordedRequest } from './fakes/fakeLlm';
+import { retryAfterMs } from '../../agents/openaiErrors';
+import { OpenAiProvider, structuredOutputFor, type OpenAiProviderOptions } from '../../agents/openaiProvider';
+import { ProviderError, type AgentRequest, type AgentTask, type CallContext, type Completion } from '../../agents/provider';
+import type { LlmSettings, Role } from '../../common/types';
+import { startFakeLlm, type FakeLlm, type RecordedRequest } from '../../devstack/fakeLlm';
 
 // The real openai client against the fake OpenAI-compatible server: what comes back, what is sent,
 // and how each provider failure is classified for the retry decision. No Temporal here.

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { VAULT_SECRETS, VaultClient, VaultError } from '../lib/vault';
-import { startFakeVault, type FakeVault } from './fakes/fakeVault';
+import { VAULT_SECRETS, VaultClient, VaultError } from '../../lib/vault';
+import { startFakeVault, type FakeVault } from '../fakes/fakeVault';
 
 // lib/vault.ts against a local server speaking Vault's KV v2 read API.
 

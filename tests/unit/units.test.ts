@@ -5,16 +5,16 @@ import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { parseAnswer } from '../agents/parse';
-import { ProviderError } from '../agents/provider';
-import { SimulatorProvider, simulateAnswer } from '../agents/simulator';
-import { agentWorkflowId, parseWorkflowId, pipelineWorkflowId } from '../common/ids';
-import { parsePipelineInput, resolveSettings } from '../common/input';
-import type { PipelineEvent, Proposal, Role, Vote } from '../common/types';
-import { checkVote, findConsensus, isAccepted } from '../governance/consensus';
-import { ConfigError, parseConfig, pipelineDefaults, redactConfig } from '../lib/config';
-import { Ledger, LedgerReader, LedgerUnavailable } from '../lib/ledger';
-import { REPO_ROOT } from '../lib/processes';
+import { parseAnswer } from '../../agents/parse';
+import { ProviderError } from '../../agents/provider';
+import { SimulatorProvider, simulateAnswer } from '../../agents/simulator';
+import { agentWorkflowId, parseWorkflowId, pipelineWorkflowId } from '../../common/ids';
+import { parsePipelineInput, resolveSettings } from '../../common/input';
+import type { PipelineEvent, Proposal, Role, Vote } from '../../common/types';
+import { checkVote, findConsensus, isAccepted } from '../../governance/consensus';
+import { ConfigError, parseConfig, pipelineDefaults, redactConfig } from '../../lib/config';
+import { Ledger, LedgerReader, LedgerUnavailable } from '../../lib/ledger';
+import { REPO_ROOT } from '../../devstack/processes';
 
 // Plain logic, no server: the rules, the simulator, input and config validation, the ledger.
 
