@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { buildFinalReport, buildRunReport } from '../agents/report';
+import { buildDeliverable, buildFinalReport, buildRunReport } from '../agents/report';
 import type { AgentAnswer, AgentRequest, AgentTask } from '../agents/provider';
 import { SimulatorProvider } from '../agents/simulator';
 import { CONTRACT_DEFAULTS, resolveSettings } from '../common/input';
@@ -67,7 +67,8 @@ export async function runBaseline(opts: {
   const votes: Vote[] = [];
   const active: Role[] = ['alpha', 'beta'];
   let gamma: GammaReason | null = null;
-  let feedback: string[] = [];
+  let objections: string[] = [];
+  let inbox: { round: number; from: Role; to: 'alpha'; content: string }[] = [];
   let subproblems: string[] | undefined;
   const open = () => proposals.slice(-3).map(({ id, title, complexity, author }) => ({ id, title, complexity, author }));
   const vote = (v: Vote) => {
@@ -79,7 +80,7 @@ export async function runBaseline(opts: {
   let consensus = null;
   while (round < settings.maxRounds && !consensus) {
     round += 1;
-    const p = await call('alpha', 'propose', round, { proposals: open(), feedback, subproblems });
+    const p = await call('alpha', 'propose', round, { proposals: open(), objections, inbox, subproblems });
     criticalPath += p.ms;
     const proposal: Proposal = { ...p.answer.proposal!, id: `P${proposals.length + 1}`, round, author: 'alpha' };
     proposals.push(proposal);
@@ -95,16 +96,19 @@ export async function runBaseline(opts: {
     const reviews = await Promise.all(
       reviewers.map((role) =>
         role === 'gamma'
-          ? call('gamma', 'mediate', round, { proposalId: proposal.id, proposals: open(), feedback, gammaReason: gamma ?? 'MANUAL' })
-          : call('beta', 'evaluate', round, { proposalId: proposal.id, proposals: open() }),
+          ? call('gamma', 'mediate', round, { proposalId: proposal.id, proposal, proposals: open(), objections, gammaReason: gamma ?? 'MANUAL' })
+          : call('beta', 'evaluate', round, { proposalId: proposal.id, proposal, proposals: open() }),
       ),
     );
     criticalPath += Math.max(...reviews.map((r) => r.ms));
+    inbox = [];
+    objections = [];
     reviews.forEach((r, i) => {
-      if (r.answer.message) {
-        feedback = [r.answer.message];
-        emit('agent_message', { from: reviewers[i]!.toUpperCase(), content: r.answer.message });
+      for (const m of r.answer.messages ?? []) {
+        if (m.to === 'alpha' || m.to === 'all') inbox.push({ round, from: reviewers[i]!, to: 'alpha', content: m.content });
+        emit('agent_message', { from: reviewers[i]!.toUpperCase(), to: m.to.toUpperCase(), content: m.content });
       }
+      if (r.answer.vote && !r.answer.vote.approve) objections.push(`${reviewers[i]!.toUpperCase()}: ${r.answer.vote.reason}`);
       if (r.answer.subproblems?.length) subproblems = r.answer.subproblems;
       if (r.answer.vote) vote({ ...r.answer.vote, agent: reviewers[i]! });
     });
@@ -120,6 +124,7 @@ export async function runBaseline(opts: {
     rounds: round,
     notes: [],
     at: new Date().toISOString(),
+    deliverable: buildDeliverable({ proposals, votes, consensus, partial: null, subproblems: subproblems ?? [], messages: [], gammaReason: gamma ?? null }),
   });
   emit('pipeline_finished', { status, rounds: round });
   await Promise.all(pending);

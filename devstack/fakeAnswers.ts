@@ -8,6 +8,8 @@ type Schema = Record<string, unknown>;
 interface Hints {
   proposalId: string;
   objective: string;
+  /** A question another agent sent this one ("- from BETA (round 1): ...?"), which its answer takes up. */
+  question?: { from: string; text: string };
 }
 
 export interface ChatBody {
@@ -21,9 +23,10 @@ export function promptText(body: ChatBody): string {
 }
 
 function hints(prompt: string): Hints {
-  const proposalId = /Proposal under consideration:\s*(\S+)/.exec(prompt)?.[1] ?? /^- (\S+) by /m.exec(prompt)?.[1] ?? 'P1';
+  const proposalId = /Proposal under review:\s*(\S+)/.exec(prompt)?.[1] ?? /^- (\S+) by /m.exec(prompt)?.[1] ?? 'P1';
   const objective = (/Objective:\s*(.*)/.exec(prompt)?.[1] ?? 'the objective').slice(0, 60);
-  return { proposalId, objective };
+  const q = /^- from (\w+)[^:]*: (.*\?)\s*$/m.exec(prompt);
+  return { proposalId, objective, ...(q ? { question: { from: q[1]!, text: q[2]!.slice(0, 200) } } : {}) };
 }
 
 function fromSchema(schema: Schema, key: string, h: Hints): unknown {
@@ -49,7 +52,9 @@ function fromSchema(schema: Schema, key: string, h: Hints): unknown {
     case 'boolean':
       return true;
     case 'string':
-      return key === 'proposalId' ? h.proposalId : `fake ${key || 'text'} about ${h.objective}`;
+      if (key === 'proposalId') return h.proposalId;
+      if (key === 'summary' && h.question) return `fake summary about ${h.objective}; answers ${h.question.from}: ${h.question.text}`;
+      return `fake ${key || 'text'} about ${h.objective}`;
     default:
       return null;
   }
@@ -58,9 +63,16 @@ function fromSchema(schema: Schema, key: string, h: Hints): unknown {
 const BY_TASK: Record<string, (h: Hints) => unknown> = {
   research: (h) => ({ summary: `fake research about ${h.objective}` }),
   synthesis: (h) => ({ summary: `fake synthesis about ${h.objective}` }),
-  propose: (h) => ({ proposal: { title: `fake proposal for ${h.objective}`, rationale: 'fake rationale', complexity: 0.4 } }),
-  evaluate: (h) => ({ vote: { proposalId: h.proposalId, approve: true, reason: 'fake reason' }, message: 'fake evaluation' }),
-  mediate: (h) => ({ vote: { proposalId: h.proposalId, approve: true, reason: 'fake mediation' }, message: 'fake guidance' }),
+  propose: (h) => ({
+    proposal: {
+      title: `fake proposal for ${h.objective}`,
+      summary: h.question ? `fake summary; answers ${h.question.from}: ${h.question.text}` : 'fake summary',
+      design: { approach: 'fake approach', components: 'fake components', tradeoffs: 'fake trade-offs', risks: 'fake risks', rollout: 'fake rollout' },
+      complexity: 0.4,
+    },
+  }),
+  evaluate: (h) => ({ vote: { proposalId: h.proposalId, approve: true, reason: 'fake reason' }, messages: [{ to: 'alpha', content: 'fake evaluation' }] }),
+  mediate: (h) => ({ vote: { proposalId: h.proposalId, approve: true, reason: 'fake mediation' }, messages: [{ to: 'all', content: 'fake guidance' }] }),
 };
 
 /** The assistant's content for a chat request. */

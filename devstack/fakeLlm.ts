@@ -16,7 +16,8 @@ export type FaultSpec =
   | { kind: 'malformed' }
   /** JSON that follows no task's schema. */
   | { kind: 'schema_invalid' }
-  | { kind: 'content'; content: string }
+  /** This content; `completionTokens` reports more tokens than the text has, as a model that reasons before it answers does. */
+  | { kind: 'content'; content: string; completionTokens?: number }
   /** HTTP 200 with OpenRouter's in-body error instead of choices. */
   | { kind: 'body_error'; code: number; message?: string }
   /** Close the connection without answering (a network error for the client). */
@@ -140,6 +141,7 @@ export async function startFakeLlm(opts: FakeLlmOptions = {}): Promise<FakeLlm> 
     const fault = takeFault(text);
     rec.fault = fault?.kind;
     let content: string | undefined;
+    let completionOverride: number | undefined;
     switch (fault?.kind) {
       case 'status': {
         rec.status = fault.status;
@@ -162,6 +164,7 @@ export async function startFakeLlm(opts: FakeLlmOptions = {}): Promise<FakeLlm> 
         break;
       case 'content':
         content = fault.content;
+        completionOverride = fault.completionTokens;
         break;
       case 'body_error':
         rec.status = 200;
@@ -170,7 +173,7 @@ export async function startFakeLlm(opts: FakeLlmOptions = {}): Promise<FakeLlm> 
     }
     content ??= answerFor(body);
     const promptTokens = tokens(promptText(body));
-    const completionTokens = tokens(content);
+    const completionTokens = completionOverride ?? tokens(content);
     const total = promptTokens + completionTokens;
     const usage: Record<string, number> = { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: total };
     if (costPerToken > 0) usage.cost = Math.round(total * costPerToken * 1e9) / 1e9;

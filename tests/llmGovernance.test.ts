@@ -259,21 +259,28 @@ describe('LLM calls under governance (openai client → fake server)', () => {
 
   test('the token budget stops an agent within one call; its handoff is recorded and its partner continues alone', async () => {
     await withFake('llm-tokens', {}, async (fake, h) => {
-      // ALPHA's proposals are long (about 1,400 tokens a call), BETA's reviews short (about 200) and
-      // against ALPHA's proposals; a budget of 3,500 tokens lets ALPHA make two proposals (about 2,800)
-      // and stops it after the third (about 4,250), while BETA stays well within it.
+      // ALPHA's proposals cost about 1,400 tokens a call (a model that reasons at length before a short
+      // answer), BETA's reviews a few hundred and go against ALPHA's proposals; a budget of 3,500 tokens
+      // lets ALPHA make two proposals (about 2,800) and stops it after the third (about 4,250), while
+      // BETA stays within it, its own proposal included.
       const BUDGET = 3_500;
-      const rationale = 'Shard the cache by tenant, write through to the store and expire entries by version. '.repeat(58);
+      const design = { approach: 'Shard by tenant', components: 'cache, store', tradeoffs: 'memory', risks: 'hot tenants', rollout: 'by tenant' };
       fake.addFault({
         kind: 'content',
-        content: JSON.stringify({ proposal: { title: 'Tenant-sharded write-through cache', rationale, complexity: 0.4 } }),
+        content: JSON.stringify({
+          proposal: { title: 'Tenant-sharded write-through cache', summary: 'Shard, write through, expire by version.', design, complexity: 0.4 },
+        }),
+        completionTokens: 1_200,
         match: 'Task: propose',
-        times: 10,
+        times: 3, // ALPHA's three proposals; BETA's own, after ALPHA is stopped, gets the fake's short default
       });
       for (const id of ['P1', 'P2', 'P3']) {
         fake.addFault({
           kind: 'content',
-          content: JSON.stringify({ vote: { proposalId: id, approve: false, reason: 'not yet' }, message: 'Say how invalidation works.' }),
+          content: JSON.stringify({
+            vote: { proposalId: id, approve: false, reason: 'not yet' },
+            messages: [{ to: 'alpha', content: 'Say how invalidation works.' }],
+          }),
           match: 'Task: evaluate',
         });
       }

@@ -8,10 +8,11 @@ import { backoffMs, checkTokens, emptyBudget, recordFailure, recordSuccess, reco
 import { complexityTrigger, conflictTrigger, stuckTrigger, triggersAfterProposal } from '../../governance/gammaTriggers';
 import { procedureViolation } from '../../governance/procedure';
 import { bestProposal, HISTORY_EVENT_LIMIT, recoverRejection, recoveryPlan, rerunRejection } from '../../governance/recovery';
+import { sampleDesign, sampleProposal } from '../helpers/proposals';
 
 // The governance rules as pure functions, without a server: each file of governance/ on its own.
 
-const p = (id: string, complexity = 0.4, round = 1): Proposal => ({ id, round, author: 'alpha', title: `title ${id}`, rationale: 'r', complexity });
+const p = (id: string, complexity = 0.4, round = 1): Proposal => sampleProposal(id, { complexity, round });
 const thresholds = { stuckSeconds: 30, conflictCount: 3, complexity: 0.8 };
 const limits: BudgetLimits = { total: 8, same: 2, violations: 1 };
 
@@ -51,6 +52,16 @@ describe('consensus, whatever the order of messages', () => {
         assert.equal(findConsensus(proposals, [{ proposalId: 'P1', agent: 'beta', approve: true }], ['alpha']), null);
       }),
     );
+  });
+
+  test('a vote counts only for the proposal under review', () => {
+    const proposals = [p('P1'), p('P2')];
+    const vote = { proposalId: 'P1', agent: 'beta' as const, approve: true };
+    assert.deepEqual(checkVote(vote, proposals, [], ['alpha', 'beta'], 'P2'), {
+      ok: false,
+      reason: 'a vote counts only for the proposal under review (P2), not P1',
+    });
+    assert.equal(checkVote({ ...vote, proposalId: 'P2' }, proposals, [], ['alpha', 'beta'], 'P2').ok, true);
   });
 });
 
@@ -116,13 +127,16 @@ describe('error budget', () => {
 
 describe('procedure', () => {
   test('answers outside the role or without what the task needs are violations', () => {
-    assert.equal(procedureViolation('alpha', 'propose', { proposal: { title: 't', rationale: 'r', complexity: 0.3 } }, { proposalIds: [] }), undefined);
+    assert.equal(
+      procedureViolation('alpha', 'propose', { proposal: { title: 't', summary: 's', design: sampleDesign(), complexity: 0.3 } }, { proposalIds: [] }),
+      undefined,
+    );
     assert.match(
-      procedureViolation('gamma', 'propose', { proposal: { title: 't', rationale: 'r', complexity: 0.3 } }, { proposalIds: [] })!,
+      procedureViolation('gamma', 'propose', { proposal: { title: 't', summary: 's', design: sampleDesign(), complexity: 0.3 } }, { proposalIds: [] })!,
       /may not propose/,
     );
     assert.match(
-      procedureViolation('beta', 'evaluate', { proposal: { title: 't', rationale: 'r', complexity: 0.3 } }, { proposalIds: ['P1'] })!,
+      procedureViolation('beta', 'evaluate', { proposal: { title: 't', summary: 's', design: sampleDesign(), complexity: 0.3 } }, { proposalIds: ['P1'] })!,
       /may not post a proposal/,
     );
     assert.match(

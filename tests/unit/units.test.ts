@@ -15,10 +15,11 @@ import { checkVote, findConsensus, isAccepted } from '../../governance/consensus
 import { ConfigError, parseConfig, pipelineDefaults, redactConfig } from '../../lib/config';
 import { Ledger, LedgerReader, LedgerUnavailable } from '../../lib/ledger';
 import { REPO_ROOT } from '../../devstack/processes';
+import { sampleDesign, sampleProposal } from '../helpers/proposals';
 
 // Plain logic, no server: the rules, the simulator, input and config validation, the ledger.
 
-const proposal = (id: string): Proposal => ({ id, round: 1, author: 'alpha', title: id, rationale: 'r', complexity: 0.5 });
+const proposal = (id: string): Proposal => sampleProposal(id, { title: id, complexity: 0.5 });
 
 describe('consensus', () => {
   test('needs every active agent, or a majority with GAMMA casting', () => {
@@ -88,7 +89,11 @@ describe('simulator', () => {
   });
 
   test('model answers are validated against the task schema', () => {
-    assert.equal(parseAnswer('propose', '```json\n{"proposal":{"title":"t","rationale":"r","complexity":0.3}}\n```').proposal?.title, 't');
+    assert.equal(
+      parseAnswer('propose', `\`\`\`json\n${JSON.stringify({ proposal: { title: 't', summary: 's', design: sampleDesign(), complexity: 0.3 } })}\n\`\`\``)
+        .proposal?.title,
+      't',
+    );
     assert.throws(() => parseAnswer('propose', 'not json'), /not JSON/);
     assert.throws(() => parseAnswer('evaluate', '{"vote":{"proposalId":"P1"}}'), /breaks its schema at "vote.approve"/);
   });
