@@ -141,11 +141,3 @@ export function renderReportMarkdown(r: Report): string {
   if (r.notes.length) out.push('## Notes', '', ...r.notes.map((n) => `- ${n}`), '');
   return out.join('\n');
 }
-
-/** A report as plain text, for terminals and logs. */
-export function renderReport(r: Report): string {
-  const lines = [`Report (${r.kind}, ${r.status}) for "${r.objective}"`, `  ${r.summary}`];
-  for (const a of r.agents) lines.push(`  ${a.role.toUpperCase()}: ${a.summary}`);
-  for (const n of r.notes) lines.push(`  note: ${n}`);
-  return lines.join('\n');
-}

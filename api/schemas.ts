@@ -215,6 +215,7 @@ const Report = Type.Object(
   },
   open,
 );
+export const MarkdownReply = Type.String({ description: 'Markdown text' });
 export const ReportReply = Type.Object({
   pipeline_id: Type.String(),
   report: nullable(Report),

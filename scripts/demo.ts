@@ -2,8 +2,7 @@ import { createWriteStream, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import proto from '@temporalio/proto';
-import { renderReport } from '../agents/report';
-import { SCENARIOS, type PipelineEvent, type Report, type StatusView } from '../common/types';
+import { SCENARIOS, type PipelineEvent, type StatusView } from '../common/types';
 import { config } from '../lib/config';
 import { formatEvent } from '../lib/eventFormat';
 import { EventHub } from '../lib/eventHub';
@@ -119,10 +118,12 @@ async function ensureApi(): Promise<void> {
   await waitFor('API', healthy, 90_000, api);
 }
 
+const authHeader: Record<string, string> = cfg.API_TOKEN ? { authorization: `Bearer ${cfg.API_TOKEN}` } : {};
+
 async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
   const res = await fetch(`${apiBase}${path}`, {
     method,
-    headers: { 'content-type': 'application/json', ...(cfg.API_TOKEN ? { authorization: `Bearer ${cfg.API_TOKEN}` } : {}) },
+    headers: { 'content-type': 'application/json', ...authHeader },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const json = (await res.json()) as T & { message?: string };
@@ -189,9 +190,10 @@ async function main(): Promise<number> {
   await hub.close();
   redis.disconnect();
 
-  const { report } = await api<{ report: Report | null }>('GET', `/api/checkpoint/report?pipeline_id=${pipelineId}`);
+  // The deliverable as the API serves it: the adopted design in full, the votes, dissents and risks.
+  const report = await fetch(`${apiBase}/api/pipeline/${pipelineId}/report.md`, { headers: authHeader });
   const status = await api<StatusView>('GET', `/api/pipeline/${pipelineId}`);
-  say(`\n${report ? renderReport(report) : '(no report)'}`);
+  say(`\n${report.ok ? await report.text() : `(no report: HTTP ${report.status})`}`);
   say(
     `\nResult: ${status.status} · ${status.agents.length} agents · ${status.agents.reduce((n, a) => n + a.tokens, 0)} tokens · GAMMA ${status.gamma.spawned ? `spawned (${status.gamma.reason})` : 'not needed'}`,
   );

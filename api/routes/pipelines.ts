@@ -2,8 +2,10 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { pipelineIdFromWorkflowId, pipelineWorkflowId } from '../../common/ids';
 import { orchestrationQuery, reportQuery, statusQuery } from '../../common/messages';
 import { PipelinePhaseKey, PipelineStatusKey } from '../../common/searchAttributes';
+import { renderReportMarkdown } from '../../agents/report';
+import { HttpError } from '../errors';
 import { pipelineAutoContinue } from '../pipelineSettings';
-import { errorsFor, IdParams, ListQuery, ListReply, OrchestrationReply, PipelineQuery, ReportReply, StatusReply } from '../schemas';
+import { errorsFor, IdParams, ListQuery, ListReply, MarkdownReply, OrchestrationReply, PipelineQuery, ReportReply, StatusReply } from '../schemas';
 
 // Reading pipelines: Temporal visibility for the list, the workflow's queries for one pipeline. The
 // API keeps no state of its own.
@@ -47,6 +49,23 @@ export const pipelineRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/api/pipeline/:id',
     { schema: { description: "the workflow's `status` query", params: IdParams, response: { 200: StatusReply, ...errorsFor(400, 401, 404, 409, 503) } } },
     async (request) => handle(request.params.id).query(statusQuery),
+  );
+
+  app.get(
+    '/api/pipeline/:id/report.md',
+    {
+      schema: {
+        description: 'the report as Markdown: once the pipeline has ended, the deliverable (the adopted design in full, votes, dissents, open risks, GAMMA)',
+        params: IdParams,
+        produces: ['text/markdown'],
+        response: { 200: MarkdownReply, ...errorsFor(400, 401, 404, 409, 503) },
+      },
+    },
+    async (request, reply) => {
+      const report = await handle(request.params.id).query(reportQuery);
+      if (!report) throw new HttpError(409, `pipeline ${request.params.id} has no report yet: it is written at REPORT`);
+      return reply.type('text/markdown; charset=utf-8').send(renderReportMarkdown(report));
+    },
   );
 
   app.get(

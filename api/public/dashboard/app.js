@@ -393,8 +393,55 @@ function renderReport(r) {
           rep.notes.map((n) => el('li', {}, n)),
         )
       : null,
+    ...deliverableParts(rep.deliverable),
   ];
   box.replaceChildren(...parts.filter(Boolean));
+}
+
+// The deliverable (the same content as GET /api/pipeline/:id/report.md): the design in full, then how it was decided.
+const SECTIONS = [
+  ['approach', 'Approach'],
+  ['components', 'Components'],
+  ['tradeoffs', 'Trade-offs'],
+  ['risks', 'Risks'],
+  ['rollout', 'Rollout'],
+];
+function deliverableParts(d) {
+  if (!d) return [];
+  const list = (title, items) =>
+    items.length
+      ? [
+          el('h4', {}, title),
+          el(
+            'ul',
+            { class: 'plain' },
+            items.map((x) => el('li', {}, x)),
+          ),
+        ]
+      : [];
+  const p = d.design;
+  return [
+    p
+      ? el(
+          'div',
+          { class: 'deliverable' },
+          el('h3', {}, `${p.adopted ? 'Adopted design' : 'Best design so far (not adopted)'}: ${p.title}`),
+          el('p', { class: 'muted' }, `${p.id} · round ${p.round} · by ${p.author} · complexity ${p.complexity}`),
+          el('p', {}, p.summary ?? ''),
+          ...SECTIONS.flatMap(([k, title]) => (p.design?.[k] ? [el('h4', {}, title), el('p', {}, p.design[k])] : [])),
+        )
+      : el('p', { class: 'muted' }, 'No design was posted.'),
+    ...list(
+      'Votes',
+      d.votes.map((v) => `${v.agent}: ${v.approve ? 'for' : 'against'}${v.reason ? ` (${v.reason})` : ''}`),
+    ),
+    ...list(
+      'Dissents',
+      d.dissents.map((v) => `${v.agent} against ${v.proposalId}: ${v.reason ?? ''}`),
+    ),
+    ...list('Open risks', d.risks),
+    ...(d.gamma ? list(`GAMMA (${d.gamma.reason})`, [...d.gamma.subproblems, ...d.gamma.notes]) : []),
+  ];
 }
 
 async function act(label, method, path, body) {
