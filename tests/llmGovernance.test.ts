@@ -7,8 +7,10 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, test } from 'node:test';
 import { agentWorkflowId, llmTaskQueue, pipelineIdFromWorkflowId } from '../common/ids';
-import { reportQuery, spawnGammaSignal, statusQuery } from '../common/messages';
+import { renderReportMarkdown } from '../agents/report';
+import { orchestrationQuery, reportQuery, spawnGammaSignal, statusQuery } from '../common/messages';
 import type { AgentPhase, AgentView, PipelineEvent, Role, StatusView } from '../common/types';
+import { boardKeys } from '../lib/blackboard';
 import { breakerKeys, breakerName, CircuitBreaker } from '../lib/breaker';
 import { startTs } from '../devstack/processes';
 import { startHarness, startLlmWorker, type ExtraWorker, type Harness, type HarnessOptions } from './helpers/harness';
@@ -514,6 +516,103 @@ describe('LLM calls under governance (openai client → fake server)', () => {
       assert.deepEqual(models('You are BETA'), ['fake/beta-model']);
       assert.deepEqual(models('You are GAMMA'), ['fake/pipeline-model'], "GAMMA, not named, uses the pipeline's model");
       await h.recordHistory('llm-role-models', handle);
+    });
+  });
+});
+
+describe("the agents' work: full designs, shared findings, the message bus, bounded answers, the deliverable", () => {
+  const userPromptOf = (r: RecordedRequest): string => {
+    const messages = (r.body as { messages: { role: string; content: string }[] }).messages;
+    return messages.find((m) => m.role === 'user')!.content;
+  };
+
+  test("BETA reviews ALPHA's design in full, a question from BETA is answered in ALPHA's next proposal, a vote off the proposal under review is rejected, and the report holds the adopted design", async () => {
+    await withFake('llm-work', {}, async (fake, h) => {
+      const question = 'How is memory bounded when a tenant floods the cache?';
+      fake.addFault(
+        // Round 1: BETA objects to P1 and asks ALPHA a question.
+        {
+          kind: 'content',
+          content: JSON.stringify({ vote: { proposalId: 'P1', approve: false, reason: 'no memory bound' }, messages: [{ to: 'alpha', content: question }] }),
+          match: 'Task: evaluate',
+        },
+        // Round 2: BETA votes for P1 while P2 is under review: rejected, so round 3 follows.
+        { kind: 'content', content: JSON.stringify({ vote: { proposalId: 'P1', approve: true, reason: 'P1 after all' } }), match: 'Task: evaluate' },
+      );
+      const handle = await h.start({ mode: 'openrouter', thresholds: { conflictCount: 50 } });
+      const pipelineId = pipelineIdFromWorkflowId(handle.workflowId);
+      const result = await handle.result();
+      assert.equal(result.status, 'COMPLETED');
+      assert.equal(result.consensus?.proposalId, 'P3', 'the rejected vote did not adopt P1; P3 was');
+
+      const orchestration = callsWith(fake, 'Task: ').filter((r) => !/Task: (research|synthesis)/.test(userPromptOf(r)));
+      assert.ok(orchestration.length >= 6);
+      for (const r of orchestration)
+        assert.match(userPromptOf(r), /What RUN found: ALPHA \(research\): fake summary about .*BETA \(success criteria\): fake summary about/);
+
+      const [firstReview] = callsWith(fake, 'You are BETA', 'Task: evaluate');
+      const review = userPromptOf(firstReview!);
+      assert.match(review, /Proposal under review: P1 by ALPHA/);
+      for (const section of ['Summary', 'Approach', 'Components', 'Trade-offs', 'Risks', 'Rollout']) {
+        assert.match(review, new RegExp(`^  ${section}: fake \\w+ about Design a caching strategy`, 'm'), `BETA sees the ${section} of P1`);
+      }
+
+      const secondProposal = userPromptOf(callsWith(fake, 'You are ALPHA', 'Task: propose')[1]!);
+      assert.match(secondProposal, new RegExp(`Messages to you since your last turn:\\n- from BETA \\(round 1\\): ${question.replace('?', '\\?')}`));
+      assert.match(secondProposal, /Objections to the latest proposal:\n- BETA: no memory bound/);
+      const o = await handle.query(orchestrationQuery);
+      assert.match(o.proposals[1]!.summary, new RegExp(`answers BETA: ${question.replace('?', '\\?')}`), "ALPHA's next proposal answers the question");
+      assert.deepEqual(
+        o.rejectedVotes.map((v) => [v.agent, v.proposalId, v.why]),
+        [['beta', 'P1', 'a vote counts only for the proposal under review (P2), not P1']],
+      );
+
+      const events = await h.events(pipelineId);
+      assert.ok(of(events, 'agent_message').some((e) => e.data.from === 'BETA' && e.data.to === 'ALPHA' && e.data.content === question));
+      assert.ok(
+        Object.values(await h.redis.hgetall(boardKeys(pipelineId).messages)).some((m) => m.includes(question)),
+        'kept on the blackboard',
+      );
+
+      const report = (await handle.query(reportQuery))!;
+      const adopted = report.deliverable?.design;
+      assert.equal(adopted?.id, 'P3');
+      assert.equal(adopted?.adopted, true);
+      const markdown = renderReportMarkdown(report);
+      assert.match(markdown, /## Adopted design: /);
+      for (const section of ['Approach', 'Components', 'Trade-offs', 'Risks', 'Rollout'])
+        assert.match(markdown, new RegExp(`### ${section}\\n\\nfake \\w+ about`));
+      assert.match(markdown, /## Dissents\n\n- BETA against P1: no memory bound/);
+      await h.recordHistory('llm-agents-work', handle);
+    });
+  });
+
+  test("GAMMA's prompt says why it was called in, with the trigger's detail and the objections", async () => {
+    await withFake('llm-gamma-detail', {}, async (fake, h) => {
+      // The fake's designs have complexity 0.5: above 0.4, COMPLEXITY calls GAMMA in on P1.
+      const handle = await h.start({ mode: 'openrouter', thresholds: { complexity: 0.4, conflictCount: 50 } });
+      await handle.result();
+      const [mediation] = callsWith(fake, 'You are GAMMA', 'Task: mediate');
+      assert.ok(mediation, 'GAMMA was asked to mediate');
+      assert.match(userPromptOf(mediation), /You were called in because: COMPLEXITY \(P1 has complexity 0\.5 > 0\.4\)/);
+      assert.match(userPromptOf(mediation), /Proposal under review: P1 by ALPHA/);
+    });
+  });
+
+  test('a 1.5 MB answer is refused by its bounds, repaired once, then counted: the run ends in a defined status and no workflow task fails', async () => {
+    await withFake('llm-huge', {}, async (fake, h) => {
+      const huge = JSON.stringify({ proposal: { title: 'x'.repeat(1_500_000), summary: 's', design: {}, complexity: 0.3 } });
+      fake.addFault({ kind: 'content', content: huge, match: 'Task: propose', times: 2 });
+      const handle = await h.start({ mode: 'openrouter', budgets: { errors: { violations: 1 } } });
+      const result = await handle.result();
+      assert.equal(result.status, 'COMPLETED', 'BETA carried on alone');
+      assert.deepEqual(result.revoked, ['alpha']);
+      const history = await handle.fetchHistory();
+      const types = (history.events ?? []).map((e) => String(e.eventType));
+      assert.ok(!types.some((t) => /WORKFLOW_TASK_FAILED|TASK_FAILED/.test(t) && !/ACTIVITY/.test(t)), 'no workflow task failed');
+      assert.ok(JSON.stringify(history).length < 500_000, 'the answer is not in the history');
+      const alphaOrch = await childHistory(h, handle, 'orch', 'alpha');
+      assert.ok(JSON.stringify(alphaOrch).length < 500_000, "nor in ALPHA's");
     });
   });
 });
