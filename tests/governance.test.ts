@@ -266,7 +266,8 @@ describe('endings', () => {
   });
 
   test('the deadline ends TIMEOUT: agents stopped, partial report written without the LLM', async () => {
-    const handle = await h.start({ latencyMs: 1500, timeoutSeconds: 2 });
+    // Consensus takes two rounds (four 1.5 s calls); the first proposal is in well before the deadline, even on a busy machine.
+    const handle = await h.start({ latencyMs: 1500, timeoutSeconds: 4 });
     const pipelineId = pipelineIdFromWorkflowId(handle.workflowId);
     const result = await handle.result();
     assert.equal(result.status, 'TIMEOUT');
