@@ -101,6 +101,11 @@ describe('API', () => {
     );
     assert.equal(finalReport.report.kind, 'final');
     assert.equal(finalReport.continuation.can_continue, false);
+    const markdown = await app.inject({ method: 'GET', url: `/api/pipeline/${pipelineId}/report.md` });
+    assert.equal(markdown.statusCode, 200);
+    assert.match(String(markdown.headers['content-type']), /^text\/markdown/);
+    assert.match(markdown.body, /^# Design a caching strategy/);
+    assert.match(markdown.body, /## Adopted design: .*\n[\s\S]*### Approach\n\nUse [\s\S]*### Rollout\n/);
 
     const checkpoints = await app.inject({ method: 'GET', url: `/api/pipeline/${pipelineId}/checkpoints` });
     assert.equal(checkpoints.statusCode, 200);

@@ -63,6 +63,27 @@ describe('simulator', () => {
     assert.notDeepEqual(simulateAnswer(req, 'consensus'), simulateAnswer({ ...req, round: 3 }, 'consensus'));
   });
 
+  test('designs follow the objective, in sections, and answer the question BETA sent', () => {
+    const objective = 'Design a rate limiter for a public API';
+    const base = { pipelineId: 'p', objective, round: 1 };
+    const first = simulateAnswer({ ...base, role: 'alpha', task: 'propose' }, 'consensus').proposal!;
+    assert.match(`${first.title} ${first.design.approach}`, /bucket|window|GCRA|quota/i, first.title);
+    assert.doesNotMatch(JSON.stringify(first), /cach/i, 'no caching design for a rate limiter');
+    for (const section of Object.values(first.design)) assert.ok(section.length > 20);
+    const review = simulateAnswer({ ...base, role: 'beta', task: 'evaluate', proposalId: 'P1' }, 'consensus');
+    const question = review.messages?.find((m) => m.to === 'alpha')?.content;
+    assert.match(question ?? '', /\?$/, 'BETA asks ALPHA a question in its first review');
+    const next = simulateAnswer(
+      { ...base, round: 2, role: 'alpha', task: 'propose', inbox: [{ round: 1, from: 'beta', to: 'alpha', content: question! }] },
+      'consensus',
+    );
+    assert.match(next.proposal!.summary, /Answers BETA: /);
+    assert.deepEqual(
+      next.messages?.map((m) => m.to),
+      ['beta'],
+    );
+  });
+
   test('consensus: BETA asks for a refinement first, then agrees; no_consensus: never', () => {
     const ev = (round: number, scenario: 'consensus' | 'no_consensus') =>
       simulateAnswer({ pipelineId: 'p', role: 'beta', task: 'evaluate', objective: 'o', round, proposalId: 'P1' }, scenario).vote!.approve;
