@@ -275,10 +275,12 @@ describe('endings', () => {
     assert.equal(report?.kind, 'partial');
     assert.ok(report?.notes.some((n) => /without the LLM/.test(n)));
     assert.ok(
-      report?.notes.some((n) => /best proposal so far: P1/.test(n)),
+      report?.notes.some((n) => /best proposal so far: P\d/.test(n)),
       'what the agents produced was collected',
     );
-    assert.equal(await childStatus(pipelineId, 'beta'), 'CANCELLED');
+    // The agent mid-call at the deadline is cancelled (which one depends on the timing); the other was finished.
+    const children = [await childStatus(pipelineId, 'alpha'), await childStatus(pipelineId, 'beta')];
+    assert.ok(children.includes('CANCELLED'), `an agent mid-call was cancelled (${children.join(', ')})`);
     assert.equal(h.ledger.checkpoints(pipelineId).at(-1)?.status, 'TIMEOUT');
     assert.deepEqual(
       h.ledger.results(pipelineId).map((r) => r.status),
