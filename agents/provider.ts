@@ -1,5 +1,6 @@
 import type { BreakerSnapshot, LlmErrorKind } from '../common/failures';
 import type { GammaReason, LlmMode, LlmSettings, Proposal, Role } from '../common/types';
+import type { Exchange } from './exchange';
 
 // The one small interface every LLM backend implements. Agent logic knows nothing of Temporal: the
 // activity in activities/llm.ts turns a ProviderError into the right retry decision.
@@ -55,6 +56,8 @@ export interface CallContext {
   attempt: number;
   signal?: AbortSignal;
   heartbeat?: () => void;
+  /** Told of every HTTP exchange with the provider, failed ones included, for the call's transcript. */
+  onExchange?: (exchange: Exchange) => void;
 }
 
 export interface LlmProvider {
