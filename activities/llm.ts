@@ -4,6 +4,7 @@ import type { Exchange } from '../agents/exchange';
 import { ProviderError, type AgentAnswer, type AgentRequest, type LlmProvider, type Usage } from '../agents/provider';
 import { failureType, type BreakerSnapshot, type LlmFailureDetails } from '../common/failures';
 import type { LlmMode, LlmSettings } from '../common/types';
+import { PartialPublisher } from '../lib/partials';
 import { stashTranscript } from '../lib/transcripts';
 
 // The LLM call as an activity: one attempt per activity attempt. Provider errors become failures with
@@ -27,7 +28,7 @@ export interface AgentCallResult {
 }
 
 export interface LlmActivityDeps {
-  /** Where the call's transcript waits for the ledger writer (lib/transcripts.ts); none: not transcribed. */
+  /** Where the call's transcript waits for the ledger writer (lib/transcripts.ts), and where its answer streams live (lib/partials.ts). */
   redis?: Redis;
   /** The pipelines' task queue (not `<queue>-llm`), whose ledger writer collects the transcripts. */
   taskQueue?: string;
@@ -99,19 +100,37 @@ export function createLlmActivities(providers: Partial<Record<LlmMode, LlmProvid
         });
         return key;
       };
+      // The answer as it streams in, for watchers (not recorded: the transcript keeps the whole answer).
+      const live = deps.redis
+        ? new PartialPublisher(deps.redis, {
+            pipeline_id: req.pipelineId,
+            agent_id: wf.workflowId,
+            role: req.role,
+            task: req.task,
+            round: req.round,
+            call: key,
+          })
+        : undefined;
+      let outcome = 'error';
       try {
         const result = await provider.complete(req, call.llm, {
           attempt: req.callAttempt ?? info.attempt,
           signal: ctx.cancellationSignal,
           heartbeat: () => ctx.heartbeat(),
-          onExchange: (e) => exchanges.push(e),
+          onExchange: (e) => {
+            exchanges.push(e);
+            live?.nextExchange();
+          },
+          ...(live ? { onPartial: (text: string) => live.push(text) } : {}),
         });
+        outcome = 'ok';
         // Before answering: a transcript Redis did not take fails the attempt, and Temporal retries it.
         const transcript = await transcribe('ok', null);
         // A success closes the shared breaker (lib/breaker.ts): no need to read it back.
         const breaker: BreakerSnapshot | undefined = provider.breakerState ? { state: 'closed', failures: 0, openedUntil: null } : undefined;
         return { ...result, ...(breaker ? { breaker } : {}), ...(transcript ? { transcript } : {}) };
       } catch (err) {
+        if (err instanceof ProviderError) outcome = err.kind;
         // A failed call is transcribed too; a Redis failure here must not hide the provider's error.
         const transcript = await transcribe(err instanceof ProviderError ? err.kind : 'error', err instanceof Error ? err.message : String(err)).catch(
           (e: unknown) => void ctx.log.warn('transcript not stashed', { key, error: String(e) }),
@@ -137,6 +156,7 @@ export function createLlmActivities(providers: Partial<Record<LlmMode, LlmProvid
         throw err;
       } finally {
         clearInterval(alive);
+        live?.end(outcome);
       }
     },
   };

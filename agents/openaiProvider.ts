@@ -39,6 +39,8 @@ export interface OpenAiProviderOptions {
   /** Ask for the cost in usage (`usage: {include: true}`); default only for openrouter.ai, others may reject it. */
   usageAccounting?: boolean;
   temperature?: number;
+  /** Stream answers (default true): watchers see them forming; false for a server that cannot stream. */
+  stream?: boolean;
 }
 
 export const DEFAULT_TIMEOUT_MS = 45_000;
@@ -164,12 +166,61 @@ export class OpenAiProvider implements LlmProvider {
     return body;
   }
 
+  /**
+   * The answer streamed (`stream: true`), its text passed to ctx.onPartial as it arrives, gathered into
+   * the completion a plain request returns, so what follows (checks, usage, validation) is the same.
+   */
+  private async streamed(
+    key: string,
+    body: OpenAI.Chat.Completions.ChatCompletionCreateParamsNonStreaming,
+    options: { signal?: AbortSignal; timeout: number },
+    ctx: CallContext,
+  ): Promise<OpenAI.Chat.Completions.ChatCompletion> {
+    let content = '';
+    let refusal = '';
+    let finish: OpenAI.Chat.Completions.ChatCompletion.Choice['finish_reason'] | null = null;
+    let usage: OpenAI.CompletionUsage | undefined;
+    let model = '';
+    let id = '';
+    try {
+      const stream = await this.client(key).chat.completions.create({ ...body, ...STREAM_PARAMS }, options);
+      for await (const chunk of stream) {
+        ctx.heartbeat?.();
+        id ||= chunk.id;
+        model ||= chunk.model;
+        // The last chunk carries the usage (and OpenRouter's cost) and no choices.
+        if (chunk.usage) usage = chunk.usage;
+        const choice = chunk.choices?.[0];
+        const delta = choice?.delta?.content;
+        if (delta) {
+          content += delta;
+          ctx.onPartial?.(delta);
+        }
+        if (choice?.delta?.refusal) refusal += choice.delta.refusal;
+        if (choice?.finish_reason) finish = choice.finish_reason;
+      }
+    } catch (err) {
+      // An error event in the stream (OpenRouter's in-body error, once streaming): classified by its code.
+      const event = err instanceof OpenAI.APIError && err.status === undefined ? inBodyError({ error: err.error }, [key]) : undefined;
+      throw event ?? err;
+    }
+    return {
+      id,
+      object: 'chat.completion',
+      created: Math.floor(Date.now() / 1000),
+      model,
+      choices: [{ index: 0, message: { role: 'assistant', content, refusal: refusal || null }, finish_reason: finish ?? 'stop', logprobs: null }],
+      ...(usage ? { usage } : {}),
+    };
+  }
+
   private async request(key: string, model: string, task: AgentTask, messages: ChatMessage[], ctx: CallContext): Promise<RawAnswer> {
     ctx.heartbeat?.();
     const body = this.body(model, task, messages);
+    const streaming = this.opts.stream ?? true;
     const started = Date.now();
     const exchange = (answer: string | null, more: Partial<Exchange> = {}): Exchange => ({
-      request: body as unknown as Record<string, unknown>,
+      request: (streaming ? { ...body, ...STREAM_PARAMS } : body) as unknown as Record<string, unknown>,
       answer,
       startedAt: new Date(started).toISOString(),
       ms: Date.now() - started,
@@ -182,10 +233,8 @@ export class OpenAiProvider implements LlmProvider {
     };
     let response: OpenAI.Chat.Completions.ChatCompletion;
     try {
-      response = await this.client(key).chat.completions.create(body, {
-        signal: ctx.signal,
-        timeout: this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-      });
+      const options = { signal: ctx.signal, timeout: this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS };
+      response = streaming ? await this.streamed(key, body, options, ctx) : await this.client(key).chat.completions.create(body, options);
     } catch (err) {
       // Cancelled by the caller (in an activity: Temporal's cancellation): let that reason through as it is.
       if (ctx.signal?.aborted) throw failed(abortReason(ctx.signal));
@@ -221,6 +270,8 @@ export class OpenAiProvider implements LlmProvider {
     };
   }
 }
+
+const STREAM_PARAMS = { stream: true, stream_options: { include_usage: true } } as const;
 
 const abortReason = (signal: AbortSignal): unknown => signal.reason ?? new Error('LLM request aborted');
 

@@ -58,6 +58,8 @@ export interface CallContext {
   heartbeat?: () => void;
   /** Told of every HTTP exchange with the provider, failed ones included, for the call's transcript. */
   onExchange?: (exchange: Exchange) => void;
+  /** Told of the answer's text as it streams in, piece by piece (each request's answer from its start). */
+  onPartial?: (text: string) => void;
 }
 
 export interface LlmProvider {

@@ -346,6 +346,12 @@ export const WsQuery = Type.Object(
         description: 'with pipeline_id: the last seq the client has; events after it are replayed first. Not accepted without pipeline_id.',
       }),
     ),
+    partials: Type.Optional(
+      Type.Boolean({
+        default: true,
+        description: 'with pipeline_id: also send `llm_partial` messages, the LLM answers as they stream in (live only, no seq, never stored)',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
