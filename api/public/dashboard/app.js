@@ -18,6 +18,7 @@ const state = {
   events: null, // WebSocket of the selected pipeline
   allEvents: null, // WebSocket of every pipeline (refreshes the list)
   finished: false,
+  live: new Map(), // agent id → its answer forming (llm_partial messages)
 };
 
 /** Builds an element; children are nodes or text (always as text, never HTML). */
@@ -199,6 +200,8 @@ function select(id, force = false) {
   $('transcript').textContent = 'no calls yet';
   $('transcript').className = 'transcript muted';
   $('transcript-state').textContent = '';
+  $('live').replaceChildren();
+  state.live = new Map();
   $('action-msg').textContent = '';
   for (const row of $('pipelines').tBodies[0].rows) row.classList.toggle('selected', row.dataset.pipeline === id);
   connectEvents(id);
@@ -213,6 +216,8 @@ function connectEvents(id, delay = 1000) {
   ws.onopen = () => ($('ws-state').textContent = 'live');
   ws.onmessage = (m) => {
     const e = JSON.parse(m.data);
+    // Live LLM output has no seq: it is shown, never counted as an event.
+    if (e.type === 'llm_partial') return e.pipeline_id === state.selected && showPartial(e);
     if (e.pipeline_id !== state.selected || e.seq <= state.lastSeq) return;
     state.lastSeq = e.seq;
     appendEvent(e);
@@ -270,6 +275,31 @@ async function refreshPipeline() {
   refreshTranscriptSoon();
 }
 const refreshPipelineSoon = debounce(refreshPipeline, 250);
+
+// --- live output: each agent's answer forming, from the /ws `llm_partial` messages ---
+
+/** What is shown of one answer as it forms; the transcript has it whole once the call is recorded. */
+const LIVE_SHOW_CHARS = 8000;
+
+function showPartial(m) {
+  let entry = state.live.get(m.agent_id);
+  if (!entry || entry.call !== m.call || entry.exchange !== m.exchange) {
+    const head = el('div', { class: 'muted' });
+    const text = el('pre', {});
+    const node = entry?.node ?? el('div', { class: 'live-agent', 'data-agent': m.agent_id });
+    node.replaceChildren(head, text);
+    if (!entry) $('live').append(node);
+    // Joined mid-call: what came before is not shown (the transcript has it once the call ends).
+    entry = { call: m.call, exchange: m.exchange, node, head, text, body: m.offset > 0 ? '… ' : '' };
+    state.live.set(m.agent_id, entry);
+  }
+  entry.body += m.text;
+  if (entry.body.length > LIVE_SHOW_CHARS) entry.body = `… ${entry.body.slice(-LIVE_SHOW_CHARS)}`;
+  entry.text.textContent = entry.body;
+  const what = `${m.role.toUpperCase()} · ${m.task}${m.round ? ` · round ${m.round}` : ''}${m.exchange > 1 ? ' · repair request' : ''}`;
+  entry.head.textContent = m.done ? `${what} · done (${m.outcome})` : `${what} · forming…`;
+  if (m.done) refreshTranscriptSoon();
+}
 
 // --- LLM transcripts (GET /api/pipeline/:id/transcript): a section per agent, a line per call ---
 
