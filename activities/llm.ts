@@ -1,7 +1,11 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { Redis } from 'ioredis';
+import type { Exchange } from '../agents/exchange';
 import { ProviderError, type AgentAnswer, type AgentRequest, type LlmProvider, type Usage } from '../agents/provider';
 import { failureType, type BreakerSnapshot, type LlmFailureDetails } from '../common/failures';
 import type { LlmMode, LlmSettings } from '../common/types';
+import { PartialPublisher } from '../lib/partials';
+import { stashTranscript } from '../lib/transcripts';
 
 // The LLM call as an activity: one attempt per activity attempt. Provider errors become failures with
 // a named type (LlmRateLimited, LlmAuth, ...) whose retryability Temporal's retry policy obeys, and a
@@ -19,6 +23,28 @@ export interface AgentCallResult {
   simulatedLatencyMs: number;
   /** The shared breaker after this call, when the provider has one. */
   breaker?: BreakerSnapshot;
+  /** The key of this call's transcript in the ledger (the history holds only this reference). */
+  transcript?: string;
+}
+
+export interface LlmActivityDeps {
+  /** Where the call's transcript waits for the ledger writer (lib/transcripts.ts), and where its answer streams live (lib/partials.ts). */
+  redis?: Redis;
+  /** The pipelines' task queue (not `<queue>-llm`), whose ledger writer collects the transcripts. */
+  taskQueue?: string;
+}
+
+function sumUsage(exchanges: readonly Exchange[]): Usage | null {
+  const used = exchanges.flatMap((e) => (e.usage ? [e.usage] : []));
+  if (!used.length) return null;
+  const usage: Usage = { promptTokens: 0, completionTokens: 0, totalTokens: 0 };
+  for (const u of used) {
+    usage.promptTokens += u.promptTokens;
+    usage.completionTokens += u.completionTokens;
+    usage.totalTokens += u.totalTokens;
+    if (u.costUsd !== undefined) usage.costUsd = (usage.costUsd ?? 0) + u.costUsd;
+  }
+  return usage;
 }
 
 /** The breaker's state for the status query; a Redis hiccup here must not fail the call. */
@@ -28,7 +54,7 @@ const breakerOf = (provider: LlmProvider): Promise<BreakerSnapshot | undefined> 
 /** How often a call in flight reports that it is alive; the workflow's heartbeat timeout is a few times this. */
 const HEARTBEAT_EVERY_MS = 2_000;
 
-export function createLlmActivities(providers: Partial<Record<LlmMode, LlmProvider>>) {
+export function createLlmActivities(providers: Partial<Record<LlmMode, LlmProvider>>, deps: LlmActivityDeps = {}) {
   return {
     async callAgent(call: AgentCall): Promise<AgentCallResult> {
       const ctx = Context.current();
@@ -42,16 +68,73 @@ export function createLlmActivities(providers: Partial<Record<LlmMode, LlmProvid
       // Heartbeats while the call is in flight: a worker killed mid-call is noticed within the
       // heartbeat timeout instead of the start-to-close timeout, and cancellation reaches the call.
       const alive = setInterval(() => ctx.heartbeat(), HEARTBEAT_EVERY_MS);
+      // The call's HTTP exchanges (a provider reports them; the simulator has none), for its transcript.
+      const exchanges: Exchange[] = [];
+      const startedAt = new Date().toISOString();
+      const { info } = ctx;
+      const req = call.request;
+      // Always a workflow's activity here; the SDK types it optional for standalone activities.
+      const wf = info.workflowExecution ?? { workflowId: 'standalone', runId: info.activityId };
+      // Unique per attempt: a retried activity is another call to the provider, with its own transcript.
+      const key = `${wf.runId}:${info.activityId}:${info.attempt}`;
+      const transcribe = async (outcome: string, error: string | null): Promise<string | undefined> => {
+        if (!deps.redis || !deps.taskQueue || exchanges.length === 0) return undefined;
+        await stashTranscript(deps.redis, deps.taskQueue, {
+          key,
+          pipelineId: req.pipelineId,
+          agentId: wf.workflowId,
+          agentRunId: wf.runId,
+          role: req.role,
+          task: req.task,
+          round: req.round,
+          try: req.callAttempt ?? 1,
+          attempt: info.attempt,
+          repair: req.repair ?? null,
+          model: exchanges.at(-1)?.model ?? String(exchanges.at(-1)?.request.model ?? call.llm.model),
+          usage: sumUsage(exchanges),
+          outcome,
+          error,
+          exchanges,
+          startedAt,
+          endedAt: new Date().toISOString(),
+        });
+        return key;
+      };
+      // The answer as it streams in, for watchers (not recorded: the transcript keeps the whole answer).
+      const live = deps.redis
+        ? new PartialPublisher(deps.redis, {
+            pipeline_id: req.pipelineId,
+            agent_id: wf.workflowId,
+            role: req.role,
+            task: req.task,
+            round: req.round,
+            call: key,
+          })
+        : undefined;
+      let outcome = 'error';
       try {
-        const result = await provider.complete(call.request, call.llm, {
-          attempt: call.request.callAttempt ?? ctx.info.attempt,
+        const result = await provider.complete(req, call.llm, {
+          attempt: req.callAttempt ?? info.attempt,
           signal: ctx.cancellationSignal,
           heartbeat: () => ctx.heartbeat(),
+          onExchange: (e) => {
+            exchanges.push(e);
+            live?.nextExchange();
+          },
+          ...(live ? { onPartial: (text: string) => live.push(text) } : {}),
         });
+        outcome = 'ok';
+        // Before answering: a transcript Redis did not take fails the attempt, and Temporal retries it.
+        const transcript = await transcribe('ok', null);
         // A success closes the shared breaker (lib/breaker.ts): no need to read it back.
         const breaker: BreakerSnapshot | undefined = provider.breakerState ? { state: 'closed', failures: 0, openedUntil: null } : undefined;
-        return { ...result, ...(breaker ? { breaker } : {}) };
+        return { ...result, ...(breaker ? { breaker } : {}), ...(transcript ? { transcript } : {}) };
       } catch (err) {
+        if (err instanceof ProviderError) outcome = err.kind;
+        // A failed call is transcribed too; a Redis failure here must not hide the provider's error.
+        const transcript = await transcribe(err instanceof ProviderError ? err.kind : 'error', err instanceof Error ? err.message : String(err)).catch(
+          (e: unknown) => void ctx.log.warn('transcript not stashed', { key, error: String(e) }),
+        );
         if (err instanceof ProviderError) {
           const breaker = await breakerOf(provider);
           const details: LlmFailureDetails = {
@@ -60,6 +143,7 @@ export function createLlmActivities(providers: Partial<Record<LlmMode, LlmProvid
             retryable: err.retryable,
             retryAfterMs: err.retryAfterMs ?? null,
             ...(breaker ? { breaker } : {}),
+            ...(transcript ? { transcript } : {}),
           };
           throw ApplicationFailure.create({
             message: err.message,
@@ -72,6 +156,7 @@ export function createLlmActivities(providers: Partial<Record<LlmMode, LlmProvid
         throw err;
       } finally {
         clearInterval(alive);
+        live?.end(outcome);
       }
     },
   };

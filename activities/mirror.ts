@@ -2,12 +2,18 @@ import type { Redis } from 'ioredis';
 import { applyBoardWrites, claimBoard, type BoardWrite } from '../lib/blackboard';
 import { publishEvents } from '../lib/events';
 import type { Ledger, LedgerBatch } from '../lib/ledger';
+import { drainAllTranscripts, drainTranscripts } from '../lib/transcripts';
 
 // The pipeline's outbox, written by the one worker that owns the ledger (the ledger task queue): what
 // the workflow recorded since its last batch — ledger rows (pipeline, checkpoints, handoffs, result,
 // audit events, LLM calls' usage) in one SQLite transaction, then the blackboard and the events in Redis. Ledger first,
 // so an event a watcher sees is already in the ledger. Every write is keyed, so a retried batch
 // changes nothing, and one activity per batch keeps the pipeline's history short.
+//
+// It also moves the pipeline's LLM transcripts from Redis into the ledger (lib/transcripts.ts): the
+// calls ran on other workers, and transcripts never pass through the workflow. Housekeeping rides on
+// the batches: the transcripts past their retention are pruned when the worker starts and, like the
+// sweep of transcripts no pipeline's batch will collect, at the first batch and then daily.
 
 export interface MirrorBatch extends LedgerBatch {
   board: BoardWrite[];
@@ -20,17 +26,41 @@ export interface MirrorOutcome {
   published: number;
 }
 
-export function createMirrorActivities(ledger: Ledger, redis: Redis) {
+export interface MirrorOptions {
+  /** The pipelines' task queue (not `<queue>-ledger`): the sweep collects the transcripts of its calls only. */
+  taskQueue?: string;
+  /** Transcripts of calls that ended longer ago than this are pruned (TRANSCRIPT_RETENTION_DAYS). */
+  transcriptRetentionDays?: number;
+}
+
+const DAY_MS = 86_400_000;
+
+export function createMirrorActivities(ledger: Ledger, redis: Redis, opts: MirrorOptions = {}) {
+  const prune = () => {
+    if (opts.transcriptRetentionDays) ledger.pruneTranscripts(new Date(Date.now() - opts.transcriptRetentionDays * DAY_MS).toISOString());
+  };
+  prune();
+  let lastSweep = 0;
+  const housekeeping = async () => {
+    if (Date.now() - lastSweep < DAY_MS) return;
+    lastSweep = Date.now();
+    prune();
+    if (opts.taskQueue) await drainAllTranscripts(redis, ledger, opts.taskQueue);
+  };
+
   return {
     async mirror(batch: MirrorBatch): Promise<MirrorOutcome> {
-      const rows = ledger.recordBatch(batch);
+      const rows = ledger.recordBatch(batch) + (await drainTranscripts(redis, ledger, opts.taskQueue ?? '', batch.pipelineId));
       await claimBoard(redis, batch.pipelineId, batch.runKey);
       if (batch.board.length) {
         const tx = redis.multi();
         applyBoardWrites(tx, batch.pipelineId, batch.board);
         await tx.exec();
       }
-      return { rows, published: await publishEvents(redis, batch.pipelineId, batch.events) };
+      const published = await publishEvents(redis, batch.pipelineId, batch.events);
+      // Not this pipeline's work: a failure is retried at the next batch, not by failing this one.
+      await housekeeping().catch(() => (lastSweep = 0));
+      return { rows, published };
     },
   };
 }

@@ -1,6 +1,7 @@
 import OpenAI from 'openai';
 import type { LlmSettings, Role } from '../common/types';
 import { answerJsonSchema, MAX_TOKENS } from './answerSchema';
+import { scrubDeep, type Exchange } from './exchange';
 import { inBodyError, toProviderError } from './openaiErrors';
 import { parseAnswer } from './parse';
 import { buildMessages, repairMessage, type ChatMessage } from './prompts';
@@ -38,6 +39,8 @@ export interface OpenAiProviderOptions {
   /** Ask for the cost in usage (`usage: {include: true}`); default only for openrouter.ai, others may reject it. */
   usageAccounting?: boolean;
   temperature?: number;
+  /** Stream answers (default true): watchers see them forming; false for a server that cannot stream. */
+  stream?: boolean;
 }
 
 export const DEFAULT_TIMEOUT_MS = 45_000;
@@ -63,6 +66,8 @@ interface RawAnswer {
   cutOff: boolean;
   usage: Usage;
   model: string;
+  /** For the transcript: reported once the answer is judged (see accept). */
+  exchange: Exchange;
 }
 
 export class OpenAiProvider implements LlmProvider {
@@ -80,7 +85,7 @@ export class OpenAiProvider implements LlmProvider {
     const first = await this.request(key, model, req.task, messages, ctx);
     let problem: string;
     try {
-      return this.completion(parseAnswer(req.task, first.text), [first]);
+      return this.completion(this.accept(req.task, first, key, ctx), [first]);
     } catch (err) {
       if (!(err instanceof ProviderError) || err.kind !== 'invalid_output') throw err;
       problem = first.cutOff ? `it was cut off at the token limit (${err.message})` : err.message;
@@ -88,10 +93,22 @@ export class OpenAiProvider implements LlmProvider {
 
     const second = await this.request(key, model, req.task, [...messages, { role: 'assistant', content: first.text }, repairMessage(req.task, problem)], ctx);
     try {
-      return this.completion(parseAnswer(req.task, second.text), [first, second]);
+      return this.completion(this.accept(req.task, second, key, ctx), [first, second]);
     } catch (err) {
       if (!(err instanceof ProviderError) || err.kind !== 'invalid_output') throw err;
       throw new ProviderError(`${err.message} (still invalid after one repair request)`, 'invalid_output');
+    }
+  }
+
+  /** The answer parsed; the exchange goes to the transcript either way, with why it was rejected. */
+  private accept(task: AgentTask, raw: RawAnswer, key: string, ctx: CallContext): AgentAnswer {
+    try {
+      return parseAnswer(task, raw.text);
+    } catch (err) {
+      raw.exchange.rejected = (err as Error).message;
+      throw err;
+    } finally {
+      report(ctx, raw.exchange, key);
     }
   }
 
@@ -153,23 +170,87 @@ export class OpenAiProvider implements LlmProvider {
     return body;
   }
 
+  /**
+   * The answer streamed (`stream: true`), its text passed to ctx.onPartial as it arrives, gathered into
+   * the completion a plain request returns, so what follows (checks, usage, validation) is the same.
+   */
+  private async streamed(
+    key: string,
+    body: OpenAI.Chat.Completions.ChatCompletionCreateParamsNonStreaming,
+    options: { signal?: AbortSignal; timeout: number },
+    ctx: CallContext,
+  ): Promise<OpenAI.Chat.Completions.ChatCompletion> {
+    let content = '';
+    let refusal = '';
+    let finish: OpenAI.Chat.Completions.ChatCompletion.Choice['finish_reason'] | null = null;
+    let usage: OpenAI.CompletionUsage | undefined;
+    let model = '';
+    let id = '';
+    try {
+      const stream = await this.client(key).chat.completions.create({ ...body, ...STREAM_PARAMS }, options);
+      for await (const chunk of stream) {
+        ctx.heartbeat?.();
+        id ||= chunk.id;
+        model ||= chunk.model;
+        // The last chunk carries the usage (and OpenRouter's cost) and no choices.
+        if (chunk.usage) usage = chunk.usage;
+        const choice = chunk.choices?.[0];
+        const delta = choice?.delta?.content;
+        if (delta) {
+          content += delta;
+          ctx.onPartial?.(delta);
+        }
+        if (choice?.delta?.refusal) refusal += choice.delta.refusal;
+        if (choice?.finish_reason) finish = choice.finish_reason;
+      }
+    } catch (err) {
+      // An error event in the stream (OpenRouter's in-body error, once streaming): classified by its code.
+      const event = err instanceof OpenAI.APIError && err.status === undefined ? inBodyError({ error: err.error }, [key]) : undefined;
+      throw event ?? err;
+    }
+    return {
+      id,
+      object: 'chat.completion',
+      created: Math.floor(Date.now() / 1000),
+      model,
+      choices: [{ index: 0, message: { role: 'assistant', content, refusal: refusal || null }, finish_reason: finish ?? 'stop', logprobs: null }],
+      ...(usage ? { usage } : {}),
+    };
+  }
+
   private async request(key: string, model: string, task: AgentTask, messages: ChatMessage[], ctx: CallContext): Promise<RawAnswer> {
     ctx.heartbeat?.();
+    const body = this.body(model, task, messages);
+    const streaming = this.opts.stream ?? true;
+    const started = Date.now();
+    const exchange = (answer: string | null, more: Partial<Exchange> = {}): Exchange => ({
+      request: (streaming ? { ...body, ...STREAM_PARAMS } : body) as unknown as Record<string, unknown>,
+      answer,
+      startedAt: new Date(started).toISOString(),
+      ms: Date.now() - started,
+      ...more,
+    });
+    // A failed request is transcribed too, with what came back when something did.
+    const failed = (err: unknown, answer: string | null = null): unknown => {
+      report(ctx, exchange(answer, { error: err instanceof Error ? err.message : String(err) }), key);
+      return err;
+    };
     let response: OpenAI.Chat.Completions.ChatCompletion;
     try {
-      response = await this.client(key).chat.completions.create(this.body(model, task, messages), {
-        signal: ctx.signal,
-        timeout: this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-      });
+      const options = { signal: ctx.signal, timeout: this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS };
+      response = streaming ? await this.streamed(key, body, options, ctx) : await this.client(key).chat.completions.create(body, options);
     } catch (err) {
       // Cancelled by the caller (in an activity: Temporal's cancellation): let that reason through as it is.
-      if (ctx.signal?.aborted) throw abortReason(ctx.signal);
-      throw toProviderError(err, [key]);
+      if (ctx.signal?.aborted) throw failed(abortReason(ctx.signal));
+      throw failed(toProviderError(err, [key]));
     }
     const failure = inBodyError(response, [key]);
-    if (failure) throw failure;
+    if (failure) throw failed(failure, JSON.stringify(response));
     if (!Array.isArray(response?.choices))
-      throw new ProviderError('LLM provider answered without choices (is OPENROUTER_BASE_URL an OpenAI-compatible /v1 endpoint?)', 'server');
+      throw failed(
+        new ProviderError('LLM provider answered without choices (is OPENROUTER_BASE_URL an OpenAI-compatible /v1 endpoint?)', 'server'),
+        JSON.stringify(response),
+      );
     const choice = response.choices[0];
     const text = choice?.message?.content ?? '';
     const refusal = choice?.message?.refusal;
@@ -180,17 +261,30 @@ export class OpenAiProvider implements LlmProvider {
         ? { promptTokens: reported.prompt_tokens ?? 0, completionTokens: reported.completion_tokens ?? 0, totalTokens: reported.total_tokens ?? 0 }
         : estimated(messages, text);
     if (typeof reported?.cost === 'number') usage.costUsd = reported.cost;
+    const answered = response.model || model;
     return {
       // A refusal has no content; as text it gets the same one repair as any unusable answer.
       text: text || (refusal ? `(refused: ${refusal})` : ''),
       cutOff: choice?.finish_reason === 'length',
       usage,
-      model: response.model || model,
+      model: answered,
+      exchange: exchange(choice?.message?.content ?? (refusal ? `(refused: ${refusal})` : null), {
+        model: answered,
+        usage,
+        finishReason: choice?.finish_reason ?? null,
+      }),
     };
   }
 }
 
+const STREAM_PARAMS = { stream: true, stream_options: { include_usage: true } } as const;
+
 const abortReason = (signal: AbortSignal): unknown => signal.reason ?? new Error('LLM request aborted');
+
+/** Hands an exchange to the transcript with the key and anything key-shaped scrubbed out. */
+function report(ctx: CallContext, exchange: Exchange, key: string): void {
+  ctx.onExchange?.(scrubDeep(exchange, [key]));
+}
 
 /** Providers that report no (or zero) usage still count against the token budget, roughly. */
 function estimated(messages: ChatMessage[], text: string): Usage {

@@ -1,6 +1,7 @@
 import type { BreakerSnapshot, LlmErrorKind } from '../common/failures';
 import type { Design } from '../common/limits';
 import type { AgentMessage, GammaReason, LlmMode, LlmSettings, MessageRecipient, Proposal, Role } from '../common/types';
+import type { Exchange } from './exchange';
 
 // The one small interface every LLM backend implements. Agent logic knows nothing of Temporal: the
 // activity in activities/llm.ts turns a ProviderError into the right retry decision.
@@ -67,6 +68,10 @@ export interface CallContext {
   attempt: number;
   signal?: AbortSignal;
   heartbeat?: () => void;
+  /** Told of every HTTP exchange with the provider, failed ones included, for the call's transcript. */
+  onExchange?: (exchange: Exchange) => void;
+  /** Told of the answer's text as it streams in, piece by piece (each request's answer from its start). */
+  onPartial?: (text: string) => void;
 }
 
 export interface LlmProvider {

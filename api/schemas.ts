@@ -282,6 +282,58 @@ export const CheckpointsReply = Type.Object({
     }),
   ),
 });
+export const TranscriptQuery = Type.Object(
+  {
+    offset: Type.Optional(Type.Integer({ minimum: 0, default: 0, description: "calls to skip: the previous page's next_offset" })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20, description: 'at most this many calls (fewer when their text passes 4 MiB)' })),
+  },
+  { additionalProperties: false },
+);
+const TranscriptUsage = Type.Object({
+  prompt_tokens: Type.Integer(),
+  completion_tokens: Type.Integer(),
+  total_tokens: Type.Integer(),
+  cost_usd: nullable(Type.Number()),
+});
+const ChatMessage = Type.Object({ role: Type.String(), content: Type.String() }, open);
+const TranscriptExchange = Type.Object({
+  messages: Type.Array(ChatMessage, { description: 'the messages as sent' }),
+  params: Type.Object({}, { ...open, description: 'the rest of the request body as sent (model, response_format, temperature…)' }),
+  answer: nullable(Type.String({ description: 'the raw answer text as received' })),
+  model: nullable(Type.String()),
+  usage: nullable(TranscriptUsage),
+  finish_reason: nullable(Type.String()),
+  error: nullable(Type.String({ description: 'why the request failed' })),
+  rejected: nullable(Type.String({ description: 'why the answer was not accepted (then repaired, or the call failed)' })),
+  started_at: Type.String(),
+  ms: Type.Integer(),
+});
+export const TranscriptReply = Type.Object({
+  pipeline_id: Type.String(),
+  total: Type.Integer({ description: 'calls transcribed so far' }),
+  offset: Type.Integer(),
+  next_offset: nullable(Type.Integer({ description: 'where the next page starts; null after the last call' })),
+  calls: Type.Array(
+    Type.Object({
+      key: Type.String(),
+      agent_id: Type.String({ description: "the agent's workflow id" }),
+      role: Type.String(),
+      task: Type.String(),
+      round: Type.Integer(),
+      try: Type.Integer({ description: "the agent's try of this task (1 first)" }),
+      attempt: Type.Integer({ description: "Temporal's attempt of the call's activity" }),
+      repair: nullable(Type.String({ description: 'the protocol problem this try repairs' })),
+      model: Type.String(),
+      usage: nullable(TranscriptUsage),
+      outcome: Type.String({ description: '"ok" or the error class' }),
+      error: nullable(Type.String()),
+      started_at: Type.String(),
+      ended_at: Type.String(),
+      exchanges: Type.Array(TranscriptExchange, { description: "the HTTP requests of the call, with the provider's one repair request when there was one" }),
+    }),
+    { description: 'in the order they started' },
+  ),
+});
 
 // --- health ---
 export const HealthReply = Type.Object({
@@ -297,6 +349,12 @@ export const WsQuery = Type.Object(
       Type.Integer({
         minimum: 0,
         description: 'with pipeline_id: the last seq the client has; events after it are replayed first. Not accepted without pipeline_id.',
+      }),
+    ),
+    partials: Type.Optional(
+      Type.Boolean({
+        default: true,
+        description: 'with pipeline_id: also send `llm_partial` messages, the LLM answers as they stream in (live only, no seq, never stored)',
       }),
     ),
   },

@@ -58,6 +58,8 @@ export interface LlmFailureDetails {
   retryAfterMs: number | null;
   /** The shared breaker right after this failure (openrouter mode), e.g. open when this one tripped it. */
   breaker?: BreakerSnapshot;
+  /** The key of the failed call's transcript in the ledger, when it reached the provider. */
+  transcript?: string;
 }
 
 /** lib/breaker.ts's state, as activities report it (epoch ms from Redis's clock). */

@@ -21,12 +21,14 @@ export type FaultSpec =
   /** HTTP 200 with OpenRouter's in-body error instead of choices. */
   | { kind: 'body_error'; code: number; message?: string }
   /** Close the connection without answering (a network error for the client). */
-  | { kind: 'disconnect' };
+  | { kind: 'disconnect' }
+  /** A streamed answer (`stream: true`) sent in `chunks` pieces, `chunkMs` apart; a plain request gets it after the same time. */
+  | { kind: 'slow_stream'; chunkMs: number; chunks?: number; content?: string };
 
 /** A fault applies to the next chat request (whose body contains `match`, when given), `times` times (default 1). */
 export type Fault = FaultSpec & { match?: string; times?: number };
 
-const FAULT_KINDS = new Set(['status', 'delay', 'malformed', 'schema_invalid', 'content', 'body_error', 'disconnect']);
+const FAULT_KINDS = new Set(['status', 'delay', 'malformed', 'schema_invalid', 'content', 'body_error', 'disconnect', 'slow_stream']);
 
 export interface RecordedRequest {
   seq: number;
@@ -39,8 +41,12 @@ export interface RecordedRequest {
   /** The fault applied to it, if any. */
   fault?: FaultSpec['kind'];
   status?: number;
-  /** The answer body sent (chat completions, errors included). */
+  /** The answer body sent (chat completions, errors included); for a streamed answer, the completion its chunks add up to. */
   response?: unknown;
+  /** The answer was streamed (server-sent events). */
+  streamed?: boolean;
+  /** When the answer was complete (epoch ms). */
+  finishedAt?: number;
   /** The connection ended before an answer was sent: the client went away (or a disconnect fault). */
   aborted: boolean;
 }
@@ -131,9 +137,9 @@ export async function startFakeLlm(opts: FakeLlmOptions = {}): Promise<FakeLlm> 
       rec.response = errorBody(`Incorrect API key provided: ${key ?? '(none)'}`, 401);
       return send(res, 401, rec.response);
     }
-    let body: ChatBody;
+    let body: ChatBody & { stream?: boolean; stream_options?: { include_usage?: boolean } };
     try {
-      body = JSON.parse(text) as ChatBody;
+      body = JSON.parse(text) as typeof body;
     } catch {
       rec.status = 400;
       return send(res, 400, errorBody('request body is not JSON', 400));
@@ -169,7 +175,17 @@ export async function startFakeLlm(opts: FakeLlmOptions = {}): Promise<FakeLlm> 
       case 'body_error':
         rec.status = 200;
         rec.response = { error: { code: fault.code, message: fault.message ?? `fake upstream failure ${fault.code}` } };
+        // Streamed, OpenRouter sends it as an event of the stream.
+        if (body.stream) {
+          rec.streamed = true;
+          res.writeHead(200, { 'content-type': 'text/event-stream' });
+          res.end(`data: ${JSON.stringify(rec.response)}\n\n`);
+          return;
+        }
         return send(res, 200, rec.response);
+      case 'slow_stream':
+        content = fault.content;
+        break;
     }
     content ??= answerFor(body);
     const promptTokens = tokens(promptText(body));
@@ -186,7 +202,31 @@ export async function startFakeLlm(opts: FakeLlmOptions = {}): Promise<FakeLlm> 
       choices: [{ index: 0, message: { role: 'assistant', content, refusal: null }, finish_reason: 'stop', logprobs: null }],
       usage,
     };
-    send(res, 200, rec.response);
+    const slow = fault?.kind === 'slow_stream' ? fault : undefined;
+    if (!body.stream) {
+      if (slow && !(await wait(slow.chunkMs * (slow.chunks ?? 10), res))) return;
+      send(res, 200, rec.response);
+      rec.finishedAt = Date.now();
+      return;
+    }
+    // Server-sent events as OpenAI streams them: the role, the content in pieces, the finish reason,
+    // then (with stream_options.include_usage) a chunk with the usage and no choices, and [DONE].
+    rec.streamed = true;
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+    const base = { id: `chatcmpl-fake-${rec.seq}`, object: 'chat.completion.chunk', created: Math.floor(Date.now() / 1000), model: body.model ?? 'fake/model' };
+    const event = (choices: unknown[], more: Record<string, unknown> = {}) => res.write(`data: ${JSON.stringify({ ...base, choices, ...more })}\n\n`);
+    event([{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }]);
+    const pieces = slow?.chunks ?? (slow ? 10 : 4);
+    const size = Math.max(1, Math.ceil(content.length / pieces));
+    for (let i = 0; i < content.length; i += size) {
+      if (slow && i > 0 && !(await wait(slow.chunkMs, res))) return;
+      event([{ index: 0, delta: { content: content.slice(i, i + size) }, finish_reason: null }]);
+    }
+    if (slow && !(await wait(slow.chunkMs, res))) return;
+    event([{ index: 0, delta: {}, finish_reason: 'stop' }]);
+    if (body.stream_options?.include_usage) event([], { usage });
+    res.end('data: [DONE]\n\n');
+    rec.finishedAt = Date.now();
   }
 
   async function admin(method: string, path: string, text: string, res: ServerResponse): Promise<boolean> {

@@ -50,6 +50,13 @@ const schema = z.object({
   BREAKER_FAILURES: int(1, 1000).default(5),
   BREAKER_COOLDOWN_SECONDS: int(1, 86_400).default(30),
   LLM_RATE_LIMIT: z.coerce.number().positive().optional(),
+  // Not in the contract: how long the ledger keeps LLM transcripts (prompts and raw answers); older ones are pruned.
+  TRANSCRIPT_RETENTION_DAYS: z.coerce
+    .number({ error: 'a whole number of days' })
+    .int('a whole number of days')
+    .min(1, 'at least 1 day')
+    .max(36_500, 'at most 36500 days')
+    .default(30),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   VAULT_ADDR: url.optional(),
   VAULT_TOKEN: z.string().min(1).optional(),

@@ -2,8 +2,9 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { CallRecord, Handoff, PipelineEvent, PipelineResult, PipelineSettings } from '../common/types';
+import type { TranscriptRecord } from './transcripts';
 
-// The SQLite ledger: pipelines, audit events, checkpoints, results, handoffs and every LLM call's usage. Written only from activities,
+// The SQLite ledger: pipelines, audit events, checkpoints, results, handoffs, every LLM call's usage and transcript. Written only from activities,
 // which Temporal runs at least once, so every write is keyed and idempotent: a row is identified by
 // the pipeline, its run (first execution run id, stable across continue-as-new) and a key the
 // workflow chose deterministically, and a repeated write is ignored.
@@ -81,7 +82,33 @@ CREATE TABLE IF NOT EXISTS llm_calls (
   ts                TEXT NOT NULL,
   PRIMARY KEY (pipeline_id, run_key, call_key)
 );
+CREATE TABLE IF NOT EXISTS llm_transcripts (
+  id                INTEGER PRIMARY KEY AUTOINCREMENT,
+  pipeline_id       TEXT NOT NULL,
+  call_key          TEXT NOT NULL,
+  agent_id          TEXT NOT NULL,
+  agent_run_id      TEXT NOT NULL,
+  role              TEXT NOT NULL,
+  task              TEXT NOT NULL,
+  round             INTEGER NOT NULL,
+  try               INTEGER NOT NULL,
+  attempt           INTEGER NOT NULL,
+  repair            TEXT,
+  model             TEXT NOT NULL,
+  prompt_tokens     INTEGER,
+  completion_tokens INTEGER,
+  total_tokens      INTEGER,
+  cost_usd          REAL,
+  outcome           TEXT NOT NULL,
+  error             TEXT,
+  exchanges         TEXT NOT NULL,
+  started_at        TEXT NOT NULL,
+  ended_at          TEXT NOT NULL,
+  UNIQUE (pipeline_id, call_key)
+);
 CREATE INDEX IF NOT EXISTS audit_by_pipeline ON audit_events (pipeline_id, seq);
+CREATE INDEX IF NOT EXISTS transcripts_by_pipeline ON llm_transcripts (pipeline_id, started_at);
+CREATE INDEX IF NOT EXISTS transcripts_by_age ON llm_transcripts (ended_at);
 `;
 
 export interface RunRef {
@@ -125,6 +152,14 @@ export interface LedgerBatch extends RunRef {
   result?: { result: PipelineResult; ts: string };
   events: PipelineEvent[];
   calls: CallRecord[];
+}
+
+/** One page of a pipeline's transcript: its calls in the order they started. */
+export interface TranscriptPage {
+  total: number;
+  calls: TranscriptRecord[];
+  /** Where the next page starts; null after the last call. */
+  nextOffset: number | null;
 }
 
 /** The ledger cannot be read: not created yet (no ledger worker has run), or closed. */
@@ -212,6 +247,28 @@ export class LedgerReader {
     }));
   }
 
+  /**
+   * A pipeline's transcript from `offset`: at most `limit` calls, and past the first call no more than
+   * `maxBytes` of stored text, since one answer may be megabytes.
+   */
+  transcript(pipelineId: string, offset: number, limit: number, maxBytes: number): TranscriptPage {
+    return this.read((db) => {
+      const { total } = db.prepare('SELECT count(*) AS total FROM llm_transcripts WHERE pipeline_id = ?').get(pipelineId) as { total: number };
+      const rows = db
+        .prepare(`SELECT * FROM llm_transcripts WHERE pipeline_id = ? ORDER BY started_at, id LIMIT ? OFFSET ?`)
+        .iterate(pipelineId, limit, offset) as IterableIterator<Record<string, string | number | null>>;
+      const calls: TranscriptRecord[] = [];
+      let bytes = 0;
+      for (const r of rows) {
+        bytes += String(r.exchanges).length;
+        if (calls.length > 0 && bytes > maxBytes) break;
+        calls.push(transcriptFromRow(r));
+      }
+      const next = offset + calls.length;
+      return { total, calls, nextOffset: next < total ? next : null };
+    });
+  }
+
   results(pipelineId: string): { run_key: string; status: string; data: PipelineResult; ts: string }[] {
     const rows = this.read((db) => db.prepare(`SELECT run_key, status, data, ts FROM results WHERE pipeline_id = ? ORDER BY ts`).all(pipelineId)) as {
       run_key: string;
@@ -243,6 +300,38 @@ export class LedgerReader {
     this.conn?.close();
     this.conn = undefined;
   }
+}
+
+function transcriptFromRow(r: Record<string, string | number | null>): TranscriptRecord {
+  const num = (v: string | number | null | undefined) => (v === null || v === undefined ? null : Number(v));
+  const promptTokens = num(r.prompt_tokens);
+  return {
+    key: String(r.call_key),
+    pipelineId: String(r.pipeline_id),
+    agentId: String(r.agent_id),
+    agentRunId: String(r.agent_run_id),
+    role: r.role as TranscriptRecord['role'],
+    task: String(r.task),
+    round: Number(r.round),
+    try: Number(r.try),
+    attempt: Number(r.attempt),
+    repair: r.repair === null ? null : String(r.repair),
+    model: String(r.model),
+    usage:
+      promptTokens === null
+        ? null
+        : {
+            promptTokens,
+            completionTokens: Number(r.completion_tokens),
+            totalTokens: Number(r.total_tokens),
+            ...(r.cost_usd === null ? {} : { costUsd: Number(r.cost_usd) }),
+          },
+    outcome: String(r.outcome),
+    error: r.error === null ? null : String(r.error),
+    exchanges: JSON.parse(String(r.exchanges)) as TranscriptRecord['exchanges'],
+    startedAt: String(r.started_at),
+    endedAt: String(r.ended_at),
+  };
 }
 
 function openWriter(path: string): Database.Database {
@@ -326,6 +415,49 @@ export class Ledger extends LedgerReader {
         0,
       ),
     )(calls);
+  }
+
+  /** Calls' transcripts (lib/transcripts.ts); one already recorded (by pipeline and call key) is skipped. */
+  recordTranscripts(list: TranscriptRecord[]): number {
+    const insert = this.db.prepare(
+      `INSERT INTO llm_transcripts (pipeline_id, call_key, agent_id, agent_run_id, role, task, round, try, attempt, repair, model,
+         prompt_tokens, completion_tokens, total_tokens, cost_usd, outcome, error, exchanges, started_at, ended_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+    );
+    return this.db.transaction((rows: TranscriptRecord[]) =>
+      rows.reduce(
+        (n, t) =>
+          n +
+          insert.run(
+            t.pipelineId,
+            t.key,
+            t.agentId,
+            t.agentRunId,
+            t.role,
+            t.task,
+            t.round,
+            t.try,
+            t.attempt,
+            t.repair,
+            t.model,
+            t.usage?.promptTokens ?? null,
+            t.usage?.completionTokens ?? null,
+            t.usage?.totalTokens ?? null,
+            t.usage?.costUsd ?? null,
+            t.outcome,
+            t.error,
+            JSON.stringify(t.exchanges),
+            t.startedAt,
+            t.endedAt,
+          ).changes,
+        0,
+      ),
+    )(list);
+  }
+
+  /** Deletes the transcripts of calls that ended before `before` (ISO time); returns how many. */
+  pruneTranscripts(before: string): number {
+    return this.db.prepare('DELETE FROM llm_transcripts WHERE ended_at < ?').run(before).changes;
   }
 
   /** A pipeline's outbox batch in one transaction (activities/mirror.ts); returns the rows new to the ledger. */

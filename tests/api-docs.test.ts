@@ -36,6 +36,7 @@ describe('docs, metrics, dashboard', () => {
       ['post', '/api/pipeline/{id}/recover'],
       ['get', '/api/pipeline/logs'],
       ['get', '/api/pipeline/{id}/checkpoints'],
+      ['get', '/api/pipeline/{id}/transcript'],
       ['get', '/ws'],
       ['get', '/healthz'],
       ['get', '/metrics'],

@@ -35,6 +35,7 @@ const ROUTES = [
   'POST /api/pipeline/:id/recover',
   'GET /api/pipeline/logs',
   'GET /api/pipeline/:id/checkpoints',
+  'GET /api/pipeline/:id/transcript',
   'GET /ws',
   'GET /healthz',
   'GET /metrics',

@@ -96,7 +96,8 @@ export async function createWorkers(deps: WorkerDeps): Promise<Worker[]> {
         namespace,
         ...(deps.identity ? { identity: deps.identity } : {}),
         taskQueue: llmTaskQueue(taskQueue),
-        activities: createLlmActivities(providers),
+        // Transcripts go to Redis, where the ledger writer collects them (lib/transcripts.ts).
+        activities: createLlmActivities(providers, { redis: deps.redis, taskQueue }),
         // Server-side: the queue dispatches at most this many calls per second across all its workers.
         ...(config.LLM_RATE_LIMIT ? { maxTaskQueueActivitiesPerSecond: config.LLM_RATE_LIMIT } : {}),
       }),
@@ -109,7 +110,7 @@ export async function createWorkers(deps: WorkerDeps): Promise<Worker[]> {
         namespace,
         ...(deps.identity ? { identity: deps.identity } : {}),
         taskQueue: ledgerTaskQueue(taskQueue),
-        activities: createMirrorActivities(deps.ledger, deps.redis),
+        activities: createMirrorActivities(deps.ledger, deps.redis, { taskQueue, transcriptRetentionDays: config.TRANSCRIPT_RETENTION_DAYS }),
       }),
     );
   }

@@ -3,6 +3,7 @@ import { WebSocket } from 'ws';
 import { pipelineWorkflowId } from '../../common/ids';
 import { boardKeys } from '../../lib/blackboard';
 import { ALL_EVENTS_CHANNEL } from '../../lib/events';
+import { partialChannel } from '../../lib/partials';
 import { errorBody, HttpError } from '../errors';
 import { errorsFor, WsQuery } from '../schemas';
 import { followEvents } from '../../lib/eventStream';
@@ -11,6 +12,8 @@ import { followEvents } from '../../lib/eventStream';
 // order; a client that reconnects with the last seq it saw misses nothing and sees nothing twice.
 // Without pipeline_id: every pipeline's live events (Redis channel ag:events). seq is per pipeline,
 // so `since` is refused there; such a client resumes a pipeline by opening /ws for it with `since`.
+// A pipeline's stream also carries `llm_partial` messages (lib/partials.ts), the LLM answers as they
+// stream in: live only, without seq, never replayed; `partials=false` leaves them out.
 //
 // A slow client never holds up others: sends never wait, and a client whose unsent data passes
 // maxBufferedBytes (or whose queue of waiting live events passes maxPending) is closed with code
@@ -48,7 +51,7 @@ export const wsRoutes: FastifyPluginAsyncTypebox<{ limits: WsLimits }> = async (
     url: '/ws',
     schema: {
       description:
-        'WebSocket. With pipeline_id: events after `since` (default 0), then live. Without: live events of every pipeline. Messages are events `{ type, pipeline_id, seq, ts, data }`. Closed with 4008 when the client falls too far behind: reconnect with `since` = the last seq received.',
+        'WebSocket. With pipeline_id: events after `since` (default 0), then live. Without: live events of every pipeline. Messages are events `{ type, pipeline_id, seq, ts, data }`; with pipeline_id also `llm_partial` messages (no seq: live LLM output, ignore them or pass partials=false). Closed with 4008 when the client falls too far behind: reconnect with `since` = the last seq received.',
       querystring: WsQuery,
       response: errorsFor(400, 401, 404, 426, 503),
     },
@@ -72,7 +75,7 @@ export const wsRoutes: FastifyPluginAsyncTypebox<{ limits: WsLimits }> = async (
     },
     handler: async (_request, reply) => reply.code(426).header('upgrade', 'websocket').send(errorBody(426, 'GET /ws needs a WebSocket upgrade')),
     wsHandler: async (socket, request) => {
-      const { pipeline_id: pipelineId, since = 0 } = request.query as { pipeline_id?: string; since?: number };
+      const { pipeline_id: pipelineId, since = 0, partials = true } = request.query as { pipeline_id?: string; since?: number; partials?: boolean };
       const log = request.log.child({ pipelineId: pipelineId ?? '(all)' });
       const gone = new AbortController();
       app.metrics.wsClients.inc();
@@ -108,6 +111,14 @@ export const wsRoutes: FastifyPluginAsyncTypebox<{ limits: WsLimits }> = async (
           if (gone.signal.aborted) unwatch();
           else gone.signal.addEventListener('abort', unwatch, { once: true });
           return;
+        }
+        if (partials) {
+          // Best effort: a client that is behind skips pieces of live output rather than being closed for them.
+          const unwatch = await hub.watch(partialChannel(pipelineId), (message) => {
+            if (socket.readyState === WebSocket.OPEN && socket.bufferedAmount <= limits.maxBufferedBytes / 2) socket.send(message);
+          });
+          if (gone.signal.aborted) unwatch();
+          else gone.signal.addEventListener('abort', unwatch, { once: true });
         }
         await followEvents(hub, app.redis, pipelineId, {
           since,

@@ -18,6 +18,7 @@ const state = {
   events: null, // WebSocket of the selected pipeline
   allEvents: null, // WebSocket of every pipeline (refreshes the list)
   finished: false,
+  live: new Map(), // agent id → its answer forming (llm_partial messages)
 };
 
 /** Builds an element; children are nodes or text (always as text, never HTML). */
@@ -196,6 +197,11 @@ function select(id, force = false) {
   $('events').replaceChildren();
   $('report').textContent = 'no report yet';
   $('report').className = 'report muted';
+  $('transcript').textContent = 'no calls yet';
+  $('transcript').className = 'transcript muted';
+  $('transcript-state').textContent = '';
+  $('live').replaceChildren();
+  state.live = new Map();
   $('action-msg').textContent = '';
   for (const row of $('pipelines').tBodies[0].rows) row.classList.toggle('selected', row.dataset.pipeline === id);
   connectEvents(id);
@@ -210,6 +216,8 @@ function connectEvents(id, delay = 1000) {
   ws.onopen = () => ($('ws-state').textContent = 'live');
   ws.onmessage = (m) => {
     const e = JSON.parse(m.data);
+    // Live LLM output has no seq: it is shown, never counted as an event.
+    if (e.type === 'llm_partial') return e.pipeline_id === state.selected && showPartial(e);
     if (e.pipeline_id !== state.selected || e.seq <= state.lastSeq) return;
     state.lastSeq = e.seq;
     appendEvent(e);
@@ -264,8 +272,110 @@ async function refreshPipeline() {
   else $('p-status').textContent = `unavailable: ${status.reason.message}`;
   if (orch.status === 'fulfilled') renderOrchestration(orch.value);
   if (report.status === 'fulfilled') renderReport(report.value);
+  refreshTranscriptSoon();
 }
 const refreshPipelineSoon = debounce(refreshPipeline, 250);
+
+// --- live output: each agent's answer forming, from the /ws `llm_partial` messages ---
+
+/** What is shown of one answer as it forms; the transcript has it whole once the call is recorded. */
+const LIVE_SHOW_CHARS = 8000;
+
+function showPartial(m) {
+  let entry = state.live.get(m.agent_id);
+  if (!entry || entry.call !== m.call || entry.exchange !== m.exchange) {
+    const head = el('div', { class: 'muted' });
+    const text = el('pre', {});
+    const node = entry?.node ?? el('div', { class: 'live-agent', 'data-agent': m.agent_id });
+    node.replaceChildren(head, text);
+    if (!entry) $('live').append(node);
+    // Joined mid-call: what came before is not shown (the transcript has it once the call ends).
+    entry = { call: m.call, exchange: m.exchange, node, head, text, body: m.offset > 0 ? '… ' : '' };
+    state.live.set(m.agent_id, entry);
+  }
+  entry.body += m.text;
+  if (entry.body.length > LIVE_SHOW_CHARS) entry.body = `… ${entry.body.slice(-LIVE_SHOW_CHARS)}`;
+  entry.text.textContent = entry.body;
+  const what = `${m.role.toUpperCase()} · ${m.task}${m.round ? ` · round ${m.round}` : ''}${m.exchange > 1 ? ' · repair request' : ''}`;
+  entry.head.textContent = m.done ? `${what} · done (${m.outcome})` : `${what} · forming…`;
+  if (m.done) refreshTranscriptSoon();
+}
+
+// --- LLM transcripts (GET /api/pipeline/:id/transcript): a section per agent, a line per call ---
+
+/** Pages read at most per refresh; each page is bounded by the server (count and bytes). */
+const TRANSCRIPT_MAX_PAGES = 10;
+/** A message or answer longer than this is cut in the page (the API has it in full). */
+const TRANSCRIPT_SHOW_CHARS = 20000;
+
+async function refreshTranscript() {
+  const id = state.selected;
+  if (!id) return;
+  const calls = [];
+  let total = 0;
+  try {
+    for (let offset = 0, pages = 0; offset !== null && pages < TRANSCRIPT_MAX_PAGES; pages++) {
+      const page = await api('GET', `/api/pipeline/${encodeURIComponent(id)}/transcript?offset=${offset}&limit=100`);
+      calls.push(...page.calls);
+      total = page.total;
+      offset = page.next_offset;
+    }
+  } catch (err) {
+    if (state.selected === id) $('transcript-state').textContent = `unavailable: ${err.message}`;
+    return;
+  }
+  if (state.selected !== id) return;
+  $('transcript-state').textContent = calls.length < total ? `first ${calls.length} of ${total} calls` : `${total} calls`;
+  renderTranscript(calls);
+}
+const refreshTranscriptSoon = debounce(refreshTranscript, 1500);
+
+const shown = (text) => (text.length > TRANSCRIPT_SHOW_CHARS ? `${text.slice(0, TRANSCRIPT_SHOW_CHARS)}\n… (${text.length} characters)` : text);
+const tokens = (u) => (u ? `${u.total_tokens} tokens${u.cost_usd !== null ? ` · $${u.cost_usd.toFixed(6)}` : ''}` : 'no usage');
+
+function renderTranscript(calls) {
+  const box = $('transcript');
+  if (!calls.length) {
+    box.className = 'transcript muted';
+    box.textContent = 'no calls yet';
+    return;
+  }
+  // Keep what the reader opened across refreshes.
+  const open = new Set([...box.querySelectorAll('details[open]')].map((d) => d.dataset.key));
+  const byAgent = new Map();
+  for (const c of calls) byAgent.set(c.agent_id, [...(byAgent.get(c.agent_id) ?? []), c]);
+  box.className = 'transcript';
+  box.replaceChildren(
+    ...[...byAgent].map(([agent, list]) => {
+      const used = list.reduce((n, c) => n + (c.usage?.total_tokens ?? 0), 0);
+      return el(
+        'details',
+        { class: 'agent', 'data-key': agent, open: open.has(agent) },
+        el('summary', {}, el('b', {}, list[0].role.toUpperCase()), ` · ${agent} · ${list.length} calls · ${used} tokens`),
+        list.map((c) =>
+          el(
+            'details',
+            { class: 'call', 'data-key': c.key, open: open.has(c.key) },
+            el(
+              'summary',
+              { class: c.outcome === 'ok' ? '' : 'failed' },
+              `${time(c.started_at)} · ${c.task}${c.round ? ` · round ${c.round}` : ''} · try ${c.try}${c.repair ? ' (repair)' : ''} · ${c.model} · ${tokens(c.usage)} · ${c.outcome}`,
+            ),
+            c.error ? el('p', { class: 'failed' }, c.error) : null,
+            // el() flattens one level: one flat list of nodes per call.
+            c.exchanges.flatMap((x, i) => [
+              el('p', { class: 'muted' }, `request ${i + 1} of ${c.exchanges.length} · ${x.ms} ms${x.finish_reason ? ` · ${x.finish_reason}` : ''}`),
+              ...x.messages.map((m) => el('pre', {}, `${m.role}:\n${shown(m.content)}`)),
+              el('pre', {}, `answer:\n${x.answer === null ? '(none)' : shown(x.answer)}`),
+              x.rejected ? el('p', { class: 'failed' }, `rejected: ${x.rejected}`) : null,
+              x.error ? el('p', { class: 'failed' }, `failed: ${x.error}`) : null,
+            ]),
+          ),
+        ),
+      );
+    }),
+  );
+}
 
 function renderStatus(s) {
   state.status = s;
@@ -465,6 +575,7 @@ $('btn-recover').addEventListener('click', () =>
   act('recover', 'POST', `/api/pipeline/${encodeURIComponent(state.selected)}/recover`, { action: $('recover-action').value }),
 );
 $('refresh-list').addEventListener('click', () => void refreshList());
+$('refresh-transcript').addEventListener('click', () => void refreshTranscript());
 
 // --- routing and start ---
 
