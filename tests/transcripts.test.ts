@@ -9,6 +9,7 @@ import { ConfigError, parseConfig } from '../lib/config';
 import { Ledger } from '../lib/ledger';
 import { stashTranscript, transcriptKeys, type TranscriptRecord } from '../lib/transcripts';
 import { startApi, type Api } from './helpers/api';
+import { sampleDesign } from './helpers/proposals';
 import { startHarness, type Harness } from './helpers/harness';
 import { startFakeLlm, type FakeLlm } from '../devstack/fakeLlm';
 
@@ -97,7 +98,14 @@ describe('LLM transcripts', () => {
       {
         kind: 'content',
         match: 'Task: propose',
-        content: JSON.stringify({ proposal: { title: 'Tiered cache', rationale: 'Hot keys in memory', complexity: 0.4 }, note: EXTRA_MARK }, null, 2),
+        content: JSON.stringify(
+          {
+            proposal: { title: 'Tiered cache', summary: 'Hot keys in memory', design: sampleDesign('an LRU in front of Redis'), complexity: 0.4 },
+            note: EXTRA_MARK,
+          },
+          null,
+          2,
+        ),
       },
     );
     const handle = await h.start({ mode: 'openrouter', model: 'openai/gpt-4o-mini', maxRounds: 2 });

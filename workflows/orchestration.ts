@@ -1,10 +1,10 @@
 import { CancellationScope, condition, isCancellation, log, sleep } from '@temporalio/workflow';
 import type { AgentTurnResult } from '../common/messages';
-import { LOCAL_MODEL, type Handoff, type Proposal, type Role, type Vote } from '../common/types';
-import { checkVote, findConsensus } from '../governance/consensus';
+import { LOCAL_MODEL, type Handoff, type Proposal, type Role } from '../common/types';
 import { deadlineSummary } from '../governance/deadline';
-import { triggersAfterProposal, unresolvedProposals } from '../governance/gammaTriggers';
+import { triggersAfterProposal } from '../governance/gammaTriggers';
 import type { TurnChannel, TurnRequest } from './agentChannel';
+import { Ballot } from './ballot';
 import { MessageBus } from './messageBus';
 import type { PipelineState } from './pipelineState';
 
@@ -20,6 +20,7 @@ export type OrchestrationOutcome = 'CONSENSUS' | 'NO_CONSENSUS' | 'TIMEOUT' | 'A
 export class Orchestration {
   private readonly turns: TurnChannel;
   private readonly bus: MessageBus;
+  private readonly ballot: Ballot;
   /** The reasons of the votes against the latest proposal, for its author's next turn. */
   private objections: string[] = [];
 
@@ -31,6 +32,7 @@ export class Orchestration {
   ) {
     this.turns = s.agents.openTurns(attempt);
     this.bus = new MessageBus(s);
+    this.ballot = new Ballot(s, this.turns);
     s.gamma.begin();
   }
 
@@ -90,7 +92,7 @@ export class Orchestration {
 
       const proposal = await this.propose(round);
       if (!proposal) return 'ALL_REVOKED';
-      if (this.settle()) return 'CONSENSUS';
+      if (this.ballot.settle()) return 'CONSENSUS';
 
       const trigger = s.gamma.settled
         ? undefined
@@ -101,7 +103,7 @@ export class Orchestration {
 
       await this.review(round, proposal);
       s.outbox.flush();
-      if (this.settle()) return 'CONSENSUS';
+      if (this.ballot.settle()) return 'CONSENSUS';
       if (!this.turns.active.some((r) => r === 'alpha' || r === 'beta')) return 'ALL_REVOKED';
     }
     return 'NO_CONSENSUS';
@@ -111,33 +113,20 @@ export class Orchestration {
   private async propose(round: number): Promise<Proposal | null> {
     const s = this.s;
     for (;;) {
-      const author = (['alpha', 'beta'] as const).find((r) => this.turns.active.includes(r));
+      const author = this.ballot.proposer();
       if (!author) return null;
       const subproblems = s.orchestration.subproblems.length ? s.orchestration.subproblems : undefined;
       const reply = await this.ask(author, {
         round,
         action: 'propose',
-        proposals: this.openProposals(),
+        proposals: this.ballot.openProposals(),
         objections: this.objections,
         inbox: this.bus.take(author),
         subproblems,
       });
       s.llmCriticalPathMs += reply?.simulatedLatencyMs ?? 0;
       if (!reply?.proposal) continue; // revoked (or ended): the partner takes over
-      const proposal: Proposal = { ...reply.proposal, id: `P${s.orchestration.proposals.length + 1}`, round, author, ...(subproblems ? { subproblems } : {}) };
-      s.orchestration.proposals.push(proposal);
-      s.outbox.write({ kind: 'proposal', value: proposal });
-      s.outbox.emit('proposal_posted', {
-        proposal_id: proposal.id,
-        author: author.toUpperCase(),
-        title: proposal.title,
-        complexity: proposal.complexity,
-        round,
-      });
-      s.gamma.markProgress();
-      // The proposer stands behind its own proposal.
-      this.vote({ proposalId: proposal.id, agent: author, approve: true, reason: 'proposer' }, proposal.id);
-      s.outbox.flush();
+      const proposal = this.ballot.post(reply.proposal, round, author, subproblems);
       return proposal;
     }
   }
@@ -154,7 +143,7 @@ export class Orchestration {
         asked.set(role, 'waiting');
         const turn: TurnRequest =
           role === 'gamma'
-            ? { ...this.reviewTurn(round, proposal, role, 5), action: 'mediate', ...this.s.gamma.brief(), objections: this.openObjections() }
+            ? { ...this.reviewTurn(round, proposal, role, 5), action: 'mediate', ...this.s.gamma.brief(), objections: this.ballot.openObjections() }
             : { ...this.reviewTurn(round, proposal, role), action: 'evaluate' };
         this.ask(role, turn).then(
           (reply) => {
@@ -165,30 +154,20 @@ export class Orchestration {
         );
       }
       await condition(
-        () => failures.length > 0 || this.consensus() !== null || reviewers().some((r) => !asked.has(r)) || [...asked.values()].every((v) => v === 'done'),
+        () =>
+          failures.length > 0 || this.ballot.consensus() !== null || reviewers().some((r) => !asked.has(r)) || [...asked.values()].every((v) => v === 'done'),
       );
       if (failures.length) throw failures[0];
-      if (reviewers().some((r) => !asked.has(r)) && !this.consensus()) continue; // GAMMA joined: it reviews this proposal too
+      if (reviewers().some((r) => !asked.has(r)) && !this.ballot.consensus()) continue; // GAMMA joined: it reviews this proposal too
       this.s.llmCriticalPathMs += slowest;
-      this.objections = this.s.orchestration.votes
-        .filter((v) => v.proposalId === proposal.id && !v.approve)
-        .map((v) => `${v.agent.toUpperCase()}: ${v.reason ?? ''}`);
+      this.objections = this.ballot.objectionsTo(proposal.id);
       return; // consensus, or every reviewer answered (or was revoked)
     }
   }
 
   /** A reviewer's turn: the proposal under review in full, the open ones by title, its messages. */
   private reviewTurn(round: number, proposal: Proposal, role: Role, open = 3): Omit<TurnRequest, 'action'> {
-    return { round, proposalId: proposal.id, proposal, proposals: this.openProposals(open), inbox: this.bus.take(role) };
-  }
-
-  /** The state of the debate for GAMMA: the latest objections to the proposals still open. */
-  private openObjections(): string[] {
-    const open = new Set(unresolvedProposals(this.s.orchestration.proposals, this.s.orchestration.consensus).map((p) => p.id));
-    return this.s.orchestration.votes
-      .filter((v) => open.has(v.proposalId) && !v.approve)
-      .slice(-4)
-      .map((v) => `${v.agent.toUpperCase()} on ${v.proposalId}: ${v.reason ?? ''}`);
+    return { round, proposalId: proposal.id, proposal, proposals: this.ballot.openProposals(open), inbox: this.bus.take(role) };
   }
 
   /** A turn through the agent channel, governed: a revocation hands off, an answer is taken in. */
@@ -203,32 +182,6 @@ export class Orchestration {
     return reply;
   }
 
-  /** Records consensus when there is one; true then. */
-  private settle(): boolean {
-    const s = this.s;
-    const consensus = this.consensus();
-    if (!consensus) return false;
-    s.orchestration.consensus = consensus;
-    s.outbox.write({ kind: 'consensus', value: consensus });
-    s.outbox.emit('consensus_reached', {
-      proposal_id: consensus.proposalId,
-      votes: consensus.votes.map((v) => ({ agent: v.agent.toUpperCase(), approve: v.approve })),
-    });
-    s.outbox.flush();
-    return true;
-  }
-
-  private consensus() {
-    return findConsensus(this.s.orchestration.proposals, this.s.orchestration.votes, this.turns.active);
-  }
-
-  private openProposals(n = 3): TurnRequest['proposals'] {
-    const o = this.s.orchestration;
-    return unresolvedProposals(o.proposals, o.consensus)
-      .slice(-n)
-      .map(({ id, title, complexity, author }) => ({ id, title, complexity, author }));
-  }
-
   private takeReply(reply: AgentTurnResult, proposalId: string | undefined): void {
     const s = this.s;
     this.bus.post(reply.from, reply.round, reply.messages);
@@ -238,22 +191,8 @@ export class Orchestration {
     }
     if (reply.vote) {
       if (reply.from === 'beta' && proposalId) s.outbox.write({ kind: 'solution', value: { proposalId, by: 'beta', text: reply.vote.reason ?? '' } });
-      this.vote({ ...reply.vote, agent: reply.from }, proposalId);
+      this.ballot.vote({ ...reply.vote, agent: reply.from }, proposalId);
     }
-  }
-
-  private vote(vote: Vote, underReview: string | undefined): void {
-    const s = this.s;
-    const check = checkVote(vote, s.orchestration.proposals, s.orchestration.votes, this.turns.active, underReview);
-    if (!check.ok) {
-      s.orchestration.rejectedVotes.push({ ...vote, why: check.reason ?? 'rejected', at: s.updatedAt });
-      s.outbox.emit('agent_message', { from: 'PIPELINE', to: vote.agent.toUpperCase(), content: `vote rejected: ${check.reason}` });
-      return;
-    }
-    s.orchestration.votes.push(vote);
-    s.outbox.write({ kind: 'vote', value: vote });
-    s.outbox.emit('vote_cast', { agent: vote.agent.toUpperCase(), proposal_id: vote.proposalId, approve: vote.approve, reason: vote.reason ?? '' });
-    s.gamma.markProgress();
   }
 
   private revoke(role: Role, handoff: Handoff): void {
