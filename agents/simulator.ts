@@ -43,6 +43,7 @@ function proposalComplexity(req: AgentRequest, scenario: Scenario): number {
   return Math.round((0.35 + 0.05 * Math.min(req.round, 6)) * 100) / 100;
 }
 
+const capitalized = (text: string): string => text.charAt(0).toUpperCase() + text.slice(1);
 const toAll = (content: string): AgentAnswer['messages'] => [{ to: 'all', content }];
 
 /** GAMMA's work follows the reason it was called in for; its vote is on the proposal under review. */
@@ -117,7 +118,7 @@ export function simulateAnswer(req: AgentRequest, scenario: Scenario): AgentAnsw
       return {
         proposal: {
           title: steps.length ? `Round ${req.round}: ${approach}, in ${steps.length} steps` : `Round ${req.round}: ${approach}`,
-          summary: `${steps.length ? `Works through the decomposition in ${steps.length} steps: ` : ''}${approach} for "${obj}".${refined}${question ? ` Answers ${question.from.toUpperCase()}: ${d.answer}` : ''}`,
+          summary: `${steps.length ? `Works through the decomposition in ${steps.length} steps: ` : ''}${capitalized(approach)} for "${obj}".${refined}${question ? ` Answers ${question.from.toUpperCase()}: ${d.answer}` : ''}`,
           design: design(d, approach, seed, req, !!question),
           complexity: proposalComplexity(req, scenario),
         },
