@@ -66,8 +66,9 @@ describe('live output', () => {
     assert.ok(early1.filter((m) => m.text).length >= 3, 'in several pieces');
     assert.equal(early1.map((m) => m.text).join(''), content, 'the pieces add up to the answer');
     assert.deepEqual(
-      early1.filter((m) => m.done).map((m) => m.outcome),
-      ['ok'],
+      early1.filter((m) => m.done).map((m) => [m.outcome, m.exchange]),
+      [['ok', 1]],
+      'one end, of the request that streamed',
     );
     assert.ok(early1.every((m) => m.role === 'alpha' && m.agent_id.startsWith(handle.workflowId) && m.call));
 
