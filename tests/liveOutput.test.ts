@@ -49,6 +49,7 @@ describe('live output', () => {
     const handle = await h.start({ mode: 'openrouter', model: 'openai/gpt-4o-mini', maxRounds: 2 });
     const pipelineId = pipelineIdFromWorkflowId(handle.workflowId);
     const early = await watcher(pipelineId);
+    const quiet = await WsClient.open(address, `?pipeline_id=${encodeURIComponent(pipelineId)}&partials=false`);
     const ofResearch = <T extends PartialMessage>(list: T[]): T[] => list.filter((m) => m.task === 'research');
     await early.ws.until(() => ofResearch(early.partials).some((m) => m.text.length > 0), 30_000);
     const late = await watcher(pipelineId);
@@ -87,7 +88,13 @@ describe('live output', () => {
       early.ws.events.filter((e) => e.seq !== undefined).every((e, i, all) => i === 0 || e.seq === all[i - 1]!.seq + 1),
       'events keep their seqs',
     );
+    await quiet.until((events) => events.some((e) => e.type === 'pipeline_finished'));
+    assert.ok(
+      quiet.events.every((e) => (e.type as string) !== 'llm_partial'),
+      'partials=false: events only',
+    );
     await early.ws.close();
     await late.ws.close();
+    await quiet.close();
   });
 });
