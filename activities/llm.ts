@@ -119,7 +119,7 @@ export function createLlmActivities(providers: Partial<Record<LlmMode, LlmProvid
           heartbeat: () => ctx.heartbeat(),
           onExchange: (e) => {
             exchanges.push(e);
-            live?.nextExchange();
+            live?.exchangeEnded();
           },
           ...(live ? { onPartial: (text: string) => live.push(text) } : {}),
         });

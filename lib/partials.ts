@@ -43,6 +43,8 @@ export class PartialPublisher {
   private exchange = 1;
   private timer: NodeJS.Timeout | undefined;
   private streamed = false;
+  /** The request's answer is complete; the next text starts the next request's answer. */
+  private between = false;
 
   constructor(
     private readonly redis: Redis,
@@ -50,6 +52,11 @@ export class PartialPublisher {
   ) {}
 
   push(text: string): void {
+    if (this.between) {
+      this.between = false;
+      this.exchange += 1;
+      this.offset = 0;
+    }
     this.streamed = true;
     this.waiting += text;
     if (this.waiting.length >= MAX_WAITING) this.flush();
@@ -57,10 +64,10 @@ export class PartialPublisher {
   }
 
   /** The request's answer is complete (a repair request may follow, whose answer starts at offset 0). */
-  nextExchange(): void {
+  exchangeEnded(): void {
     this.flush();
-    this.exchange += 1;
-    this.offset = 0;
+    // Counted when the next answer starts: the final `done` belongs to the last request that streamed.
+    this.between = true;
   }
 
   /** The call ended; said only when something streamed (a call that never reached the provider streamed nothing). */

@@ -49,6 +49,7 @@ describe('live output', () => {
     const handle = await h.start({ mode: 'openrouter', model: 'openai/gpt-4o-mini', maxRounds: 2 });
     const pipelineId = pipelineIdFromWorkflowId(handle.workflowId);
     const early = await watcher(pipelineId);
+    const quiet = await WsClient.open(address, `?pipeline_id=${encodeURIComponent(pipelineId)}&partials=false`);
     const ofResearch = <T extends PartialMessage>(list: T[]): T[] => list.filter((m) => m.task === 'research');
     await early.ws.until(() => ofResearch(early.partials).some((m) => m.text.length > 0), 30_000);
     const late = await watcher(pipelineId);
@@ -66,8 +67,9 @@ describe('live output', () => {
     assert.ok(early1.filter((m) => m.text).length >= 3, 'in several pieces');
     assert.equal(early1.map((m) => m.text).join(''), content, 'the pieces add up to the answer');
     assert.deepEqual(
-      early1.filter((m) => m.done).map((m) => m.outcome),
-      ['ok'],
+      early1.filter((m) => m.done).map((m) => [m.outcome, m.exchange]),
+      [['ok', 1]],
+      'one end, of the request that streamed',
     );
     assert.ok(early1.every((m) => m.role === 'alpha' && m.agent_id.startsWith(handle.workflowId) && m.call));
 
@@ -86,7 +88,13 @@ describe('live output', () => {
       early.ws.events.filter((e) => e.seq !== undefined).every((e, i, all) => i === 0 || e.seq === all[i - 1]!.seq + 1),
       'events keep their seqs',
     );
+    await quiet.until((events) => events.some((e) => e.type === 'pipeline_finished'));
+    assert.ok(
+      quiet.events.every((e) => (e.type as string) !== 'llm_partial'),
+      'partials=false: events only',
+    );
     await early.ws.close();
     await late.ws.close();
+    await quiet.close();
   });
 });

@@ -126,6 +126,10 @@ describe('LLM transcripts', () => {
     assert.equal(await h.redis.exists(transcriptKeys.calls(pipelineId)), 0, 'the ledger writer emptied the Redis stash');
     assert.equal(await h.redis.sismember(transcriptKeys.pending(h.taskQueue), pipelineId), 0);
 
+    // Bounded: at most 100 calls a page; an unknown pipeline is a 404.
+    assert.equal((await app.inject({ method: 'GET', url: `/api/pipeline/${pipelineId}/transcript?limit=101` })).statusCode, 400);
+    assert.equal((await app.inject({ method: 'GET', url: `/api/pipeline/no-such-pipeline-${Date.now()}/transcript` })).statusCode, 404);
+
     // Paged, in the order the calls started, and every exchange as the fake server saw it.
     const all: TranscriptCall[] = [];
     for (let offset: number | null = 0; offset !== null;) {
@@ -177,6 +181,7 @@ describe('LLM transcripts', () => {
     assert.equal(research.exchanges.length, 2);
     assert.match(research.exchanges[0]!.answer ?? '', new RegExp(INVALID_MARK));
     assert.match(research.exchanges[0]!.rejected ?? '', /not JSON/);
+    assert.equal(research.exchanges[0]!.params.stream, true, 'the request as sent: streamed');
     assert.ok(
       research.exchanges[1]!.messages.some((m) => m.role === 'assistant' && m.content.includes(INVALID_MARK)),
       'the repair request carries the bad answer',

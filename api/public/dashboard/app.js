@@ -19,6 +19,7 @@ const state = {
   allEvents: null, // WebSocket of every pipeline (refreshes the list)
   finished: false,
   live: new Map(), // agent id → its answer forming (llm_partial messages)
+  transcriptAt: 0, // when the transcript was last read
 };
 
 /** Builds an element; children are nodes or text (always as text, never HTML). */
@@ -202,6 +203,7 @@ function select(id, force = false) {
   $('transcript-state').textContent = '';
   $('live').replaceChildren();
   state.live = new Map();
+  state.transcriptAt = 0;
   $('action-msg').textContent = '';
   for (const row of $('pipelines').tBodies[0].rows) row.classList.toggle('selected', row.dataset.pipeline === id);
   connectEvents(id);
@@ -272,7 +274,8 @@ async function refreshPipeline() {
   else $('p-status').textContent = `unavailable: ${status.reason.message}`;
   if (orch.status === 'fulfilled') renderOrchestration(orch.value);
   if (report.status === 'fulfilled') renderReport(report.value);
-  refreshTranscriptSoon();
+  // Every page of the transcript is read again: not on every event, but a few seconds apart.
+  if (Date.now() - state.transcriptAt > TRANSCRIPT_EVERY_MS || state.finished) refreshTranscriptSoon();
 }
 const refreshPipelineSoon = debounce(refreshPipeline, 250);
 
@@ -303,6 +306,8 @@ function showPartial(m) {
 
 // --- LLM transcripts (GET /api/pipeline/:id/transcript): a section per agent, a line per call ---
 
+/** How often at most the transcript is read again while the pipeline runs (besides the refresh button). */
+const TRANSCRIPT_EVERY_MS = 5000;
 /** Pages read at most per refresh; each page is bounded by the server (count and bytes). */
 const TRANSCRIPT_MAX_PAGES = 10;
 /** A message or answer longer than this is cut in the page (the API has it in full). */
@@ -311,6 +316,7 @@ const TRANSCRIPT_SHOW_CHARS = 20000;
 async function refreshTranscript() {
   const id = state.selected;
   if (!id) return;
+  state.transcriptAt = Date.now();
   const calls = [];
   let total = 0;
   try {
