@@ -6,7 +6,7 @@ import { pipelineIdFromWorkflowId } from '../common/ids';
 import { breakerKeys, breakerName } from '../lib/breaker';
 import { listen, startApi, type Api } from './helpers/api';
 import { startHarness, type Harness } from './helpers/harness';
-import { startFakeLlm, type FakeLlm } from './fakes/fakeLlm';
+import { startFakeLlm, type FakeLlm } from '../devstack/fakeLlm';
 
 // The dashboard in headless Chromium (as tests/e2e.test.ts) on a pipeline in openrouter mode against
 // the fake server: an agent's answer forms on the page while the (slow) stream runs, and the LLM
