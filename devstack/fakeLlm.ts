@@ -17,7 +17,7 @@ export type FaultSpec =
   /** JSON that follows no task's schema. */
   | { kind: 'schema_invalid' }
   /** This content; `completionTokens` reports more tokens than the text has, as a model that reasons before it answers does. */
-  | { kind: 'content'; content: string; completionTokens?: number }
+  | { kind: 'content'; content: string; completionTokens?: number; noUsage?: boolean }
   /** HTTP 200 with OpenRouter's in-body error instead of choices. */
   | { kind: 'body_error'; code: number; message?: string }
   /** Close the connection without answering (a network error for the client). */
@@ -148,6 +148,7 @@ export async function startFakeLlm(opts: FakeLlmOptions = {}): Promise<FakeLlm> 
     rec.fault = fault?.kind;
     let content: string | undefined;
     let completionOverride: number | undefined;
+    let noUsage = false;
     switch (fault?.kind) {
       case 'status': {
         rec.status = fault.status;
@@ -171,6 +172,7 @@ export async function startFakeLlm(opts: FakeLlmOptions = {}): Promise<FakeLlm> 
       case 'content':
         content = fault.content;
         completionOverride = fault.completionTokens;
+        noUsage = fault.noUsage ?? false; // a provider that reports no usage: the client must estimate it
         break;
       case 'body_error':
         rec.status = 200;
@@ -200,7 +202,7 @@ export async function startFakeLlm(opts: FakeLlmOptions = {}): Promise<FakeLlm> 
       created: Math.floor(Date.now() / 1000),
       model: body.model ?? 'fake/model',
       choices: [{ index: 0, message: { role: 'assistant', content, refusal: null }, finish_reason: 'stop', logprobs: null }],
-      usage,
+      ...(noUsage ? {} : { usage }),
     };
     const slow = fault?.kind === 'slow_stream' ? fault : undefined;
     if (!body.stream) {
@@ -224,7 +226,7 @@ export async function startFakeLlm(opts: FakeLlmOptions = {}): Promise<FakeLlm> 
     }
     if (slow && !(await wait(slow.chunkMs, res))) return;
     event([{ index: 0, delta: {}, finish_reason: 'stop' }]);
-    if (body.stream_options?.include_usage) event([], { usage });
+    if (body.stream_options?.include_usage && !noUsage) event([], { usage });
     res.end('data: [DONE]\n\n');
     rec.finishedAt = Date.now();
   }

@@ -56,6 +56,16 @@ async function until(check: () => boolean, what: string): Promise<void> {
 }
 
 describe('OpenAI-compatible provider: answers', () => {
+  test('a provider that reports no usage is charged an estimate from the prompt and the answer: the token budget holds', async () => {
+    fake.addFault({ kind: 'content', content: JSON.stringify({ summary: 'x'.repeat(800) }), noUsage: true });
+    const c = await provider().complete(request('research'), settings, ctx());
+    assert.equal((fake.completions()[0]!.response as { usage?: unknown }).usage, undefined, 'the fake reported none');
+    assert.ok(c.usage.completionTokens >= 200, `the 800-character answer is charged (${c.usage.completionTokens} tokens)`);
+    const sent = (fake.completions()[0]!.body as { messages: { content: string }[] }).messages.map((m) => m.content).join('\n');
+    assert.equal(c.usage.promptTokens, Math.ceil(sent.length / 4), 'and the prompt, at about four characters a token');
+    assert.equal(c.usage.totalTokens, c.usage.promptTokens + c.usage.completionTokens);
+  });
+
   test('a call returns the parsed answer with the usage and cost the provider reported', async () => {
     const c = await provider().complete(request('research'), settings, ctx());
     assert.match(c.answer.summary ?? '', /Design a caching strategy/);
