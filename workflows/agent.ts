@@ -8,8 +8,8 @@ import { ParentLink } from './agentChannel';
 // agentWorkflow: one agent (ALPHA, BETA or GAMMA) as a child of its pipeline. In RUN it makes its one
 // analysis call and returns; in ORCHESTRATE it takes the turns the pipeline sends it and answers each
 // through the agent channel (workflows/agentChannel.ts), so every message between agents is in
-// Temporal's history. An agent whose
-// budget is spent ends with a handoff instead of an answer (revocation is an outcome, not a crash).
+// Temporal's history. An agent whose budget is spent ends with a handoff instead of an answer
+// (revocation is an outcome, not a crash).
 
 export interface AgentWorkflowInput {
   pipelineId: string;
