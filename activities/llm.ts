@@ -124,8 +124,9 @@ export function createLlmActivities(providers: Partial<Record<LlmMode, LlmProvid
           ...(live ? { onPartial: (text: string) => live.push(text) } : {}),
         });
         outcome = 'ok';
-        // Before answering: a transcript Redis did not take fails the attempt, and Temporal retries it.
-        const transcript = await transcribe('ok', null);
+        // The answer is paid for: a transcript Redis did not take is logged, not a reason to call the
+        // provider again (which a failed attempt would do).
+        const transcript = await transcribe('ok', null).catch((e: unknown) => void ctx.log.warn('transcript not stashed', { key, error: String(e) }));
         // A success closes the shared breaker (lib/breaker.ts): no need to read it back.
         const breaker: BreakerSnapshot | undefined = provider.breakerState ? { state: 'closed', failures: 0, openedUntil: null } : undefined;
         return { ...result, ...(breaker ? { breaker } : {}), ...(transcript ? { transcript } : {}) };

@@ -1,3 +1,4 @@
+import { Context } from '@temporalio/activity';
 import type { Redis } from 'ioredis';
 import { applyBoardWrites, claimBoard, type BoardWrite } from '../lib/blackboard';
 import { publishEvents } from '../lib/events';
@@ -47,10 +48,12 @@ export function createMirrorActivities(ledger: Ledger, redis: Redis, opts: Mirro
     prune();
     if (opts.taskQueue) await drainAllTranscripts(redis, ledger, opts.taskQueue);
   };
+  /** A failed sweep is tried again in ten minutes, not at every batch of every pipeline. */
+  const SWEEP_RETRY_MS = 10 * 60_000;
 
   return {
     async mirror(batch: MirrorBatch): Promise<MirrorOutcome> {
-      const rows = ledger.recordBatch(batch) + (await drainTranscripts(redis, ledger, opts.taskQueue ?? '', batch.pipelineId));
+      let rows = ledger.recordBatch(batch);
       await claimBoard(redis, batch.pipelineId, batch.runKey);
       if (batch.board.length) {
         const tx = redis.multi();
@@ -58,8 +61,17 @@ export function createMirrorActivities(ledger: Ledger, redis: Redis, opts: Mirro
         await tx.exec();
       }
       const published = await publishEvents(redis, batch.pipelineId, batch.events);
-      // Not this pipeline's work: a failure is retried at the next batch, not by failing this one.
-      await housekeeping().catch(() => (lastSweep = 0));
+      // Transcripts after the pipeline's own record: a transcript that cannot be written must not hold
+      // back its events and result (the batch would be retried forever); it stays stashed for the sweep.
+      rows += await drainTranscripts(redis, ledger, opts.taskQueue ?? '', batch.pipelineId).catch((err: unknown) => {
+        Context.current().log.warn('transcripts not drained; left for the sweep', { pipelineId: batch.pipelineId, error: String(err) });
+        return 0;
+      });
+      // Not this pipeline's work: a failure is retried later, not by failing this batch.
+      await housekeeping().catch((err: unknown) => {
+        lastSweep = Date.now() - DAY_MS + SWEEP_RETRY_MS;
+        Context.current().log.warn('transcript sweep failed', { error: String(err) });
+      });
       return { rows, published };
     },
   };

@@ -189,7 +189,6 @@ export class OpenAiProvider implements LlmProvider {
     try {
       const stream = await this.client(key).chat.completions.create({ ...body, ...STREAM_PARAMS }, options);
       for await (const chunk of stream) {
-        ctx.heartbeat?.();
         id ||= chunk.id;
         model ||= chunk.model;
         // The last chunk carries the usage (and OpenRouter's cost) and no choices.

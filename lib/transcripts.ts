@@ -69,6 +69,7 @@ export async function stashTranscript(redis: Redis, taskQueue: string, t: Transc
     .hset(key, t.key, JSON.stringify(t))
     .expire(key, STASH_TTL_SECONDS)
     .sadd(transcriptKeys.pending(taskQueue), t.pipelineId)
+    .expire(transcriptKeys.pending(taskQueue), STASH_TTL_SECONDS)
     .exec();
   const failed = results?.find(([err]) => err)?.[0];
   if (!results || failed) throw new Error(`the transcript of call ${t.key} could not be stashed in Redis: ${failed?.message ?? 'transaction aborted'}`);
@@ -92,7 +93,9 @@ export async function drainTranscripts(redis: Redis, ledger: Ledger, taskQueue: 
     const records = values.flatMap((v) => {
       if (v === null) return [];
       try {
-        return [JSON.parse(v) as TranscriptRecord];
+        const t = JSON.parse(v) as TranscriptRecord | null;
+        // Only records of the shape the ledger's columns need; anything else would fail every drain.
+        return t && typeof t === 'object' && t.key && t.pipelineId && t.role && t.model && Array.isArray(t.exchanges) ? [t] : [];
       } catch {
         // Not ours to keep: a value no activity wrote would block the drain forever.
         return [];
