@@ -1,6 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import type { Config } from '../lib/config';
+import { isLoopbackHost } from './crossSite';
 import { errorBody } from './errors';
 
 // Bearer-token auth for every route but the public ones, when API_TOKEN is set.
@@ -78,6 +80,19 @@ async function authPlugin(app: FastifyInstance, { token }: { token?: string }): 
     if (request.headers.upgrade !== undefined) reply.raw.once('finish', () => request.raw.socket?.destroy());
     return reply.code(401).header('www-authenticate', 'Bearer').send(errorBody(401, 'missing or bad bearer token'));
   });
+}
+
+/**
+ * Why the API must not start with this configuration, or undefined. Without API_TOKEN it serves every
+ * pipeline to whoever reaches it, so only on a loopback address, or when API_ALLOW_UNAUTHENTICATED says
+ * a proxy in front authenticates.
+ */
+export function exposureProblem(cfg: Pick<Config, 'API_HOST' | 'API_TOKEN' | 'API_ALLOW_UNAUTHENTICATED'>): string | undefined {
+  if (cfg.API_TOKEN || cfg.API_ALLOW_UNAUTHENTICATED || isLoopbackHost(cfg.API_HOST)) return undefined;
+  return (
+    `API_HOST=${cfg.API_HOST} is not a loopback address and API_TOKEN is not set: anyone who reaches it could read and steer every pipeline. ` +
+    'Set API_TOKEN (at least 16 characters), or bind API_HOST=127.0.0.1, or, only behind a proxy that authenticates, set API_ALLOW_UNAUTHENTICATED=true.'
+  );
 }
 
 /** Needs the rate limiter in front of it, so that a flood of bad tokens is limited as well. */

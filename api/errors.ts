@@ -20,11 +20,13 @@ export class HttpError extends Error {
 export const STATUS_NAMES: Record<number, string> = {
   400: 'Bad Request',
   401: 'Unauthorized',
+  403: 'Forbidden',
   404: 'Not Found',
   406: 'Not Acceptable',
   409: 'Conflict',
   413: 'Payload Too Large',
   415: 'Unsupported Media Type',
+  421: 'Misdirected Request',
   426: 'Upgrade Required',
   429: 'Too Many Requests',
   500: 'Internal Server Error',

@@ -3,6 +3,7 @@ import { LedgerReader } from '../lib/ledger';
 import { createLogger } from '../lib/logger';
 import { connectRedis } from '../lib/redis';
 import { connectClient } from '../lib/temporal';
+import { exposureProblem } from './auth';
 import { buildServer } from './server';
 
 // `npm run api`: the Fastify API on API_HOST:API_PORT. SIGINT/SIGTERM stop it gracefully: no new
@@ -13,6 +14,11 @@ import { buildServer } from './server';
 const SHUTDOWN_TIMEOUT_MS = 10_000;
 const cfg = config();
 const logger = createLogger('api', cfg.LOG_LEVEL);
+const exposed = exposureProblem(cfg);
+if (exposed) {
+  process.stderr.write(`agent-governance: ${exposed}\n`);
+  process.exit(78); // EX_CONFIG, as for any bad variable (lib/config.ts)
+}
 
 async function main(): Promise<void> {
   const temporal = await connectClient(cfg.TEMPORAL_ADDRESS, cfg.TEMPORAL_NAMESPACE);
@@ -23,7 +29,7 @@ async function main(): Promise<void> {
   await app.listen({ host: cfg.API_HOST, port: cfg.API_PORT });
   // redactConfig masks API_TOKEN and the other secrets.
   logger.info(
-    { config: redactConfig(cfg), auth: Boolean(cfg.API_TOKEN) },
+    { config: redactConfig(cfg), auth: Boolean(cfg.API_TOKEN), unauthenticatedByChoice: !cfg.API_TOKEN && cfg.API_ALLOW_UNAUTHENTICATED },
     `API listening on http://${cfg.API_HOST}:${cfg.API_PORT} (dashboard at /, OpenAPI at /docs)`,
   );
 

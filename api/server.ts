@@ -8,7 +8,9 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../lib/config';
 import type { LedgerReader } from '../lib/ledger';
+import { PIPELINE_ID_PATTERN, PIPELINE_ID_RULE } from '../common/ids';
 import auth, { selectProtocol } from './auth';
+import crossSite from './crossSite';
 import docs from './docs';
 import errors, { errorBody } from './errors';
 import events from './events';
@@ -20,6 +22,8 @@ import { ledgerRoutes } from './routes/ledger';
 import { pipelineRoutes } from './routes/pipelines';
 import { spawnRoutes } from './routes/spawn';
 import { DEFAULT_WS_LIMITS, WS_CLOSE, wsRoutes, type WsLimits } from './routes/ws';
+import spendPolicy from './spendPolicy';
+import strictTypes from './strictTypes';
 
 // The API: every route of the contract as a Fastify plugin with TypeBox schemas. It keeps no state of
 // its own: it reads Temporal (queries, visibility), the ledger and the event store in Redis, and writes
@@ -63,14 +67,24 @@ const routes = fp(
   {
     name: 'routes',
     encapsulate: true,
-    dependencies: ['errors', 'docs', 'metrics', 'events', 'auth', '@fastify/websocket'],
+    dependencies: ['errors', 'docs', 'metrics', 'events', 'crossSite', 'auth', 'strictTypes', 'spendPolicy', '@fastify/websocket'],
     decorators: { fastify: ['temporal', 'redis', 'ledger', 'cfg'] },
   },
 );
 
+/** Fastify's own format, except that a pipeline id's pattern is said in words. */
+function schemaErrorFormatter(errors: { instancePath?: string; message?: string; keyword: string; params: Record<string, unknown> }[], dataVar: string): Error {
+  const said = (e: (typeof errors)[number]) =>
+    e.keyword === 'pattern' && e.params.pattern === PIPELINE_ID_PATTERN.source ? `must be ${PIPELINE_ID_RULE}` : (e.message ?? 'is invalid');
+  return new Error(errors.map((e) => `${dataVar}${e.instancePath ?? ''} ${said(e)}`).join(', '));
+}
+
 export async function buildServer(deps: ApiDeps) {
   const app = Fastify({
-    ajv: { customOptions: { removeAdditional: false } },
+    // No coercion: a body's types are what it says ({"objective": 42} is a 400); query strings and path
+    // parameters are converted where well-formed, by api/strictTypes.ts.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
+    schemaErrorFormatter,
     loggerInstance: deps.logger as FastifyBaseLogger,
     bodyLimit: deps.bodyLimitBytes ?? 64 * 1024,
     routerOptions: { maxParamLength: 200 },
@@ -104,7 +118,10 @@ export async function buildServer(deps: ApiDeps) {
     keyGenerator: (request) => request.ip ?? 'unknown',
     errorResponseBuilder: (_request, context) => errorBody(429, `rate limit exceeded: at most ${context.max} requests per ${context.after}; retry later`),
   });
+  await app.register(crossSite, { config: deps.config });
   await app.register(auth, { token: deps.config.API_TOKEN });
+  await app.register(strictTypes);
+  await app.register(spendPolicy, { config: deps.config });
   await app.register(routes, { ws: { ...DEFAULT_WS_LIMITS, ...deps.ws } });
   return app;
 }

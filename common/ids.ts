@@ -41,4 +41,18 @@ export const ledgerTaskQueue = (taskQueue: string): string => `${taskQueue}-ledg
  */
 export const llmTaskQueue = (taskQueue: string): string => `${taskQueue}-llm`;
 
-export const PIPELINE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/;
+/**
+ * A pipeline id: letters, digits, "_", "-", "." (at most 100), and not ending like an agent's id
+ * (`-run-alpha`, `-orch-beta`, ...). `pipeline-victim-orch-alpha`, the workflow id of a pipeline
+ * `victim-orch-alpha`, is also the id of pipeline victim's orchestration ALPHA: whichever starts first
+ * would block, or be taken for, the other. The negative look-ahead keeps the rule in the one pattern
+ * that the API's schemas and the workflow's input check share.
+ */
+export const PIPELINE_ID_PATTERN = new RegExp(`^(?!.*-(?:${AGENT_PHASES.join('|')})-(?:${ROLES.join('|')})$)[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$`);
+
+/** The pattern in words, for error messages. */
+export const PIPELINE_ID_RULE = `letters, digits, "_", "-" or "." (at most 100), starting with a letter or digit, and not ending in -<${AGENT_PHASES.join('|')}>-<${ROLES.join('|')}> (an agent's workflow id)`;
+
+/** Why `id` cannot be a pipeline id, or null when it can. */
+export const pipelineIdProblem = (id: string): string | null =>
+  PIPELINE_ID_PATTERN.test(id) ? null : `pipeline id "${id.slice(0, 120)}" must be ${PIPELINE_ID_RULE}`;

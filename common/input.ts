@@ -1,5 +1,5 @@
 import { LLM_MODES, SCENARIOS, type PipelineDefaults, type PipelineInput, type PipelineSettings } from './types';
-import { PIPELINE_ID_PATTERN } from './ids';
+import { PIPELINE_ID_PATTERN, PIPELINE_ID_RULE } from './ids';
 
 // The workflow input's schema, checked inside the workflow sandbox, so a bad input fails the workflow
 // at once with a message naming the field, instead of a workflow task retried forever.
@@ -26,7 +26,7 @@ const modelName = { kind: 'string', min: 1, max: 200 } as const;
 export const PIPELINE_INPUT_RULES = {
   kind: 'object',
   fields: {
-    pipelineId: { kind: 'string', max: 100, pattern: PIPELINE_ID_PATTERN, patternMessage: 'letters, digits, "_", "-" or "." (at most 100)' },
+    pipelineId: { kind: 'string', max: 100, pattern: PIPELINE_ID_PATTERN, patternMessage: PIPELINE_ID_RULE },
     objective: { kind: 'string', min: 1, max: 4000, trim: true, required: true },
     autoContinue: { kind: 'boolean' },
     mode: { kind: 'enum', values: LLM_MODES },

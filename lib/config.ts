@@ -8,6 +8,13 @@ import { LLM_MODES, type LlmMode, type PipelineDefaults } from '../common/types'
 const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => ['true', '1', 'yes'].includes(v));
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
 const url = z.string().url();
+/** A comma-separated list; blanks dropped. */
+const list = z.string().transform((s) =>
+  s
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean),
+);
 // The pipeline defaults below stay inside what a pipeline input may say, and default to the contract's.
 const input = PIPELINE_INPUT_RULES.fields;
 const inRange = (rule: IntRule) => int(rule.min, rule.max);
@@ -28,6 +35,17 @@ const schema = z.object({
   API_HOST: z.string().min(1).default('127.0.0.1'),
   API_PORT: int(0, 65535).default(3000),
   API_TOKEN: z.string().min(16, 'at least 16 characters').optional(),
+  // Not in the contract: serve without API_TOKEN on a non-loopback API_HOST, for those whose own proxy authenticates.
+  API_ALLOW_UNAUTHENTICATED: bool.default(false),
+  // Not in the contract: the Host names the API answers (DNS rebinding); default API_HOST, plus localhost,
+  // 127.0.0.1 and ::1 when it is a loopback address; any when API_HOST is 0.0.0.0 or ::. "*" allows any.
+  API_ALLOWED_HOSTS: list.optional(),
+  // Not in the contract: the Origins a browser may open /ws from; default the API's own origin (the Host asked for).
+  API_ALLOWED_ORIGINS: list.optional(),
+  // Not in the contract: the models a request may name (`model`, `models`); default OPENROUTER_MODEL and DEFAULT_MODELS.
+  LLM_MODELS: list.optional(),
+  // Not in the contract: spawn answers 429 while this many pipelines run on the task queue.
+  MAX_RUNNING_PIPELINES: int(1, 1_000_000).default(50),
   AUTO_ORCHESTRATE: bool.default(D.autoContinue),
   LLM_MODE: z.enum(LLM_MODES).optional(),
   OPENROUTER_API_KEY: z.string().min(1).optional(),
@@ -65,6 +83,13 @@ const schema = z.object({
 });
 
 export type Config = z.infer<typeof schema> & { llmMode: LlmMode };
+
+/** Models a request may always name when LLM_MODELS is unset: the contract's default and the README's examples. */
+export const DEFAULT_MODELS = [D.model, 'openai/gpt-4o-mini'] as const;
+
+/** The models a request may name: LLM_MODELS, or OPENROUTER_MODEL with DEFAULT_MODELS. */
+export const allowedModels = (cfg: Pick<Config, 'LLM_MODELS' | 'OPENROUTER_MODEL'>): string[] =>
+  cfg.LLM_MODELS?.length ? [...new Set([...cfg.LLM_MODELS, cfg.OPENROUTER_MODEL])] : [...new Set([cfg.OPENROUTER_MODEL, ...DEFAULT_MODELS])];
 
 /** Variables whose values never reach a log line, an error message or a workflow. */
 export const SECRET_VARIABLES = ['OPENROUTER_API_KEY', 'VAULT_TOKEN', 'API_TOKEN'] as const;

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/common';
 import type { WorkflowHandle } from '@temporalio/client';
 import { randomBytes } from 'node:crypto';
 import { pipelineWorkflowId } from '../../common/ids';
@@ -7,22 +7,55 @@ import { clipObjective } from '../../common/text';
 import { LlmModeKey, PipelinePhaseKey, PipelineStatusKey } from '../../common/searchAttributes';
 import type { PipelineInput } from '../../common/types';
 import type { pipelineWorkflow } from '../../workflows/pipeline';
+import { HttpError } from '../errors';
 import { errorsFor, SpawnBody, SpawnReply } from '../schemas';
 
 // POST /api/spawn: starts a pipeline. Idempotent for a given pipeline_id, with Temporal as the only
 // record: a running pipeline is reused (conflict policy USE_EXISTING) and a finished one is never
 // started again (reuse policy REJECT_DUPLICATE), so every repeat answers with the same run.
+// At MAX_RUNNING_PIPELINES running on the task queue, a new pipeline is refused with 429 (a repeat is
+// still answered); an id held by a workflow of another type is refused with 409.
+
+const PIPELINE_TYPE = 'pipelineWorkflow';
 
 const newPipelineId = (): string => `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
 
 export const spawnRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const cap = app.cfg.MAX_RUNNING_PIPELINES;
+
+  /** 429 at the cap, unless `workflowId` names a pipeline that exists (a repeat starts nothing). */
+  async function refuseAtCap(workflowId: string | undefined): Promise<void> {
+    // Visibility lags a start by a moment, so a burst can pass the cap by a few: a bound, not a lock.
+    const { count } = await app.temporal.workflow.count(
+      `WorkflowType = '${PIPELINE_TYPE}' AND ExecutionStatus = 'Running' AND TaskQueue = '${app.cfg.TEMPORAL_TASK_QUEUE.replace(/'/g, '')}'`,
+    );
+    if (count < cap) return;
+    if (workflowId !== undefined) {
+      const known = await app.temporal.workflow
+        .getHandle(workflowId)
+        .describe()
+        .then(
+          () => true,
+          (err: unknown) => {
+            if (err instanceof WorkflowNotFoundError) return false;
+            throw err;
+          },
+        );
+      if (known) return;
+    }
+    throw new HttpError(
+      429,
+      `${count} pipelines are running, the most this server starts at once (MAX_RUNNING_PIPELINES=${cap}); retry when some have finished`,
+    );
+  }
+
   app.post(
     '/api/spawn',
     {
       schema: {
         description: 'start a pipeline (idempotent for a given pipeline_id)',
         body: SpawnBody,
-        response: { 201: SpawnReply, ...errorsFor(400, 401, 503) },
+        response: { 201: SpawnReply, ...errorsFor(400, 401, 409, 429, 503) },
       },
     },
     async (request, reply) => {
@@ -42,10 +75,11 @@ export const spawnRoutes: FastifyPluginAsyncTypebox = async (app) => {
         ...(body.scenario ? { scenario: body.scenario } : {}),
         ...(body.latency_ms !== undefined ? { latencyMs: body.latency_ms } : {}),
       };
+      await refuseAtCap(body.pipeline_id === undefined ? undefined : workflowId);
       let runId: string;
       let existing: Awaited<ReturnType<WorkflowHandle['describe']>> | undefined;
       try {
-        const handle = await app.temporal.workflow.start<typeof pipelineWorkflow>('pipelineWorkflow', {
+        const handle = await app.temporal.workflow.start<typeof pipelineWorkflow>(PIPELINE_TYPE, {
           taskQueue: cfg.TEMPORAL_TASK_QUEUE,
           workflowId,
           args: [input],
@@ -69,6 +103,8 @@ export const spawnRoutes: FastifyPluginAsyncTypebox = async (app) => {
       }
       // Its current status (SPAWNING when new) from the search attribute: no worker needed to answer.
       const d = existing ?? (await app.temporal.workflow.getHandle(workflowId).describe());
+      // USE_EXISTING and REJECT_DUPLICATE answer with whatever holds the id, whatever its type.
+      if (d.type !== PIPELINE_TYPE) throw new HttpError(409, `workflow id ${workflowId} is taken by a ${d.type} workflow, not a pipeline`);
       const status = d.typedSearchAttributes.get(PipelineStatusKey) ?? 'SPAWNING';
       request.log.info({ pipelineId, workflowId, runId }, 'spawn');
       return reply.code(201).send({ pipeline_id: pipelineId, workflow_id: workflowId, run_id: runId, status });
