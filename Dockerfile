@@ -4,7 +4,10 @@ RUN apt-get update && apt-get install -y --no-install-recommends python3 make g+
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
-COPY . .
+COPY --chown=node:node . .
 ENV LEDGER_PATH=/data/ledger.db
+# Not root: the processes own only the ledger's directory (a new named volume takes its owner from here).
+RUN mkdir -p /data && chown node:node /data /app
+USER node
 VOLUME ["/data"]
 CMD ["npm", "run", "worker"]
