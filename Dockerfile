@@ -6,7 +6,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY --chown=node:node . .
 ENV LEDGER_PATH=/data/ledger.db
-# Not root: the processes own only the ledger's directory (a new named volume takes its owner from here).
+# Not root: the processes own the app and the ledger directory (a new named volume takes its owner from here).
 RUN mkdir -p /data && chown node:node /data /app
 USER node
 VOLUME ["/data"]

@@ -2,7 +2,10 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { WebSocket } from 'ws';
-import { pipelineWorkflowId } from '../common/ids';
+import { agentWorkflowId, pipelineWorkflowId } from '../common/ids';
+import { parsePipelineInput } from '../common/input';
+import { parseConfig } from '../lib/config';
+import { exposureProblem } from '../api/auth';
 import { json, listen, startApi, type Api } from './helpers/api';
 import { startHarness, uniqueId, type Harness } from './helpers/harness';
 
@@ -49,6 +52,18 @@ describe('secure by default', () => {
       assert.doesNotMatch(ok.stderr, /API_TOKEN is not set/);
     }
   });
+});
+
+test('which configurations may serve without a token', () => {
+  const cfg = (env: Record<string, string>) => parseConfig(env);
+  for (const host of ['127.0.0.1', '127.1.2.3', 'localhost', '::1', '[::1]']) assert.equal(exposureProblem(cfg({ API_HOST: host })), undefined, host);
+  for (const host of ['0.0.0.0', '::', '192.168.1.10', 'api.example', '127.0.0.1.evil.example'])
+    assert.match(exposureProblem(cfg({ API_HOST: host }))!, /API_TOKEN/, host);
+  assert.equal(exposureProblem(cfg({ API_HOST: '0.0.0.0', API_ALLOW_UNAUTHENTICATED: 'true' })), undefined);
+  assert.throws(() => parseConfig({ API_ALLOW_UNAUTHENTICATED: 'perhaps' }), /API_ALLOW_UNAUTHENTICATED/);
+  assert.deepEqual(parseConfig({ LLM_MODELS: ' a/b, c/d ,' }).LLM_MODELS, ['a/b', 'c/d']);
+  assert.equal(parseConfig({}).MAX_RUNNING_PIPELINES, 50);
+  assert.throws(() => parseConfig({ MAX_RUNNING_PIPELINES: '0' }), /MAX_RUNNING_PIPELINES/);
 });
 
 describe('cross-site', () => {
@@ -133,6 +148,12 @@ describe('ids', () => {
     }
     // Only the exact ending: these are fine ids (and unknown pipelines).
     assert.equal((await app.inject({ method: 'GET', url: '/api/pipeline/victim-orch-alphabet' })).statusCode, 404);
+  });
+
+  test("the workflow's own input check refuses the same ids (one rule, common/ids.ts)", () => {
+    assert.equal(agentWorkflowId('victim', 'orch', 'alpha'), pipelineWorkflowId('victim-orch-alpha'), 'the collision the rule prevents');
+    assert.throws(() => parsePipelineInput({ objective: 'o', pipelineId: 'victim-orch-alpha' }), /field "pipelineId" must be .*an agent's workflow id/);
+    assert.equal(parsePipelineInput({ objective: 'o', pipelineId: 'victim-orchestra' }).pipelineId, 'victim-orchestra');
   });
 
   test('a spawn onto an id held by a workflow of another type is 409, not its run', async () => {
