@@ -79,7 +79,8 @@ function refuse(request: FastifyRequest, reply: FastifyReply, code: 403 | 421, m
 
 async function crossSitePlugin(app: FastifyInstance, { config }: { config: Config }): Promise<void> {
   const hosts = allowedHosts(config);
-  app.addHook('onRequest', async (request, reply) => {
+  // preParsing, like auth (and before it): the rate limiter's onRequest hook comes first, and no body is read.
+  app.addHook('preParsing', async (request, reply) => {
     const host = request.headers.host;
     // A request without Host (HTTP/1.0) does not come from a browser.
     if (hosts && host !== undefined) {
@@ -96,4 +97,4 @@ async function crossSitePlugin(app: FastifyInstance, { config }: { config: Confi
 }
 
 /** Before auth: a page on another site learns nothing, not even whether a token is needed. */
-export default fp(crossSitePlugin, { name: 'crossSite', dependencies: ['errors'] });
+export default fp(crossSitePlugin, { name: 'crossSite', dependencies: ['errors', '@fastify/rate-limit'] });

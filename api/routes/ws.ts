@@ -53,7 +53,7 @@ export const wsRoutes: FastifyPluginAsyncTypebox<{ limits: WsLimits }> = async (
       description:
         'WebSocket. With pipeline_id: events after `since` (default 0), then live. Without: live events of every pipeline. Messages are events `{ type, pipeline_id, seq, ts, data }`; with pipeline_id also `llm_partial` messages (no seq: live LLM output, ignore them or pass partials=false). Closed with 4008 when the client falls too far behind: reconnect with `since` = the last seq received.',
       querystring: WsQuery,
-      response: errorsFor(400, 401, 404, 426, 503),
+      response: errorsFor(400, 401, 403, 404, 426, 503),
     },
     preHandler: async (request) => {
       const { pipeline_id: pipelineId, since } = request.query;
