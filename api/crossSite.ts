@@ -67,7 +67,16 @@ export function originAllowed(origin: string, host: string | undefined, allowed:
   if (o === null) return false; // includes "null": sandboxed frames, file:// pages
   if (allowed?.length) return allowed.includes('*') || allowed.some((a) => normalOrigin(a) === o);
   // Same origin: the page was served by this API under the name it asked for (which passed the Host check).
-  return host !== undefined && new URL(o).host === host.trim().toLowerCase();
+  if (host === undefined) return false;
+  const page = new URL(o);
+  let asked: URL;
+  try {
+    asked = new URL(`${page.protocol}//${host.trim()}`);
+  } catch {
+    return false;
+  }
+  // Through URL both sides leave the scheme's default port out (`Host: x:80` is `http://x`).
+  return page.host === asked.host;
 }
 
 function refuse(request: FastifyRequest, reply: FastifyReply, code: 403 | 421, message: string) {

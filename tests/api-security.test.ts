@@ -6,6 +6,7 @@ import { agentWorkflowId, pipelineWorkflowId } from '../common/ids';
 import { parsePipelineInput } from '../common/input';
 import { parseConfig } from '../lib/config';
 import { exposureProblem } from '../api/auth';
+import { originAllowed } from '../api/crossSite';
 import { json, listen, startApi, type Api } from './helpers/api';
 import { startHarness, uniqueId, type Harness } from './helpers/harness';
 
@@ -64,6 +65,15 @@ test('which configurations may serve without a token', () => {
   assert.deepEqual(parseConfig({ LLM_MODELS: ' a/b, c/d ,' }).LLM_MODELS, ['a/b', 'c/d']);
   assert.equal(parseConfig({}).MAX_RUNNING_PIPELINES, 50);
   assert.throws(() => parseConfig({ MAX_RUNNING_PIPELINES: '0' }), /MAX_RUNNING_PIPELINES/);
+});
+
+test("the API's own origin, by default ports too", () => {
+  assert.equal(originAllowed('http://localhost', 'localhost:80', undefined), true);
+  assert.equal(originAllowed('https://api.example', 'api.example:443', undefined), true);
+  assert.equal(originAllowed('http://[::1]:3000', '[::1]:3000', undefined), true);
+  assert.equal(originAllowed('http://localhost:3001', 'localhost:3000', undefined), false);
+  assert.equal(originAllowed('http://x', 'bad host/', undefined), false);
+  assert.equal(originAllowed('https://dash.example', 'api.example', ['https://dash.example/']), true);
 });
 
 describe('cross-site', () => {
