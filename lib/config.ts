@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { CONTRACT_DEFAULTS, PIPELINE_INPUT_RULES, type IntRule } from '../common/input';
 import { LLM_MODES, type LlmMode, type PipelineDefaults } from '../common/types';
+import { vaultAddrProblem } from './vault';
 
 // Every variable of the contract, read once. A bad value stops the process with a message that names
 // the variable and what it expects, instead of failing later somewhere deep.
@@ -95,6 +96,8 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
     throw new ConfigError(variable, `${issue.message}${shown}`);
   }
   const cfg = parsed.data;
+  const vaultProblem = cfg.VAULT_ADDR ? vaultAddrProblem(cfg.VAULT_ADDR) : null;
+  if (vaultProblem) throw new ConfigError('VAULT_ADDR', vaultProblem);
   const keyConfigured = Boolean(cfg.OPENROUTER_API_KEY || (cfg.VAULT_ADDR && cfg.VAULT_TOKEN));
   if (cfg.LLM_MODE === 'openrouter' && !keyConfigured) {
     throw new ConfigError('LLM_MODE', 'openrouter needs OPENROUTER_API_KEY, or VAULT_ADDR and VAULT_TOKEN');
