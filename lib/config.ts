@@ -48,6 +48,12 @@ const schema = z.object({
   ERROR_BUDGET_TOTAL: inRange(input.budgets.fields.errors.fields.total).default(D.budgets.errors.total),
   ERROR_BUDGET_SAME: inRange(input.budgets.fields.errors.fields.same).default(D.budgets.errors.same),
   ERROR_BUDGET_VIOLATIONS: inRange(input.budgets.fields.errors.fields.violations).default(D.budgets.errors.violations),
+  // Not in the contract: what one pipeline's LLM calls may cost in all (USD, as the provider reports it); `budgets.costUsd` overrides it.
+  PIPELINE_COST_BUDGET_USD: z.coerce
+    .number({ error: 'an amount in USD, e.g. 5 or 0.5' })
+    .min(input.budgets.fields.costUsd.min)
+    .max(input.budgets.fields.costUsd.max)
+    .default(D.budgets.costUsd),
   BREAKER_FAILURES: int(1, 1000).default(5),
   BREAKER_COOLDOWN_SECONDS: int(1, 86_400).default(30),
   LLM_RATE_LIMIT: z.coerce.number().positive().optional(),
@@ -138,6 +144,7 @@ export function pipelineDefaults(cfg: Config): PipelineDefaults {
     budgets: {
       tokens: cfg.AGENT_TOKEN_BUDGET,
       errors: { total: cfg.ERROR_BUDGET_TOTAL, same: cfg.ERROR_BUDGET_SAME, violations: cfg.ERROR_BUDGET_VIOLATIONS },
+      costUsd: cfg.PIPELINE_COST_BUDGET_USD,
     },
     recoveryWindowSeconds: cfg.RECOVERY_WINDOW_SECONDS,
   };
