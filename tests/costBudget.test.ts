@@ -10,8 +10,8 @@ import { startHarness, type Harness } from './helpers/harness';
 // it and stops once its budget is spent.
 
 const KEY = 'sk-or-test-COSTBUDGET-0123456789';
-/** Dear enough that a few calls spend a small budget: a call of ~1,500 tokens costs ~$0.015. */
-const COST_PER_TOKEN = 0.00001;
+/** Dear enough that a few calls spend a small budget: a call of 100–350 tokens costs $0.01–0.035. */
+const COST_PER_TOKEN = 0.0001;
 let fake: FakeLlm;
 let h: Harness;
 before(async () => {
@@ -36,13 +36,19 @@ async function until(what: string, check: () => boolean | Promise<boolean>, time
 
 describe('cost budget', () => {
   test('a pipeline that spends its cost budget stops, says why, and makes no more calls', async () => {
+    // RUN's two calls cost ~$0.023 and a round's proposal ~$0.034: spent at the first proposal, before
+    // the review that would complete the pipeline.
     const BUDGET = 0.05;
     fake.reset();
     const handle = await h.start({ mode: 'openrouter', budgets: { costUsd: BUDGET } });
     const pipelineId = pipelineIdFromWorkflowId(handle.workflowId);
     const result = await handle.result();
 
-    assert.equal(result.status, 'STOPPED', `stopped by the budget, not ${result.status} (${result.reason ?? ''})`);
+    assert.equal(
+      result.status,
+      'STOPPED',
+      `stopped by the budget, not ${result.status} (${result.reason ?? ''}; calls cost ${fake.completions().map(costOf).join(', ')})`,
+    );
     assert.match(result.reason ?? '', /^cost budget of \$0\.05 spent \(\$0\.\d+\)$/);
     const calls = fake.completions();
     const perCall = Math.max(...calls.map(costOf));
