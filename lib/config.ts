@@ -54,6 +54,20 @@ const schema = z.object({
     .min(input.budgets.fields.costUsd.min)
     .max(input.budgets.fields.costUsd.max)
     .default(D.budgets.costUsd),
+  // Not in the contract: USD per million tokens by model, for providers that report no cost, e.g.
+  // {"llama3.1": {"prompt": 0.1, "completion": 0.3}}. OpenRouter reports each call's cost itself.
+  LLM_PRICES: z
+    .string()
+    .transform((text, ctx) => {
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'JSON such as {"model": {"prompt": 0.15, "completion": 0.6}} (USD per million tokens)' });
+        return z.NEVER;
+      }
+    })
+    .pipe(z.record(z.string().min(1), z.object({ prompt: z.number().min(0), completion: z.number().min(0) }).strict()))
+    .optional(),
   BREAKER_FAILURES: int(1, 1000).default(5),
   BREAKER_COOLDOWN_SECONDS: int(1, 86_400).default(30),
   LLM_RATE_LIMIT: z.coerce.number().positive().optional(),

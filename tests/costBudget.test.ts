@@ -104,3 +104,47 @@ describe('cost budget', () => {
     assert.equal((await dflt.query(statusQuery)).cost.budgetUsd, h.config.PIPELINE_COST_BUDGET_USD);
   });
 });
+
+describe('cost budget with a price table', () => {
+  // A provider that reports no cost (the fake leaves `usage.cost` out), priced by LLM_PRICES instead.
+  let plain: FakeLlm;
+  let hp: Harness;
+  before(async () => {
+    plain = await startFakeLlm({ apiKey: KEY, costPerToken: 0 });
+    hp = await startHarness('cost-prices', {
+      env: {
+        OPENROUTER_API_KEY: KEY,
+        OPENROUTER_BASE_URL: plain.url,
+        BREAKER_FAILURES: '1000',
+        LLM_PRICES: JSON.stringify({ 'fake/priced': { prompt: 100, completion: 100 } }),
+      },
+    });
+  });
+  after(async () => {
+    await hp?.stop();
+    await plain?.close();
+  });
+
+  test('the calls are priced from the table, and the budget stops the pipeline as with a reported cost', async () => {
+    const handle = await hp.start({ mode: 'openrouter', model: 'fake/priced', budgets: { costUsd: 0.05 } });
+    const result = await handle.result();
+    const calls = plain.completions();
+    assert.ok(
+      calls.every((c) => (c.response as { usage?: { cost?: number } }).usage?.cost === undefined),
+      'the provider reported no cost',
+    );
+    assert.equal(result.status, 'STOPPED', `${result.status} (${result.reason ?? ''})`);
+    assert.match(result.reason ?? '', /^cost budget of \$0\.05 spent/);
+    const tokens = (c: RecordedRequest) => (c.response as { usage?: { total_tokens?: number } }).usage?.total_tokens ?? 0;
+    const priced = hp.ledger.calls(pipelineIdFromWorkflowId(handle.workflowId));
+    assert.ok(priced.length > 0 && priced.every((r) => Math.abs((r.costUsd ?? 0) - (r.totalTokens * 100) / 1e6) < 1e-9), 'each call priced by its tokens');
+    assert.ok(sum(calls.map(tokens)) > 0);
+  });
+
+  test('a model without a price costs nothing, and its pipeline completes', async () => {
+    const handle = await hp.start({ mode: 'openrouter', model: 'fake/unpriced', budgets: { costUsd: 0.0001 } });
+    const result = await handle.result();
+    assert.equal(result.status, 'COMPLETED');
+    assert.equal(result.costUsd, 0);
+  });
+});

@@ -99,7 +99,7 @@ export async function createWorkers(deps: WorkerDeps): Promise<Worker[]> {
         ...(deps.identity ? { identity: deps.identity } : {}),
         taskQueue: llmTaskQueue(taskQueue),
         // Transcripts go to Redis, where the ledger writer collects them (lib/transcripts.ts).
-        activities: createLlmActivities(providers, { redis: deps.redis, taskQueue }),
+        activities: createLlmActivities(providers, { redis: deps.redis, taskQueue, ...(config.LLM_PRICES ? { prices: config.LLM_PRICES } : {}) }),
         // Server-side: the queue dispatches at most this many calls per second across all its workers.
         ...(config.LLM_RATE_LIMIT ? { maxTaskQueueActivitiesPerSecond: config.LLM_RATE_LIMIT } : {}),
       }),

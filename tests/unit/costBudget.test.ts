@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { CONTRACT_DEFAULTS, parsePipelineInput, resolveSettings } from '../../common/input';
-import { costOverrun, usd } from '../../governance/costBudget';
+import { costOverrun, priceCall, usd } from '../../governance/costBudget';
 import { ConfigError, parseConfig, pipelineDefaults } from '../../lib/config';
 
 // The cost budget's rule, its input field and its configuration (the pipeline's use of it is in
@@ -39,6 +39,19 @@ describe('cost budget', () => {
       assert.throws(
         () => parseConfig({ PIPELINE_COST_BUDGET_USD: bad }),
         (e: unknown) => e instanceof ConfigError && e.variable === 'PIPELINE_COST_BUDGET_USD',
+      );
+    }
+  });
+
+  test('LLM_PRICES prices the calls of a provider that reports no cost (USD per million tokens)', () => {
+    const prices = parseConfig({ LLM_PRICES: '{"llama3.1": {"prompt": 0.1, "completion": 0.3}}' }).LLM_PRICES!;
+    assert.equal(priceCall({ promptTokens: 1_000_000, completionTokens: 2_000_000 }, ['llama3.1:8b', 'llama3.1'], prices), 0.7);
+    assert.equal(priceCall({ promptTokens: 10, completionTokens: 10 }, ['other'], prices), undefined, 'no price, no cost');
+    for (const bad of ['{"m": {"prompt": "0.1", "completion": 1}}', 'not json', '{"m": {"prompt": -1, "completion": 1}}', '{"m": {"input": 1}}']) {
+      assert.throws(
+        () => parseConfig({ LLM_PRICES: bad }),
+        (e: unknown) => e instanceof ConfigError && e.variable === 'LLM_PRICES',
+        bad,
       );
     }
   });
