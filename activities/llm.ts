@@ -1,9 +1,11 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Redis } from 'ioredis';
 import type { Exchange } from '../agents/exchange';
+import { modelFor } from '../agents/openaiProvider';
 import { ProviderError, type AgentAnswer, type AgentRequest, type LlmProvider, type Usage } from '../agents/provider';
 import { failureType, type BreakerSnapshot, type LlmFailureDetails } from '../common/failures';
 import type { LlmMode, LlmSettings } from '../common/types';
+import { priceCall, type PriceTable } from '../governance/costBudget';
 import { PartialPublisher } from '../lib/partials';
 import { stashTranscript } from '../lib/transcripts';
 
@@ -32,6 +34,8 @@ export interface LlmActivityDeps {
   redis?: Redis;
   /** The pipelines' task queue (not `<queue>-llm`), whose ledger writer collects the transcripts. */
   taskQueue?: string;
+  /** Prices for providers that report no cost (LLM_PRICES), so the cost budget holds with them too. */
+  prices?: PriceTable;
 }
 
 function sumUsage(exchanges: readonly Exchange[]): Usage | null {
@@ -124,6 +128,10 @@ export function createLlmActivities(providers: Partial<Record<LlmMode, LlmProvid
           ...(live ? { onPartial: (text: string) => live.push(text) } : {}),
         });
         outcome = 'ok';
+        if (result.usage.costUsd === undefined && deps.prices) {
+          const costUsd = priceCall(result.usage, [result.model, modelFor(req.role, call.llm)], deps.prices);
+          if (costUsd !== undefined) result.usage = { ...result.usage, costUsd };
+        }
         // The answer is paid for: a transcript Redis did not take is logged, not a reason to call the
         // provider again (which a failed attempt would do).
         const transcript = await transcribe('ok', null).catch((e: unknown) => void ctx.log.warn('transcript not stashed', { key, error: String(e) }));

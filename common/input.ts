@@ -43,6 +43,7 @@ export const PIPELINE_INPUT_RULES = {
       fields: {
         tokens: positiveInt(),
         errors: { kind: 'object', fields: { total: positiveInt(1000), same: positiveInt(1000), violations: positiveInt(1000) } },
+        costUsd: { kind: 'number', min: 0.0001, max: 100_000 },
       },
     },
     scenario: { kind: 'enum', values: SCENARIOS },
@@ -121,7 +122,7 @@ export const CONTRACT_DEFAULTS: PipelineDefaults = {
   timeoutSeconds: 120,
   thresholds: { stuckSeconds: 30, conflictCount: 3, complexity: 0.8 },
   maxRounds: 8,
-  budgets: { tokens: 100_000, errors: { total: 8, same: 2, violations: 1 } },
+  budgets: { tokens: 100_000, errors: { total: 8, same: 2, violations: 1 }, costUsd: 5 },
   recoveryWindowSeconds: 86_400,
 };
 
@@ -140,6 +141,7 @@ export function resolveSettings(input: PipelineInput, pipelineId: string, defaul
     budgets: {
       tokens: input.budgets?.tokens ?? defaults.budgets.tokens,
       errors: { ...defaults.budgets.errors, ...input.budgets?.errors },
+      costUsd: input.budgets?.costUsd ?? defaults.budgets.costUsd,
     },
     recoveryWindowSeconds: defaults.recoveryWindowSeconds,
     scenario: input.scenario ?? 'consensus',

@@ -54,7 +54,7 @@ export interface PipelineInput {
   timeoutSeconds?: number;
   thresholds?: { stuckSeconds?: number; conflictCount?: number; complexity?: number };
   maxRounds?: number;
-  budgets?: { tokens?: number; errors?: { total?: number; same?: number; violations?: number } };
+  budgets?: { tokens?: number; errors?: { total?: number; same?: number; violations?: number }; costUsd?: number };
   scenario?: Scenario;
   latencyMs?: number;
 }
@@ -67,7 +67,8 @@ export interface PipelineDefaults {
   timeoutSeconds: number;
   thresholds: { stuckSeconds: number; conflictCount: number; complexity: number };
   maxRounds: number;
-  budgets: { tokens: number; errors: { total: number; same: number; violations: number } };
+  /** costUsd: what the pipeline's LLM calls may cost in all, as the provider reports it (governance/costBudget.ts). */
+  budgets: { tokens: number; errors: { total: number; same: number; violations: number }; costUsd: number };
   recoveryWindowSeconds: number;
 }
 
@@ -162,6 +163,8 @@ export interface StatusView {
   gamma: GammaView;
   /** Null until a call through a breaker (openrouter mode) reported it; updated after every call. */
   breaker: BreakerView | null;
+  /** What the pipeline's LLM calls cost so far (USD, as the provider reports it) and its budget. */
+  cost: { spentUsd: number; budgetUsd: number };
   startedAt: string;
   updatedAt: string;
 }
@@ -279,6 +282,8 @@ export interface PipelineResult {
   rounds: number;
   gamma: GammaView;
   tokens: number;
+  /** What the pipeline's LLM calls cost (USD, as the provider reported it; 0 for the simulator). Absent in results recorded before the cost budget. */
+  costUsd?: number;
   /** Agents revoked during the run (their partner continued alone). */
   revoked: Role[];
   /** Set when the pipeline completed with a partial result (recover accept_partial). */

@@ -69,6 +69,8 @@ export interface FakeLlm {
   /** The chat completion requests only. */
   completions(): RecordedRequest[];
   addFault(...faults: Fault[]): void;
+  /** Accepts only this key from now on (a rotated key); undefined accepts any. */
+  setApiKey(key: string | undefined): void;
   clearFaults(): void;
   pendingFaults(): Fault[];
   /** Clears faults and recorded requests. */
@@ -100,6 +102,7 @@ export async function startFakeLlm(opts: FakeLlmOptions = {}): Promise<FakeLlm> 
   let faults: { fault: Fault; left: number }[] = [];
   const timers = new Set<NodeJS.Timeout>();
   const costPerToken = opts.costPerToken ?? 0.000002;
+  let apiKey = opts.apiKey;
 
   const takeFault = (text: string): Fault | undefined => {
     const entry = faults.find((f) => f.fault.match === undefined || text.includes(f.fault.match));
@@ -132,7 +135,7 @@ export async function startFakeLlm(opts: FakeLlmOptions = {}): Promise<FakeLlm> 
 
   async function chat(req: IncomingMessage, res: ServerResponse, rec: RecordedRequest, text: string): Promise<void> {
     const key = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
-    if (!key || (opts.apiKey !== undefined && key !== opts.apiKey)) {
+    if (!key || (apiKey !== undefined && key !== apiKey)) {
       rec.status = 401;
       rec.response = errorBody(`Incorrect API key provided: ${key ?? '(none)'}`, 401);
       return send(res, 401, rec.response);
@@ -293,6 +296,7 @@ export async function startFakeLlm(opts: FakeLlmOptions = {}): Promise<FakeLlm> 
     requests,
     completions: () => requests.filter((r) => r.path.endsWith('/chat/completions')),
     addFault,
+    setApiKey: (key) => void (apiKey = key),
     clearFaults: () => void (faults = []),
     pendingFaults: () => faults.map((f) => ({ ...f.fault, times: f.left })),
     reset: () => {

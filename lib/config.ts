@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { CONTRACT_DEFAULTS, PIPELINE_INPUT_RULES, type IntRule } from '../common/input';
 import { LLM_MODES, type LlmMode, type PipelineDefaults } from '../common/types';
+import { vaultAddrProblem } from './vault';
 
 // Every variable of the contract, read once. A bad value stops the process with a message that names
 // the variable and what it expects, instead of failing later somewhere deep.
@@ -65,6 +66,26 @@ const schema = z.object({
   ERROR_BUDGET_TOTAL: inRange(input.budgets.fields.errors.fields.total).default(D.budgets.errors.total),
   ERROR_BUDGET_SAME: inRange(input.budgets.fields.errors.fields.same).default(D.budgets.errors.same),
   ERROR_BUDGET_VIOLATIONS: inRange(input.budgets.fields.errors.fields.violations).default(D.budgets.errors.violations),
+  // Not in the contract: what one pipeline's LLM calls may cost in all (USD, as the provider reports it); `budgets.costUsd` overrides it.
+  PIPELINE_COST_BUDGET_USD: z.coerce
+    .number({ error: 'an amount in USD, e.g. 5 or 0.5' })
+    .min(input.budgets.fields.costUsd.min)
+    .max(input.budgets.fields.costUsd.max)
+    .default(D.budgets.costUsd),
+  // Not in the contract: USD per million tokens by model, for providers that report no cost, e.g.
+  // {"llama3.1": {"prompt": 0.1, "completion": 0.3}}. OpenRouter reports each call's cost itself.
+  LLM_PRICES: z
+    .string()
+    .transform((text, ctx) => {
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'JSON such as {"model": {"prompt": 0.15, "completion": 0.6}} (USD per million tokens)' });
+        return z.NEVER;
+      }
+    })
+    .pipe(z.record(z.string().min(1), z.object({ prompt: z.number().min(0), completion: z.number().min(0) }).strict()))
+    .optional(),
   BREAKER_FAILURES: int(1, 1000).default(5),
   BREAKER_COOLDOWN_SECONDS: int(1, 86_400).default(30),
   LLM_RATE_LIMIT: z.coerce.number().positive().optional(),
@@ -120,6 +141,8 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
     throw new ConfigError(variable, `${issue.message}${shown}`);
   }
   const cfg = parsed.data;
+  const vaultProblem = cfg.VAULT_ADDR ? vaultAddrProblem(cfg.VAULT_ADDR) : null;
+  if (vaultProblem) throw new ConfigError('VAULT_ADDR', vaultProblem);
   const keyConfigured = Boolean(cfg.OPENROUTER_API_KEY || (cfg.VAULT_ADDR && cfg.VAULT_TOKEN));
   if (cfg.LLM_MODE === 'openrouter' && !keyConfigured) {
     throw new ConfigError('LLM_MODE', 'openrouter needs OPENROUTER_API_KEY, or VAULT_ADDR and VAULT_TOKEN');
@@ -160,6 +183,7 @@ export function pipelineDefaults(cfg: Config): PipelineDefaults {
     budgets: {
       tokens: cfg.AGENT_TOKEN_BUDGET,
       errors: { total: cfg.ERROR_BUDGET_TOTAL, same: cfg.ERROR_BUDGET_SAME, violations: cfg.ERROR_BUDGET_VIOLATIONS },
+      costUsd: cfg.PIPELINE_COST_BUDGET_USD,
     },
     recoveryWindowSeconds: cfg.RECOVERY_WINDOW_SECONDS,
   };

@@ -3,10 +3,32 @@
 // no error message carries it or the token. Paths are written as in the contract, with the KV v2
 // `data/` segment: `secret/data/api-keys/openrouter`.
 
+import { ProviderError, type LlmProvider } from '../agents/provider';
+
 export const VAULT_SECRETS = {
   openrouterApiKey: { path: 'secret/data/api-keys/openrouter', field: 'api_key' },
   dragonflyPassword: { path: 'secret/data/services/dragonfly', field: 'password' },
 } as const;
+
+/**
+ * Why an address may not be used for Vault, or null: plain http only to this machine, since the token
+ * (and the secrets in the answers) would otherwise cross the network in clear text.
+ */
+export function vaultAddrProblem(addr: string): string | null {
+  let url: URL;
+  try {
+    url = new URL(addr);
+  } catch {
+    return 'a URL such as https://vault.example:8200';
+  }
+  if (url.protocol === 'https:') return null;
+  if (url.protocol !== 'http:') return `an http:// or https:// URL (got ${url.protocol})`;
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  const loopback = host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+  return loopback
+    ? null
+    : `https:// (http:// only to a loopback address such as http://127.0.0.1:8200: the token would cross the network in clear text; got ${url.host})`;
+}
 
 export interface VaultOptions {
   addr: string;
@@ -44,6 +66,8 @@ export class VaultClient {
   private readonly addr: string;
 
   constructor(private readonly opts: VaultOptions) {
+    const problem = vaultAddrProblem(opts.addr);
+    if (problem) throw new VaultError(`VAULT_ADDR must be ${problem}`);
     this.addr = opts.addr.replace(/\/+$/, '');
   }
 
@@ -64,9 +88,12 @@ export class VaultClient {
     return value;
   }
 
-  /** Forgets cached values (e.g. after the provider rejected a key): the next read asks Vault. */
-  invalidate(): void {
-    this.cache.clear();
+  /**
+   * Forgets cached values (e.g. after the provider rejected a key): the next read asks Vault. With
+   * `readBefore` (epoch ms), only values read before then: a value another call has just re-read is kept.
+   */
+  invalidate(readBefore?: number): void {
+    for (const [path, entry] of this.cache) if (readBefore === undefined || entry.at < readBefore) this.cache.delete(path);
   }
 
   private async entry(path: string): Promise<Entry> {
@@ -120,4 +147,26 @@ export class VaultClient {
   private scrub(text: string): string {
     return this.opts.token ? text.split(this.opts.token).join('[redacted]') : text;
   }
+}
+
+/**
+ * A provider whose key comes from Vault, retried once with a fresh read when the provider answers 401:
+ * after a key rotation the cached key is stale, and without this every agent would be revoked (401 is
+ * fatal) until the cache's TTL ran out. A second 401 is the provider's verdict and stays fatal.
+ */
+export function refreshKeyOn401(provider: LlmProvider, vault: VaultClient): LlmProvider {
+  return {
+    mode: provider.mode,
+    async complete(req, settings, ctx) {
+      const started = Date.now();
+      try {
+        return await provider.complete(req, settings, ctx);
+      } catch (err) {
+        if (!(err instanceof ProviderError) || err.kind !== 'auth' || ctx.signal?.aborted) throw err;
+        vault.invalidate(started);
+        return provider.complete(req, settings, ctx);
+      }
+    },
+    ...(provider.breakerState ? { breakerState: provider.breakerState.bind(provider) } : {}),
+  };
 }

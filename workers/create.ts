@@ -10,7 +10,7 @@ import type { LlmMode } from '../common/types';
 import { pipelineDefaults, type Config } from '../lib/config';
 import { breakerName, CircuitBreaker } from '../lib/breaker';
 import type { Ledger } from '../lib/ledger';
-import { VaultClient } from '../lib/vault';
+import { refreshKeyOn401, VaultClient } from '../lib/vault';
 import { retryConnect } from '../lib/temporal';
 
 // Builds the worker(s) of one process: the pipeline worker (workflows, simulator calls)
@@ -59,7 +59,9 @@ export function llmProviders(config: Config, redis: Redis): Partial<Record<LlmMo
       failures: config.BREAKER_FAILURES,
       cooldownMs: config.BREAKER_COOLDOWN_SECONDS * 1000,
     });
-    providers.openrouter = breaker.wrap(new OpenAiProvider({ baseURL: config.OPENROUTER_BASE_URL, apiKey }));
+    const provider = new OpenAiProvider({ baseURL: config.OPENROUTER_BASE_URL, apiKey });
+    // Inside the breaker: a 401 answered by a fresh key is no failure at all.
+    providers.openrouter = breaker.wrap(vault ? refreshKeyOn401(provider, vault) : provider);
   }
   return providers;
 }
@@ -97,7 +99,7 @@ export async function createWorkers(deps: WorkerDeps): Promise<Worker[]> {
         ...(deps.identity ? { identity: deps.identity } : {}),
         taskQueue: llmTaskQueue(taskQueue),
         // Transcripts go to Redis, where the ledger writer collects them (lib/transcripts.ts).
-        activities: createLlmActivities(providers, { redis: deps.redis, taskQueue }),
+        activities: createLlmActivities(providers, { redis: deps.redis, taskQueue, ...(config.LLM_PRICES ? { prices: config.LLM_PRICES } : {}) }),
         // Server-side: the queue dispatches at most this many calls per second across all its workers.
         ...(config.LLM_RATE_LIMIT ? { maxTaskQueueActivitiesPerSecond: config.LLM_RATE_LIMIT } : {}),
       }),

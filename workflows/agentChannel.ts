@@ -9,6 +9,7 @@ import {
   type ExternalWorkflowHandle,
 } from '@temporalio/workflow';
 import { agentWorkflowId } from '../common/ids';
+import { addCost, costOverrun } from '../governance/costBudget';
 import { clipObjective } from '../common/text';
 import { agentProgressSignal, agentTurnResultSignal, agentTurnSignal, type AgentProgress, type AgentTurn, type AgentTurnResult } from '../common/messages';
 import type { AgentPhase, AgentView, BreakerView, CallRecord, GammaReason, Role } from '../common/types';
@@ -35,6 +36,11 @@ export class AgentChannel {
    * agents under the same ids, whose views replace the first orchestration's.
    */
   tokens = 0;
+  /** What every call of the run cost (USD, as reported), summed like the tokens. */
+  costUsd = 0;
+  /** Told once, when the calls have spent the pipeline's cost budget (the pipeline then stops). */
+  onCostSpent?: (reason: string) => void;
+  private costSpent = false;
   /** The shared LLM breaker as the latest call of any agent saw it. */
   breaker: BreakerView | null = null;
   private turns: TurnChannel | null = null;
@@ -126,13 +132,21 @@ export class AgentChannel {
     this.s.outbox.recordCalls(calls);
     for (const c of calls) {
       this.tokens += c.totalTokens;
+      if (c.costUsd !== undefined) this.costUsd = addCost(this.costUsd, c.costUsd);
       const view = this.byId.get(c.agentId);
       if (!view) continue;
       const u = (view.usage ??= { promptTokens: 0, completionTokens: 0, calls: 0 });
       u.promptTokens += c.promptTokens;
       u.completionTokens += c.completionTokens;
       u.calls += 1;
-      if (c.costUsd !== undefined) u.costUsd = Math.round(((u.costUsd ?? 0) + c.costUsd) * 1e9) / 1e9;
+      if (c.costUsd !== undefined) u.costUsd = addCost(u.costUsd ?? 0, c.costUsd);
+    }
+    // Not once the pipeline has ended: a late reply's cost is recorded, but there is nothing left to stop.
+    const overrun = this.costSpent || this.s.phase === 'COMPLETE' ? null : costOverrun(this.costUsd, this.s.settings.budgets.costUsd);
+    if (overrun) {
+      this.costSpent = true;
+      this.s.outbox.emit('agent_message', { from: 'PIPELINE', to: 'ALL', content: `${overrun}: the pipeline stops` });
+      this.onCostSpent?.(overrun);
     }
   }
 

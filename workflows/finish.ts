@@ -31,6 +31,7 @@ export async function finish(s: PipelineState, ending: Ending): Promise<Pipeline
     rounds: s.orchestration.round,
     gamma: s.gamma.view(),
     tokens,
+    costUsd: s.agents.costUsd,
     revoked: [...s.revoked],
     llmCriticalPathMs: s.llmCriticalPathMs,
     ...(partial ? { partial } : {}),

@@ -50,6 +50,8 @@ export async function pipelineWorkflow(rawInput: PipelineInput): Promise<Pipelin
   // the contract's defaults stand in until the worker's own arrive a moment later.
   const s = new PipelineState(resolveSettings(input, pipelineId, CONTRACT_DEFAULTS));
   const steering = new Steering(s);
+  // A spent cost budget stops the pipeline as `stop` does: agents cancelled, report, result, events.
+  s.agents.onCostSpent = (reason) => steering.stop({ reason });
 
   setHandler(statusQuery, () => s.statusView());
   setHandler(reportQuery, () => s.report);

@@ -57,6 +57,7 @@ export class PipelineState {
       agents: this.agents.views(),
       gamma: this.gamma.view(),
       breaker: this.agents.breaker,
+      cost: { spentUsd: this.agents.costUsd, budgetUsd: this.settings.budgets.costUsd },
       startedAt: this.startedAt,
       updatedAt: this.updatedAt,
     };

@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { VAULT_SECRETS, VaultClient, VaultError } from '../../lib/vault';
+import { OpenAiProvider } from '../../agents/openaiProvider';
+import { ProviderError, type AgentRequest, type LlmProvider } from '../../agents/provider';
+import type { LlmSettings } from '../../common/types';
+import { startFakeLlm } from '../../devstack/fakeLlm';
+import { ConfigError, parseConfig } from '../../lib/config';
+import { refreshKeyOn401, VAULT_SECRETS, VaultClient, VaultError } from '../../lib/vault';
 import { startFakeVault, type FakeVault } from '../fakes/fakeVault';
 
 // lib/vault.ts against a local server speaking Vault's KV v2 read API.
@@ -103,6 +108,106 @@ describe('Vault KV v2', () => {
       assert.match(err.message, /answered 503.*Vault is sealed/);
     } finally {
       vault.failWith(undefined);
+    }
+  });
+});
+
+describe('Vault address', () => {
+  const env = (addr: string) => ({ VAULT_ADDR: addr, VAULT_TOKEN: TOKEN });
+
+  test('plain http to another machine is refused at config time, naming VAULT_ADDR', () => {
+    for (const addr of ['http://vault.example:8200', 'http://10.0.0.5:8200', 'http://[fe80::1]:8200']) {
+      const err = (() => {
+        try {
+          parseConfig(env(addr));
+        } catch (e) {
+          return e;
+        }
+        return assert.fail(`${addr} was accepted`);
+      })();
+      assert.ok(err instanceof ConfigError);
+      assert.equal(err.variable, 'VAULT_ADDR');
+      assert.match(err.message, /bad value for VAULT_ADDR: https:\/\/ \(http:\/\/ only to a loopback address/);
+      assert.ok(!err.message.includes(TOKEN));
+      assert.throws(() => new VaultClient({ addr, token: TOKEN }), /VAULT_ADDR must be https:\/\//);
+    }
+  });
+
+  test('https anywhere and http to a loopback address are accepted', () => {
+    for (const addr of ['https://vault.example:8200', 'http://127.0.0.1:8200', 'http://localhost:8200', 'http://[::1]:8200']) {
+      assert.equal(parseConfig(env(addr)).VAULT_ADDR, addr);
+    }
+  });
+});
+
+describe('a key rotated in Vault', () => {
+  const OLD = 'sk-or-v1-OLD-KEY-0123456789';
+  const NEW = 'sk-or-v1-NEW-KEY-9876543210';
+  const settings: LlmSettings = { mode: 'openrouter', model: 'fake/model', scenario: 'consensus', latencyMs: 0 };
+  const req: AgentRequest = { pipelineId: 'p1', role: 'alpha', task: 'research', objective: 'Design a caching strategy', round: 0 };
+  const call = (p: LlmProvider) => p.complete(req, settings, { attempt: 1 });
+
+  async function setup() {
+    const llm = await startFakeLlm({ apiKey: OLD });
+    const path = VAULT_SECRETS.openrouterApiKey.path;
+    vault.setSecret(path, { api_key: OLD });
+    // A long TTL: without the refresh on 401, the old key would be used for the whole hour.
+    const client = new VaultClient({ addr: vault.url, token: TOKEN, ttlMs: 3_600_000 });
+    const plain = new OpenAiProvider({ baseURL: llm.url, apiKey: () => client.openrouterApiKey(), structuredOutput: 'json_schema', timeoutMs: 10_000 });
+    await call(plain); // the old key is cached
+    const rotate = (key: string) => {
+      vault.setSecret(path, { api_key: key });
+      llm.setApiKey(key);
+    };
+    return { llm, client, plain, rotate, path };
+  }
+
+  const keysSent = (llm: Awaited<ReturnType<typeof startFakeLlm>>) => llm.completions().map((r) => r.headers.authorization?.replace(/^Bearer /, ''));
+
+  test('a 401 re-reads the key from Vault and the call succeeds with the new one', async () => {
+    const { llm, client, plain, rotate, path } = await setup();
+    try {
+      rotate(NEW);
+      llm.reset();
+      const readsBefore = vault.reads.filter((p) => p === path).length;
+      const done = await call(refreshKeyOn401(plain, client));
+      assert.ok(done.answer.summary, 'an answer');
+      assert.deepEqual(keysSent(llm), [OLD, NEW], 'one 401 with the cached key, then the fresh one');
+      assert.equal(llm.completions()[0]!.status, 401);
+      assert.equal(vault.reads.filter((p) => p === path).length - readsBefore, 1, 'one fresh read from Vault');
+    } finally {
+      await llm.close();
+    }
+  });
+
+  test('without the refresh, the same rotation is a fatal auth error (what revoked every agent)', async () => {
+    const { llm, plain, rotate } = await setup();
+    try {
+      rotate(NEW);
+      const err = await call(plain).then(
+        () => assert.fail('the stale key was accepted'),
+        (e: unknown) => e,
+      );
+      assert.ok(err instanceof ProviderError && err.kind === 'auth' && !err.retryable);
+    } finally {
+      await llm.close();
+    }
+  });
+
+  test('a key Vault does not have either is retried once only, then fatal', async () => {
+    const { llm, client, plain } = await setup();
+    try {
+      llm.setApiKey('sk-or-v1-SOMEONE-ELSES');
+      llm.reset();
+      const err = await call(refreshKeyOn401(plain, client)).then(
+        () => assert.fail('a key the provider refuses was accepted'),
+        (e: unknown) => e,
+      );
+      assert.ok(err instanceof ProviderError && err.kind === 'auth', String(err));
+      assert.deepEqual(keysSent(llm), [OLD, OLD], 'one retry with the re-read key, no more');
+      assert.ok(!err.message.includes(OLD.slice(8)), 'the key does not reach the error');
+    } finally {
+      await llm.close();
     }
   });
 });
