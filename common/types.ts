@@ -162,8 +162,23 @@ export interface StatusView {
   gamma: GammaView;
   /** Null until a call through a breaker (openrouter mode) reported it; updated after every call. */
   breaker: BreakerView | null;
+  /** Null while the outbox keeps up; set while its writes to the ledger or Redis are failing (workflows/outbox.ts). */
+  outbox?: OutboxStall | null;
   startedAt: string;
   updatedAt: string;
+}
+
+/** An outbox that cannot write: what waits, since when, how often it was tried and the last error. */
+export interface OutboxStall {
+  /** `ledger`: nothing more is recorded until it is fixed; `redis`: the ledger goes on, watchers lag. */
+  target: 'ledger' | 'redis';
+  /** Events waiting to be written. */
+  pending: number;
+  attempts: number;
+  lastError: string;
+  since: string;
+  /** When it is tried next. */
+  retryAt: string;
 }
 
 export interface Proposal {

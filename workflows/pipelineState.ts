@@ -57,6 +57,7 @@ export class PipelineState {
       agents: this.agents.views(),
       gamma: this.gamma.view(),
       breaker: this.agents.breaker,
+      outbox: this.outbox.stallView,
       startedAt: this.startedAt,
       updatedAt: this.updatedAt,
     };

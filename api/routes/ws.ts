@@ -126,6 +126,7 @@ export const wsRoutes: FastifyPluginAsyncTypebox<{ limits: WsLimits }> = async (
           fail: drop,
           signal: gone.signal,
           maxPending: limits.maxPending,
+          ledger: app.ledger,
         });
       } catch (err) {
         drop('error', (err as Error).message);
