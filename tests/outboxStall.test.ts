@@ -5,6 +5,7 @@ import { pipelineIdFromWorkflowId } from '../common/ids';
 import { statusQuery } from '../common/messages';
 import type { OutboxStall } from '../common/types';
 import { eventsSince } from '../lib/events';
+import { startApi, type Api } from './helpers/api';
 import { startHarness, type Harness } from './helpers/harness';
 
 // The outbox when the ledger refuses writes (here: another connection holds it locked, as a backup
@@ -13,12 +14,28 @@ import { startHarness, type Harness } from './helpers/harness';
 // pipeline completes with one result row and every event once.
 
 let h: Harness;
+let app: Api;
 before(async () => {
   h = await startHarness('outbox-stall');
+  app = await startApi(h);
 });
 after(async () => {
+  await app?.close();
   await h?.stop();
 });
+
+/** The /metrics gauge of stalled pipelines, waiting up to `ms` for it to read `want` (visibility lags a little). */
+async function stalledGauge(want: number, ms = 10_000): Promise<number> {
+  const deadline = Date.now() + ms;
+  let value = NaN;
+  do {
+    const body = (await app.inject({ method: 'GET', url: '/metrics' })).body;
+    value = Number(/^outbox_stalled_pipelines\{target="ledger"\} (\d+)$/m.exec(body)?.[1] ?? NaN);
+    if (value === want) return value;
+    await sleep(300);
+  } while (Date.now() < deadline);
+  return value;
+}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -42,7 +59,8 @@ describe('outbox stall', () => {
       assert.ok(stall.pending > 0, 'events wait');
       assert.ok(Date.parse(stall.retryAt) > Date.parse(stall.since));
       assert.equal(h.ledger.results(pipelineId).length, 0, 'nothing reached the ledger');
-      await sleep(2000);
+      assert.equal(await stalledGauge(1), 1, '/metrics counts the stalled pipeline');
+      await sleep(1000);
       assert.equal((await handle.describe()).status.name, 'RUNNING', 'the pipeline waits for its record rather than finishing without it');
     } finally {
       lock.exec('COMMIT');
@@ -51,6 +69,7 @@ describe('outbox stall', () => {
 
     assert.equal((await handle.result()).status, 'COMPLETED');
     assert.equal((await handle.query(statusQuery)).outbox ?? null, null, 'the stall is cleared');
+    assert.equal(await stalledGauge(0), 0, 'and no longer counted');
     assert.equal(h.ledger.results(pipelineId).length, 1, 'exactly one result row');
     const audit = h.ledger.eventsSince(pipelineId, 0);
     assert.deepEqual(

@@ -1,7 +1,8 @@
-import { CancellationScope, log, proxyActivities, sleep, workflowInfo } from '@temporalio/workflow';
+import { CancellationScope, log, proxyActivities, sleep, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { MirrorActivities } from '../activities';
 import type { MirrorBatch, MirrorOutcome } from '../activities/mirror';
 import { ledgerTaskQueue } from '../common/ids';
+import { OutboxStalledKey } from '../common/searchAttributes';
 import type { CallRecord, EventDataMap, EventType, Handoff, OutboxStall, PipelineEvent, PipelineResult, PipelineSettings } from '../common/types';
 import type { BoardWrite } from '../lib/blackboard';
 import { nowIso } from './time';
@@ -115,7 +116,10 @@ export class Outbox {
         const batch = this.nextBatch();
         const outcome = await this.sendToLedger(batch);
         if (outcome.redisError === undefined) {
-          if (this.stall) log.info('outbox resumed', { pipelineId: this.pipelineId, target: this.stall.target, attempts: this.stall.attempts });
+          if (this.stall) {
+            log.info('outbox resumed', { pipelineId: this.pipelineId, target: this.stall.target, attempts: this.stall.attempts });
+            upsertSearchAttributes([{ key: OutboxStalledKey, value: null }]);
+          }
           this.stall = null;
           redisFailures = 0;
           continue;
@@ -146,6 +150,7 @@ export class Outbox {
   }
 
   private showStall(target: OutboxStall['target'], attempts: number, lastError: string, waitMs: number, inFlight = 0): void {
+    if (this.stall?.target !== target) upsertSearchAttributes([{ key: OutboxStalledKey, value: target }]);
     const since = this.stall?.target === target ? this.stall.since : nowIso();
     const pending = inFlight + this.pending.events.length + this.backlog.events.length;
     const retryAt = new Date(Date.now() + waitMs).toISOString();
