@@ -62,7 +62,7 @@ function recordRun(pipelineId: string, runKey: string, startedAgo: number, finis
 const count = (table: string, pipelineId: string) =>
   (ledger['db'].prepare(`SELECT count(*) AS n FROM ${table} WHERE pipeline_id = ?`).get(pipelineId) as { n: number }).n;
 
-describe('ledger', () => {
+describe('ledger file and retention', () => {
   test('the writer runs in WAL with synchronous=FULL; the reader cannot write', () => {
     assert.equal(ledger['db'].pragma('journal_mode', { simple: true }), 'wal');
     assert.equal(ledger['db'].pragma('synchronous', { simple: true }), 2, 'FULL');
