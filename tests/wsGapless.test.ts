@@ -66,6 +66,22 @@ describe('/ws after Redis lost the events', () => {
     );
     assert.deepEqual(replayed, stored, 'each event as Redis had it');
     assert.deepEqual(seqs(await watch(pipelineId, 3)), seqs(stored).slice(3), 'a client resuming with since gets the rest');
+
+    // Temporal forgets a closed workflow after its namespace's retention: a pipeline only the ledger
+    // knows (its rows copied under an id Temporal never saw) is still served.
+    const gone = `${pipelineId}-gone`;
+    const runKey = h.ledger.results(pipelineId)[0]!.run_key;
+    h.ledger.recordBatch({
+      pipelineId: gone,
+      runKey,
+      pipeline: { workflowId: `pipeline-${gone}`, settings: h.ledger.pipelineSettings(pipelineId)!, createdAt: new Date().toISOString() },
+      checkpoints: [],
+      handoffs: [],
+      calls: [],
+      events: stored.map((e) => ({ ...e, pipeline_id: gone })),
+    });
+    await assert.rejects(h.client.workflow.getHandle(`pipeline-${gone}`).describe(), 'Temporal does not know it');
+    assert.deepEqual(seqs(await watch(gone, 0)), seqs(stored), 'replayed from the ledger alone');
   });
 
   test('FLUSHALL mid-run: events before the flush come from the ledger, later ones from Redis, gapless', async () => {

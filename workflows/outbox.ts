@@ -129,7 +129,7 @@ export class Outbox {
         this.backlog = { events: batch.events.slice(-BATCH_LIMIT.events), board: batch.board.slice(-BATCH_LIMIT.board) };
         redisFailures++;
         const wait = isEmpty(this.pending) ? stallWait(redisFailures) : 0;
-        this.showStall('redis', redisFailures * ACTIVITY_ATTEMPTS, outcome.redisError, wait);
+        this.showStall('redis', redisFailures, outcome.redisError, wait); // one try each: the activity reports, not retries, a Redis failure
         // More for the ledger goes at once; a Redis-only backlog waits on a timer instead of spinning.
         if (wait) await sleep(wait, { summary: `outbox: Redis mirror stalled, retry ${redisFailures}` });
       }
