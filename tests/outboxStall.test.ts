@@ -39,44 +39,67 @@ async function stalledGauge(want: number, ms = 10_000): Promise<number> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-describe('outbox stall', () => {
-  test('a locked ledger shows in status.outbox, holds the pipeline at its end, and resumes when released: one result row', async () => {
-    const lock = new Database(h.ledger.path);
-    lock.exec('BEGIN EXCLUSIVE');
-    let stall: OutboxStall | null | undefined;
-    const handle = await h.start({});
-    const pipelineId = pipelineIdFromWorkflowId(handle.workflowId);
-    try {
-      const deadline = Date.now() + 60_000;
-      while (Date.now() < deadline && !stall) {
-        stall = (await handle.query(statusQuery)).outbox;
-        if (!stall) await sleep(250);
-      }
-      assert.ok(stall, 'the stall shows in status within a minute');
-      assert.equal(stall.target, 'ledger');
-      assert.match(stall.lastError, /locked|busy/i);
-      assert.ok(stall.attempts >= 3, `attempts ${stall.attempts}`);
-      assert.ok(stall.pending > 0, 'events wait');
-      assert.ok(Date.parse(stall.retryAt) > Date.parse(stall.since));
-      assert.equal(h.ledger.results(pipelineId).length, 0, 'nothing reached the ledger');
-      assert.equal(await stalledGauge(1), 1, '/metrics counts the stalled pipeline');
-      await sleep(1000);
-      assert.equal((await handle.describe()).status.name, 'RUNNING', 'the pipeline waits for its record rather than finishing without it');
-    } finally {
-      lock.exec('COMMIT');
-      lock.close();
+/** Runs a pipeline while `fault` holds (applied before it starts, lifted by the returned function once the stall shows). */
+async function stallAndResume(fault: () => () => void, error: RegExp): Promise<void> {
+  const lift = fault();
+  let lifted = false;
+  let stall: OutboxStall | null | undefined;
+  const handle = await h.start({});
+  const pipelineId = pipelineIdFromWorkflowId(handle.workflowId);
+  try {
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline && !stall) {
+      stall = (await handle.query(statusQuery)).outbox;
+      if (!stall) await sleep(250);
     }
+    assert.ok(stall, 'the stall shows in status within a minute');
+    assert.equal(stall.target, 'ledger');
+    assert.match(stall.lastError, error);
+    assert.ok(stall.attempts >= 3, `attempts ${stall.attempts}`);
+    assert.ok(stall.pending > 0, 'events wait');
+    assert.ok(Date.parse(stall.retryAt) > Date.parse(stall.since));
+    assert.equal(h.ledger.results(pipelineId).length, 0, 'nothing reached the ledger');
+    assert.equal(await stalledGauge(1), 1, '/metrics counts the stalled pipeline');
+    await sleep(1000);
+    assert.equal((await handle.describe()).status.name, 'RUNNING', 'the pipeline waits for its record rather than finishing without it');
+    lift();
+    lifted = true;
+  } finally {
+    if (!lifted) lift();
+  }
 
-    assert.equal((await handle.result()).status, 'COMPLETED');
-    assert.equal((await handle.query(statusQuery)).outbox ?? null, null, 'the stall is cleared');
-    assert.equal(await stalledGauge(0), 0, 'and no longer counted');
-    assert.equal(h.ledger.results(pipelineId).length, 1, 'exactly one result row');
-    const audit = h.ledger.eventsSince(pipelineId, 0);
-    assert.deepEqual(
-      audit.map((e) => e.seq),
-      audit.map((_, i) => i + 1),
-      'every event in the ledger, once',
-    );
-    assert.deepEqual(audit, await eventsSince(h.redis, pipelineId, 0), 'and in Redis, the same');
+  assert.equal((await handle.result()).status, 'COMPLETED');
+  assert.equal((await handle.query(statusQuery)).outbox ?? null, null, 'the stall is cleared');
+  assert.equal(await stalledGauge(0), 0, 'and no longer counted');
+  assert.equal(h.ledger.results(pipelineId).length, 1, 'exactly one result row');
+  const audit = h.ledger.eventsSince(pipelineId, 0);
+  assert.deepEqual(
+    audit.map((e) => e.seq),
+    audit.map((_, i) => i + 1),
+    'every event in the ledger, once',
+  );
+  assert.deepEqual(audit, await eventsSince(h.redis, pipelineId, 0), 'and in Redis, the same');
+}
+
+describe('outbox stall', () => {
+  test('a locked ledger shows in status.outbox and /metrics, holds the pipeline at its end, and resumes when released: one result row', async () => {
+    await stallAndResume(() => {
+      const lock = new Database(h.ledger.path);
+      lock.exec('BEGIN EXCLUSIVE');
+      return () => {
+        lock.exec('COMMIT');
+        lock.close();
+      };
+    }, /locked|busy/i);
+  });
+
+  test('a full ledger (SQLITE_FULL) stalls the same way and resumes once there is room', async () => {
+    // The writer's own connection may not grow the file: SQLite answers "database or disk is full".
+    const db = h.ledger['db'];
+    await stallAndResume(() => {
+      const pages = Number(db.pragma('page_count', { simple: true }));
+      db.pragma(`max_page_count = ${pages}`);
+      return () => void db.pragma('max_page_count = 4294967294');
+    }, /full/i);
   });
 });
