@@ -59,6 +59,8 @@ async function stallAndResume(fault: () => () => void, error: RegExp): Promise<v
     assert.ok(stall.pending > 0, 'events wait');
     assert.ok(Date.parse(stall.retryAt) > Date.parse(stall.since));
     assert.equal(h.ledger.results(pipelineId).length, 0, 'nothing reached the ledger');
+    const shown = (await app.inject({ method: 'GET', url: `/api/pipeline/${pipelineId}` })).json<{ outbox?: OutboxStall }>().outbox;
+    assert.equal(shown?.target, 'ledger', 'GET /api/pipeline/:id shows it');
     assert.equal(await stalledGauge(1), 1, '/metrics counts the stalled pipeline');
     await sleep(1000);
     assert.equal((await handle.describe()).status.name, 'RUNNING', 'the pipeline waits for its record rather than finishing without it');
