@@ -1,6 +1,6 @@
 import { Context } from '@temporalio/activity';
 import type { Redis } from 'ioredis';
-import { applyBoardWrites, claimBoard, type BoardWrite } from '../lib/blackboard';
+import { applyBoardWrites, claimBoard, expireBoard, type BoardWrite } from '../lib/blackboard';
 import { publishEvents } from '../lib/events';
 import type { Ledger, LedgerBatch } from '../lib/ledger';
 import { drainAllTranscripts, drainTranscripts } from '../lib/transcripts';
@@ -18,6 +18,8 @@ import { drainAllTranscripts, drainTranscripts } from '../lib/transcripts';
 
 export interface MirrorBatch extends LedgerBatch {
   board: BoardWrite[];
+  /** The pipeline has finished (its result row is in this batch or an earlier one): its Redis keys get the retention expiry. */
+  finished?: true;
 }
 
 export interface MirrorOutcome {
@@ -25,6 +27,8 @@ export interface MirrorOutcome {
   rows: number;
   /** Events published for the first time. */
   published: number;
+  /** Redis did not take the batch (the ledger did): the outbox sends its events and board writes again. */
+  redisError?: string;
 }
 
 export interface MirrorOptions {
@@ -32,6 +36,8 @@ export interface MirrorOptions {
   taskQueue?: string;
   /** Transcripts of calls that ended longer ago than this are pruned (TRANSCRIPT_RETENTION_DAYS). */
   transcriptRetentionDays?: number;
+  /** A finished pipeline's Redis keys expire this long after its last batch (EVENT_RETENTION_SECONDS). */
+  eventRetentionSeconds?: number;
 }
 
 const DAY_MS = 86_400_000;
@@ -53,14 +59,17 @@ export function createMirrorActivities(ledger: Ledger, redis: Redis, opts: Mirro
 
   return {
     async mirror(batch: MirrorBatch): Promise<MirrorOutcome> {
+      // The ledger first; a ledger failure fails the activity (the outbox shows the stall and retries).
       let rows = ledger.recordBatch(batch);
-      await claimBoard(redis, batch.pipelineId, batch.runKey);
-      if (batch.board.length) {
-        const tx = redis.multi();
-        applyBoardWrites(tx, batch.pipelineId, batch.board);
-        await tx.exec();
+      let published = 0;
+      try {
+        published = await mirrorToRedis(redis, batch, opts.eventRetentionSeconds);
+      } catch (err) {
+        // Redis only mirrors: the ledger has the batch, so the pipeline goes on; the outbox sends the Redis part again.
+        const redisError = String((err as Error).message ?? err).slice(0, 300);
+        Context.current().log.warn('Redis mirror failed; the ledger has the batch', { pipelineId: batch.pipelineId, error: redisError });
+        return { rows, published, redisError };
       }
-      const published = await publishEvents(redis, batch.pipelineId, batch.events);
       // Transcripts after the pipeline's own record: a transcript that cannot be written must not hold
       // back its events and result (the batch would be retried forever); it stays stashed for the sweep.
       rows += await drainTranscripts(redis, ledger, opts.taskQueue ?? '', batch.pipelineId).catch((err: unknown) => {
@@ -75,4 +84,20 @@ export function createMirrorActivities(ledger: Ledger, redis: Redis, opts: Mirro
       return { rows, published };
     },
   };
+}
+
+async function mirrorToRedis(redis: Redis, batch: MirrorBatch, retentionSeconds: number | undefined): Promise<number> {
+  await claimBoard(redis, batch.pipelineId, batch.runKey);
+  if (batch.board.length) {
+    const tx = redis.multi();
+    applyBoardWrites(tx, batch.pipelineId, batch.board);
+    await tx.exec();
+  }
+  const published = await publishEvents(redis, batch.pipelineId, batch.events);
+  if (batch.finished && retentionSeconds) {
+    const tx = redis.multi();
+    expireBoard(tx, batch.pipelineId, retentionSeconds);
+    await tx.exec();
+  }
+  return published;
 }

@@ -13,9 +13,10 @@ export interface ApiMetrics {
   httpDuration: Histogram<'method' | 'route' | 'status_code'>;
   wsClients: Gauge;
   wsDropped: Counter<'reason'>;
+  outboxStalled: Gauge<'target'>;
 }
 
-function createMetrics(): ApiMetrics {
+function createMetrics(app: FastifyInstance): ApiMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const labelNames = ['method', 'route', 'status_code'] as const;
@@ -36,6 +37,25 @@ function createMetrics(): ApiMetrics {
       labelNames: ['reason'],
       registers: [registry],
     }),
+    // Read at scrape time from Temporal's visibility (the OutboxStalled search attribute the outbox
+    // sets while it cannot write): no state of its own, and true for every worker and API process.
+    outboxStalled: new Gauge({
+      name: 'outbox_stalled_pipelines',
+      help: 'Running pipelines whose outbox cannot write, by what it waits for (ledger: nothing more is recorded; redis: watchers lag)',
+      labelNames: ['target'],
+      registers: [registry],
+      async collect() {
+        for (const target of ['ledger', 'redis']) {
+          const query = `OutboxStalled = "${target}" AND ExecutionStatus = "Running"`;
+          // Temporal unreachable or slow: the series is left out of this scrape rather than failing or holding /metrics.
+          const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout')), 2000).unref());
+          await Promise.race([app.temporal.workflow.count(query), timeout]).then(
+            ({ count }) => this.set({ target }, count),
+            () => this.remove({ target }),
+          );
+        }
+      },
+    }),
   };
 }
 
@@ -46,7 +66,7 @@ declare module 'fastify' {
 }
 
 async function metricsPlugin(app: FastifyInstance): Promise<void> {
-  const metrics = createMetrics();
+  const metrics = createMetrics(app);
   app.decorate('metrics', metrics);
   app.addHook('onResponse', async (request, reply) => {
     // The route pattern, not the URL: ids in paths would make one series per pipeline.

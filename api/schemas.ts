@@ -148,6 +148,24 @@ export const StatusReply = Type.Object(
     status: literalUnion(STATUSES),
     agents: Type.Array(AgentView),
     gamma: GammaView,
+    outbox: Type.Optional(
+      nullable(
+        Type.Object(
+          {
+            target: Type.Union([Type.Literal('ledger'), Type.Literal('redis')]),
+            pending: Type.Integer(),
+            attempts: Type.Integer(),
+            lastError: Type.String(),
+            since: Type.String(),
+            retryAt: Type.String(),
+          },
+          {
+            ...open,
+            description: "set while the pipeline's record cannot be written: to the ledger (nothing more is recorded) or Redis (watchers lag); null otherwise",
+          },
+        ),
+      ),
+    ),
     startedAt: Type.String(),
     updatedAt: Type.String(),
   },

@@ -165,8 +165,23 @@ export interface StatusView {
   breaker: BreakerView | null;
   /** What the pipeline's LLM calls cost so far (USD, as the provider reports it) and its budget. */
   cost: { spentUsd: number; budgetUsd: number };
+  /** Null while the outbox keeps up; set while its writes to the ledger or Redis are failing (workflows/outbox.ts). */
+  outbox?: OutboxStall | null;
   startedAt: string;
   updatedAt: string;
+}
+
+/** An outbox that cannot write: what waits, since when, how often it was tried and the last error. */
+export interface OutboxStall {
+  /** `ledger`: nothing more is recorded until it is fixed; `redis`: the ledger goes on, watchers lag. */
+  target: 'ledger' | 'redis';
+  /** Events waiting to be written. */
+  pending: number;
+  attempts: number;
+  lastError: string;
+  since: string;
+  /** When it is tried next. */
+  retryAt: string;
 }
 
 export interface Proposal {

@@ -58,10 +58,18 @@ export function applyBoardWrites(tx: ChainableCommander, pipelineId: string, wri
   }
 }
 
+/**
+ * A finished pipeline's Redis keys (board, events, run marker) expire after `seconds`: Redis only
+ * mirrors; the ledger is the durable record, and /ws replays from it once they are gone.
+ */
+export function expireBoard(tx: ChainableCommander, pipelineId: string, seconds: number): void {
+  for (const key of Object.values(boardKeys(pipelineId))) tx.expire(key, seconds);
+}
+
 /** A new run of the same pipeline id starts from a clean board (the ledger keeps the old run). */
 export async function claimBoard(redis: Redis, pipelineId: string, runKey: string): Promise<void> {
   const k = boardKeys(pipelineId);
   const current = await redis.get(k.run);
   if (current === runKey) return;
-  await redis.multi().del(k.proposals, k.solutions, k.votes, k.consensus, k.messages, k.handoffs, k.subproblems, k.events).set(k.run, runKey).exec();
+  await redis.multi().del(k.proposals, k.solutions, k.votes, k.consensus, k.messages, k.handoffs, k.subproblems, k.events).set(k.run, runKey).exec(); // SET clears a TTL the old run's end set
 }

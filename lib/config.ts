@@ -96,6 +96,8 @@ const schema = z.object({
     .min(1, 'at least 1 day')
     .max(36_500, 'at most 36500 days')
     .default(30),
+  // Not in the contract: how long a finished pipeline's events and blackboard stay in Redis (the ledger keeps them for /ws replay).
+  EVENT_RETENTION_SECONDS: int(1, 10 * 365 * 86_400).default(7 * 86_400),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   VAULT_ADDR: url.optional(),
   VAULT_TOKEN: z.string().min(1).optional(),

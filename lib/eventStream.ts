@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import type { PipelineEvent } from '../common/types';
 import type { EventHub } from './eventHub';
 import { eventsSince, pipelineChannel } from './events';
+import type { LedgerReader } from './ledger';
 
 // "Replay, then live", written once for every watcher of one pipeline (the API's /ws, the demo): the
 // stored events after `since`, then live ones — each seq exactly once and in order. The pipeline's seqs are consecutive and every event is stored
@@ -9,6 +10,8 @@ import { eventsSince, pipelineChannel } from './events';
 // message was missed (e.g. while Redis reconnected): the gap is read back from the sorted set.
 // Live events that arrive during a read wait in a bounded queue; a client whose queue overflows, or
 // whose socket buffer grows too large, is dropped by the caller instead of slowing anyone else.
+// Redis is only a mirror: when its stored events do not run on from `since` (Redis restarted without
+// persistence, was flushed, or the keys expired), the ledger's audit events fill the gap.
 
 export interface StreamDeps {
   since: number;
@@ -103,6 +106,27 @@ export interface FollowOptions {
   signal: AbortSignal;
   /** Live events allowed to wait while a read is in flight (unbounded when not given). */
   maxPending?: number;
+  /** Where events Redis has lost are read back from (its audit events); without it Redis is the only source. */
+  ledger?: LedgerReader;
+}
+
+/**
+ * Stored events with seq > `after`, in order: Redis's, and when they do not run on from `after`
+ * without a hole (or there are none), the ledger's merged in, each seq once.
+ */
+export async function readStoredEvents(redis: Redis, ledger: LedgerReader | undefined, pipelineId: string, after: number): Promise<PipelineEvent[]> {
+  const cached = await eventsSince(redis, pipelineId, after);
+  const unbroken = cached.length > 0 && cached.every((e, i) => e.seq === after + 1 + i);
+  if (unbroken || !ledger) return cached;
+  let durable: PipelineEvent[];
+  try {
+    durable = ledger.eventsSince(pipelineId, after);
+  } catch {
+    return cached; // no ledger to read (not created yet): Redis's events are all there is
+  }
+  const bySeq = new Map<number, PipelineEvent>(durable.map((e) => [e.seq, e]));
+  for (const e of cached) bySeq.set(e.seq, e);
+  return [...bySeq.values()].sort((a, b) => a.seq - b.seq);
 }
 
 /**
@@ -114,7 +138,7 @@ export async function followEvents(hub: EventHub, reader: Redis, pipelineId: str
   const stop = () => cleanups.splice(0).forEach((c) => c());
   const stream: PipelineEventStream = new PipelineEventStream({
     since: opts.since,
-    read: (after) => eventsSince(reader, pipelineId, after),
+    read: (after) => readStoredEvents(reader, opts.ledger, pipelineId, after),
     send: opts.send,
     fail: (reason, detail) => {
       stop();

@@ -162,6 +162,12 @@ export interface TranscriptPage {
   nextOffset: number | null;
 }
 
+/** What `Ledger.prune` removed (or, dry, would remove): the runs, and the rows per table. */
+export interface PruneReport {
+  runs: RunRef[];
+  rows: Record<string, number>;
+}
+
 /** The ledger cannot be read: not created yet (no ledger worker has run), or closed. */
 export class LedgerUnavailable extends Error {
   constructor(message: string) {
@@ -295,6 +301,23 @@ export class LedgerReader {
     return rows.reverse().map((r) => ({ ...r, data: JSON.parse(r.data) as unknown }));
   }
 
+  /**
+   * The latest run's audit events with seq > `after`, in seq order, as events (the /ws replay's
+   * fallback when Redis has lost them: restart without persistence, FLUSHALL, expiry).
+   */
+  eventsSince(pipelineId: string, after: number): PipelineEvent[] {
+    const rows = this.read((db) =>
+      db
+        .prepare(
+          `SELECT seq, type, data, ts FROM audit_events
+           WHERE pipeline_id = ? AND run_key = (SELECT run_key FROM pipelines WHERE pipeline_id = ? ORDER BY created_at DESC LIMIT 1) AND seq > ?
+           ORDER BY seq`,
+        )
+        .all(pipelineId, pipelineId, after),
+    ) as { seq: number; type: string; data: string; ts: string }[];
+    return rows.map((r) => ({ type: r.type, pipeline_id: pipelineId, seq: r.seq, ts: r.ts, data: JSON.parse(r.data) }) as PipelineEvent);
+  }
+
   close(): void {
     this.closed = true;
     this.conn?.close();
@@ -338,7 +361,8 @@ function openWriter(path: string): Database.Database {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const db = new Database(path, { timeout: 5000 });
   db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = NORMAL');
+  // FULL: a result row the outbox was told is written survives a power cut, not only a process crash.
+  db.pragma('synchronous = FULL');
   db.exec(SCHEMA);
   return db;
 }
@@ -458,6 +482,39 @@ export class Ledger extends LedgerReader {
   /** Deletes the transcripts of calls that ended before `before` (ISO time); returns how many. */
   pruneTranscripts(before: string): number {
     return this.db.prepare('DELETE FROM llm_transcripts WHERE ended_at < ?').run(before).changes;
+  }
+
+  /**
+   * Removes every row of the finished runs whose result is older than `before` (ISO time), in one
+   * transaction; a run without a result row (still running, or never finished) is never touched.
+   * With `dryRun` it only counts. Returns the runs and the rows per table.
+   */
+  prune(before: string, dryRun = false): PruneReport {
+    const tables = ['pipelines', 'audit_events', 'checkpoints', 'handoffs', 'llm_calls', 'results'] as const;
+    const rows: Record<string, number> = Object.fromEntries([...tables, 'llm_transcripts'].map((t) => [t, 0]));
+    const run = this.db.transaction((): PruneReport => {
+      const runs = this.db.prepare('SELECT pipeline_id, run_key FROM results WHERE ts < ? ORDER BY ts').all(before) as {
+        pipeline_id: string;
+        run_key: string;
+      }[];
+      const count = (t: string) => this.db.prepare(`SELECT count(*) AS n FROM ${t} WHERE pipeline_id = ? AND run_key = ?`);
+      const del = (t: string) => this.db.prepare(`DELETE FROM ${t} WHERE pipeline_id = ? AND run_key = ?`);
+      for (const t of tables) {
+        const stmt = dryRun ? count(t) : del(t);
+        for (const r of runs) rows[t]! += dryRun ? (stmt.get(r.pipeline_id, r.run_key) as { n: number }).n : stmt.run(r.pipeline_id, r.run_key).changes;
+      }
+      // Transcripts are kept by pipeline, not run: they go once no run of their pipeline is left.
+      const ids = [...new Set(runs.map((r) => r.pipeline_id))];
+      const left = this.db.prepare('SELECT count(*) AS n FROM pipelines WHERE pipeline_id = ?');
+      const keep = (id: string) => (left.get(id) as { n: number }).n - (dryRun ? runs.filter((r) => r.pipeline_id === id).length : 0) > 0;
+      for (const id of ids.filter((i) => !keep(i))) {
+        rows.llm_transcripts! += dryRun
+          ? (this.db.prepare('SELECT count(*) AS n FROM llm_transcripts WHERE pipeline_id = ?').get(id) as { n: number }).n
+          : this.db.prepare('DELETE FROM llm_transcripts WHERE pipeline_id = ?').run(id).changes;
+      }
+      return { runs: runs.map((r) => ({ pipelineId: r.pipeline_id, runKey: r.run_key })), rows };
+    });
+    return run();
   }
 
   /** A pipeline's outbox batch in one transaction (activities/mirror.ts); returns the rows new to the ledger. */

@@ -112,7 +112,11 @@ export async function createWorkers(deps: WorkerDeps): Promise<Worker[]> {
         namespace,
         ...(deps.identity ? { identity: deps.identity } : {}),
         taskQueue: ledgerTaskQueue(taskQueue),
-        activities: createMirrorActivities(deps.ledger, deps.redis, { taskQueue, transcriptRetentionDays: config.TRANSCRIPT_RETENTION_DAYS }),
+        activities: createMirrorActivities(deps.ledger, deps.redis, {
+          taskQueue,
+          transcriptRetentionDays: config.TRANSCRIPT_RETENTION_DAYS,
+          eventRetentionSeconds: config.EVENT_RETENTION_SECONDS,
+        }),
       }),
     );
   }

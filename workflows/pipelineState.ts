@@ -58,6 +58,7 @@ export class PipelineState {
       gamma: this.gamma.view(),
       breaker: this.agents.breaker,
       cost: { spentUsd: this.agents.costUsd, budgetUsd: this.settings.budgets.costUsd },
+      outbox: this.outbox.stallView,
       startedAt: this.startedAt,
       updatedAt: this.updatedAt,
     };

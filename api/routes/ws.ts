@@ -7,6 +7,7 @@ import { partialChannel } from '../../lib/partials';
 import { errorBody, HttpError } from '../errors';
 import { errorsFor, WsQuery } from '../schemas';
 import { followEvents } from '../../lib/eventStream';
+import type { LedgerReader } from '../../lib/ledger';
 
 // GET /ws?pipeline_id=…&since=N: the stored events after N, then live ones, each exactly once and in
 // order; a client that reconnects with the last seq it saw misses nothing and sees nothing twice.
@@ -18,6 +19,14 @@ import { followEvents } from '../../lib/eventStream';
 // A slow client never holds up others: sends never wait, and a client whose unsent data passes
 // maxBufferedBytes (or whose queue of waiting live events passes maxPending) is closed with code
 // 4008 and the seq to resume from.
+
+const inLedger = (ledger: LedgerReader, pipelineId: string): boolean => {
+  try {
+    return ledger.pipelineSettings(pipelineId) !== null;
+  } catch {
+    return false; // no ledger yet: Temporal decides
+  }
+};
 
 export interface WsLimits {
   maxBufferedBytes: number;
@@ -71,7 +80,8 @@ export const wsRoutes: FastifyPluginAsyncTypebox<{ limits: WsLimits }> = async (
       const stored = await app.redis.exists(boardKeys(pipelineId).events).catch((err: Error) => {
         throw new HttpError(503, `Redis is unavailable: ${err.message}`);
       });
-      if (stored === 0) await app.temporal.workflow.getHandle(pipelineWorkflowId(pipelineId)).describe();
+      // Or the ledger has it: Redis keys expire and Temporal forgets closed workflows; the replay reads the ledger.
+      if (stored === 0 && !inLedger(app.ledger, pipelineId)) await app.temporal.workflow.getHandle(pipelineWorkflowId(pipelineId)).describe();
     },
     handler: async (_request, reply) => reply.code(426).header('upgrade', 'websocket').send(errorBody(426, 'GET /ws needs a WebSocket upgrade')),
     wsHandler: async (socket, request) => {
@@ -126,6 +136,7 @@ export const wsRoutes: FastifyPluginAsyncTypebox<{ limits: WsLimits }> = async (
           fail: drop,
           signal: gone.signal,
           maxPending: limits.maxPending,
+          ledger: app.ledger,
         });
       } catch (err) {
         drop('error', (err as Error).message);
