@@ -47,6 +47,7 @@ export const PIPELINE_INPUT_RULES = {
     },
     scenario: { kind: 'enum', values: SCENARIOS },
     latencyMs: { kind: 'int', min: 0, max: 600_000 },
+    approvalWindowSeconds: positiveInt(31_536_000),
   },
 } as const satisfies Rule;
 
@@ -123,6 +124,7 @@ export const CONTRACT_DEFAULTS: PipelineDefaults = {
   maxRounds: 8,
   budgets: { tokens: 100_000, errors: { total: 8, same: 2, violations: 1 } },
   recoveryWindowSeconds: 86_400,
+  approvalWindowSeconds: 604_800,
 };
 
 /** Fills the input's gaps with the worker's defaults. */
@@ -142,6 +144,7 @@ export function resolveSettings(input: PipelineInput, pipelineId: string, defaul
       errors: { ...defaults.budgets.errors, ...input.budgets?.errors },
     },
     recoveryWindowSeconds: defaults.recoveryWindowSeconds,
+    approvalWindowSeconds: input.approvalWindowSeconds ?? defaults.approvalWindowSeconds,
     scenario: input.scenario ?? 'consensus',
     latencyMs: input.latencyMs ?? 0,
   };

@@ -57,6 +57,8 @@ export interface PipelineInput {
   budgets?: { tokens?: number; errors?: { total?: number; same?: number; violations?: number } };
   scenario?: Scenario;
   latencyMs?: number;
+  /** How long a pipeline waits at REPORT for `continue` before it closes (autoContinue false). */
+  approvalWindowSeconds?: number;
 }
 
 /** Defaults the worker resolves from its environment (never secrets). */
@@ -69,6 +71,7 @@ export interface PipelineDefaults {
   maxRounds: number;
   budgets: { tokens: number; errors: { total: number; same: number; violations: number } };
   recoveryWindowSeconds: number;
+  approvalWindowSeconds: number;
 }
 
 /** The input with every default filled in: what the pipeline actually runs with. */

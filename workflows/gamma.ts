@@ -1,6 +1,8 @@
 import { condition, isCancellation, log, proxyLocalActivities, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { GammaActivities } from '../activities';
-import type { SpawnGammaArgs } from '../common/messages';
+import { SIGNAL_LIMITS } from '../common/limits';
+import type { GammaRequestResult, SpawnGammaArgs } from '../common/messages';
+import { clip } from '../common/text';
 import { GammaReasonKey } from '../common/searchAttributes';
 import { GAMMA_REASONS, type GammaReason, type GammaRequest, type GammaView } from '../common/types';
 import { stuckTrigger, type GammaTrigger } from '../governance/gammaTriggers';
@@ -62,18 +64,34 @@ export class Gamma {
     return this.state.name !== 'idle';
   }
 
-  /** The spawnGamma signal. */
-  request(args?: SpawnGammaArgs): void {
-    const reason = args?.reason ?? 'MANUAL';
-    const at = nowIso();
-    const record = (accepted: boolean, note: string): void => void this.requests.push({ reason, detail: args?.detail, at, accepted, note });
-    if (!GAMMA_REASONS.includes(reason)) return record(false, `unknown reason "${String(reason)}" (expected ${GAMMA_REASONS.join(', ')})`);
-    if (this.state.name === 'pending' || this.state.name === 'joining' || this.state.name === 'present') {
-      return record(false, 'GAMMA was already requested for this orchestration; ignored');
-    }
-    if (this.s.phase === 'COMPLETE') return record(false, 'the pipeline has finished; ignored');
-    this.state = { name: 'pending', reason, detail: args?.detail };
-    record(true, this.s.phase === 'ORCHESTRATE' ? 'spawning GAMMA' : 'GAMMA will join when orchestration starts');
+  /**
+   * Why a request would be refused now, or undefined when it would be accepted. The requestGamma
+   * update's validator (the API) refuses on this; the signal records it and ignores the request.
+   * A request while an automatic trigger's own signal is on its way is a repeat for a person (the
+   * update), not for the trigger's signal.
+   */
+  rejection(args: unknown, fromPerson: boolean): string | undefined {
+    const reason = (args as SpawnGammaArgs | undefined)?.reason ?? 'MANUAL';
+    if (!GAMMA_REASONS.includes(reason)) return `unknown reason "${clip(String(reason), 40)}" (expected ${GAMMA_REASONS.join(', ')})`;
+    if (this.s.phase === 'COMPLETE') return 'the pipeline has finished';
+    const taken = this.state.name === 'pending' || this.state.name === 'joining' || this.state.name === 'present';
+    if (taken || (fromPerson && this.state.name === 'requested')) return 'GAMMA was already requested for this orchestration';
+    return undefined;
+  }
+
+  /** The spawnGamma signal, and the requestGamma update once its validator let it through. Any payload: a bad one is recorded as refused. */
+  request(args: unknown): GammaRequestResult | undefined {
+    const a = (typeof args === 'object' && args !== null ? args : {}) as SpawnGammaArgs;
+    const reason = a.reason ?? 'MANUAL';
+    const detail = typeof a.detail === 'string' ? clip(a.detail, SIGNAL_LIMITS.detailChars) : undefined;
+    const refused = this.rejection(a, false);
+    const note = refused ? `${refused}; ignored` : this.s.phase === 'ORCHESTRATE' ? 'spawning GAMMA' : 'GAMMA will join when orchestration starts';
+    this.requests.push({ reason: GAMMA_REASONS.includes(reason) ? reason : 'MANUAL', ...(detail ? { detail } : {}), at: nowIso(), accepted: !refused, note });
+    // Capped: a flood of repeats keeps the latest few, so the query and the carried state stay small.
+    if (this.requests.length > SIGNAL_LIMITS.gammaRequests) this.requests.splice(0, this.requests.length - SIGNAL_LIMITS.gammaRequests);
+    if (refused) return undefined;
+    this.state = { name: 'pending', reason, ...(detail ? { detail } : {}) };
+    return { accepted: true, note };
   }
 
   /** A new orchestration: GAMMA may join it once (a request accepted before it still stands). */

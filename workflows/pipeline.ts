@@ -9,7 +9,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { SettingsActivities } from '../activities';
-import { pipelineIdFromWorkflowId } from '../common/ids';
+import { parseWorkflowId, pipelineIdFromWorkflowId } from '../common/ids';
 import { CONTRACT_DEFAULTS, InputError, parsePipelineInput, resolveSettings } from '../common/input';
 import {
   agentProgressSignal,
@@ -18,6 +18,8 @@ import {
   orchestrationQuery,
   recoverUpdate,
   reportQuery,
+  requestGammaUpdate,
+  requestStopUpdate,
   spawnGammaSignal,
   statusQuery,
   stopSignal,
@@ -36,16 +38,17 @@ import { Steering } from './steering';
 
 const { pipelineDefaults } = proxyLocalActivities<SettingsActivities>({ startToCloseTimeout: '10s' });
 
+const invalidInput = (message: string, field: string) => ApplicationFailure.create({ message, type: 'InvalidInput', nonRetryable: true, details: [{ field }] });
+
 export async function pipelineWorkflow(rawInput: PipelineInput): Promise<PipelineResult> {
   let input: PipelineInput;
   try {
     input = parsePipelineInput(rawInput);
   } catch (err) {
-    if (err instanceof InputError)
-      throw ApplicationFailure.create({ message: err.message, type: 'InvalidInput', nonRetryable: true, details: [{ field: err.field }] });
+    if (err instanceof InputError) throw invalidInput(err.message, err.field);
     throw err;
   }
-  const pipelineId = input.pipelineId ?? pipelineIdFromWorkflowId(workflowInfo().workflowId);
+  const pipelineId = checkIdentity(input);
   // Handlers are registered before the first await, so a query or update sent at once finds them;
   // the contract's defaults stand in until the worker's own arrive a moment later.
   const s = new PipelineState(resolveSettings(input, pipelineId, CONTRACT_DEFAULTS));
@@ -54,10 +57,19 @@ export async function pipelineWorkflow(rawInput: PipelineInput): Promise<Pipelin
   setHandler(statusQuery, () => s.statusView());
   setHandler(reportQuery, () => s.report);
   setHandler(orchestrationQuery, () => s.orchestrationView());
+  // Signals take any payload (anyone with a Temporal client can send one): the handlers check what
+  // they read and drop what is not theirs, since a handler that throws would fail the workflow task.
   setHandler(agentTurnResultSignal, (reply) => s.agents.onReply(reply));
   setHandler(agentProgressSignal, (p) => s.agents.onProgress(p));
-  setHandler(spawnGammaSignal, (args) => s.gamma.request(args));
-  setHandler(stopSignal, (args) => steering.stop(args));
+  setHandler(spawnGammaSignal, (args) => void s.gamma.request(args));
+  setHandler(stopSignal, (args) => void steering.stop(args));
+  setHandler(requestGammaUpdate, (args) => s.gamma.request(args)!, {
+    validator: (args) => {
+      const why = steering.stopReason !== undefined ? 'the pipeline is stopping' : s.gamma.rejection(args, true);
+      if (why) throw new Error(`pipeline ${pipelineId}: ${why}`);
+    },
+  });
+  setHandler(requestStopUpdate, (args) => steering.stop(args), { validator: (_args) => steering.validateStop() });
   setHandler(continueUpdate, (args) => steering.continue(args), { validator: (args) => steering.validateContinue(args) });
   setHandler(recoverUpdate, (args) => steering.recover(args), { validator: (args) => steering.validateRecover(args) });
 
@@ -80,7 +92,13 @@ export async function pipelineWorkflow(rawInput: PipelineInput): Promise<Pipelin
     await steering.main.run(async () => {
       const run = await runAgents(s, ending);
       if (!run) return;
-      await steering.approval();
+      if (!(await steering.approval())) {
+        const window = s.settings.approvalWindowSeconds;
+        ending.status = 'TIMEOUT';
+        ending.reason = `not approved: no continue within the ${window}s approval window`;
+        s.outbox.emit('agent_message', { from: 'PIPELINE', to: 'ALL', content: `the ${window}s approval window passed without continue; the pipeline closes` });
+        return;
+      }
       await orchestrate(s, steering, ending, run.revoked);
     });
   } catch (err) {
@@ -108,4 +126,29 @@ export async function pipelineWorkflow(rawInput: PipelineInput): Promise<Pipelin
     throw ApplicationFailure.create({ message: `pipeline ${ending.status}: ${ending.reason}`, type: ending.status, nonRetryable: true });
   }
   return result;
+}
+
+/**
+ * The pipeline's id, refusing an input that could reach another pipeline's state before anything is
+ * touched: an input.pipelineId other than the one in the workflow id (it would clear and write that
+ * pipeline's blackboard and events), and a workflow id that is one of another pipeline's agents'
+ * (`pipeline-victim-orch-alpha` would hold the id `victim`'s orchestration needs for its child).
+ */
+function checkIdentity(input: PipelineInput): string {
+  const { workflowId } = workflowInfo();
+  const own = pipelineIdFromWorkflowId(workflowId);
+  if (input.pipelineId !== undefined && input.pipelineId !== own) {
+    throw invalidInput(
+      `invalid pipeline input: field "pipelineId" is "${input.pipelineId}" but the workflow id ${workflowId} is pipeline "${own}"'s`,
+      'pipelineId',
+    );
+  }
+  const parsed = parseWorkflowId(workflowId);
+  if (parsed?.agent) {
+    throw invalidInput(
+      `workflow id ${workflowId} is the id of pipeline "${parsed.pipelineId}"'s ${parsed.agent.role.toUpperCase()} agent (${parsed.agent.phase}); a pipeline may not take it`,
+      'pipelineId',
+    );
+  }
+  return own;
 }
