@@ -51,4 +51,8 @@ export const SIGNAL_LIMITS = {
  * server's history limits: before every `recover` rerun, and while waiting at REPORT or in the
  * recovery window once its history has this many events (signals sent with the CLI add one each).
  */
-export const HISTORY_LIMITS = { continueAsNewAt: 5_000 } as const;
+export const HISTORY_LIMITS = {
+  continueAsNewAt: 5_000,
+  /** Orchestrations one pipeline may run (the first and its `recover` reruns): what a run carries stays small. */
+  orchestrations: 10,
+} as const;

@@ -56,6 +56,17 @@ export class AgentChannel {
     return this.byId.get(id);
   }
 
+  /** What the next run needs when the pipeline continues as new (workflows/carry.ts). */
+  snapshot(): { views: AgentView[]; tokens: number; breaker: BreakerView | null } {
+    return { views: this.views(), tokens: this.tokens, breaker: this.breaker };
+  }
+
+  restore(c: { views: AgentView[]; tokens: number; breaker: BreakerView | null }): void {
+    for (const v of c.views) this.byId.set(v.id, v);
+    this.tokens = c.tokens;
+    this.breaker = c.breaker;
+  }
+
   /** Starts an agent child: business id, a static summary the Web UI shows, its view, the agent_spawned event. */
   async start(role: Role, phase: AgentPhase, gammaReason?: GammaReason): Promise<Handle> {
     const { pipelineId, objective, budgets } = this.s.settings;

@@ -6,6 +6,7 @@ import { clip } from '../common/text';
 import { GammaReasonKey } from '../common/searchAttributes';
 import { GAMMA_REASONS, type GammaReason, type GammaRequest, type GammaView } from '../common/types';
 import { stuckTrigger, type GammaTrigger } from '../governance/gammaTriggers';
+import type { PipelineCarry } from './carry';
 import type { PipelineState } from './pipelineState';
 import { nowIso } from './time';
 
@@ -52,6 +53,26 @@ export class Gamma {
 
   view(): GammaView {
     return { spawned: this.spawned, reason: this.reason };
+  }
+
+  /** What the next run needs when the pipeline continues as new (workflows/carry.ts); a request accepted meanwhile stands. */
+  snapshot(): PipelineCarry['gamma'] {
+    const pending = this.state.name === 'pending' ? { reason: this.state.reason, ...(this.state.detail ? { detail: this.state.detail } : {}) } : undefined;
+    return {
+      requests: this.requests,
+      spawned: this.spawned,
+      reason: this.reason,
+      ...(this.detail ? { detail: this.detail } : {}),
+      ...(pending ? { pending } : {}),
+    };
+  }
+
+  restore(c: PipelineCarry['gamma']): void {
+    this.requests.push(...c.requests);
+    this.spawned = c.spawned;
+    this.reason = c.reason;
+    this.detail = c.detail;
+    if (c.pending) this.state = { name: 'pending', ...c.pending };
   }
 
   /** What GAMMA is told of why it was called in. */

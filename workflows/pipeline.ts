@@ -1,7 +1,10 @@
 import {
+  allHandlersFinished,
   ApplicationFailure,
   CancellationScope,
   CancelledFailure,
+  condition,
+  continueAsNew,
   isCancellation,
   log,
   proxyLocalActivities,
@@ -24,7 +27,8 @@ import {
   statusQuery,
   stopSignal,
 } from '../common/messages';
-import { LOCAL_MODEL, type PipelineInput, type PipelineResult } from '../common/types';
+import { LOCAL_MODEL, type PipelineInput, type PipelineResult, type Role } from '../common/types';
+import { restoreCarry, takeCarry, type PipelineCarry, type Resume } from './carry';
 import { finish } from './finish';
 import { orchestrate, runAgents, type Ending } from './phases';
 import { PipelineState } from './pipelineState';
@@ -40,7 +44,11 @@ const { pipelineDefaults } = proxyLocalActivities<SettingsActivities>({ startToC
 
 const invalidInput = (message: string, field: string) => ApplicationFailure.create({ message, type: 'InvalidInput', nonRetryable: true, details: [{ field }] });
 
-export async function pipelineWorkflow(rawInput: PipelineInput): Promise<PipelineResult> {
+/**
+ * `carry` is the state a run hands the next when it continues as new (workflows/carry.ts); only a
+ * continued run accepts one.
+ */
+export async function pipelineWorkflow(rawInput: PipelineInput, carry?: PipelineCarry): Promise<PipelineResult> {
   let input: PipelineInput;
   try {
     input = parsePipelineInput(rawInput);
@@ -49,6 +57,9 @@ export async function pipelineWorkflow(rawInput: PipelineInput): Promise<Pipelin
     throw err;
   }
   const pipelineId = checkIdentity(input);
+  if (carry !== undefined && !workflowInfo().continuedFromExecutionRunId) {
+    throw invalidInput('a second argument (the state a run hands the next) is only accepted when the pipeline continues as new', '(carry)');
+  }
   // Handlers are registered before the first await, so a query or update sent at once finds them;
   // the contract's defaults stand in until the worker's own arrive a moment later.
   const s = new PipelineState(resolveSettings(input, pipelineId, CONTRACT_DEFAULTS));
@@ -73,23 +84,34 @@ export async function pipelineWorkflow(rawInput: PipelineInput): Promise<Pipelin
   setHandler(continueUpdate, (args) => steering.continue(args), { validator: (args) => steering.validateContinue(args) });
   setHandler(recoverUpdate, (args) => steering.recover(args), { validator: (args) => steering.validateRecover(args) });
 
-  s.settings = resolveSettings(input, pipelineId, await pipelineDefaults());
-  steering.continueRequested ||= s.settings.autoContinue;
-  s.outbox.recordPipeline(s.settings, s.startedAt);
-  s.outbox.emit('pipeline_spawned', {
-    objective: s.settings.objective,
-    mode: s.settings.mode,
-    model: s.settings.mode === 'local' ? LOCAL_MODEL : s.settings.model,
-    scenario: s.settings.scenario,
-    auto_continue: s.settings.autoContinue,
-  });
-  s.enter('SPAWN', 'SPAWNING');
-  s.outbox.flush();
-
   const ending: Ending = { status: 'COMPLETED', notes: [], summaries: [] };
+  if (carry) {
+    // A continued run: the pipeline's row, its first events and RUN belong to the runs before.
+    restoreCarry(s, ending, carry);
+    steering.continueRequested = true;
+  } else {
+    s.settings = resolveSettings(input, pipelineId, await pipelineDefaults());
+    steering.continueRequested ||= s.settings.autoContinue;
+    s.outbox.recordPipeline(s.settings, s.startedAt);
+    s.outbox.emit('pipeline_spawned', {
+      objective: s.settings.objective,
+      mode: s.settings.mode,
+      model: s.settings.mode === 'local' ? LOCAL_MODEL : s.settings.model,
+      scenario: s.settings.scenario,
+      auto_continue: s.settings.autoContinue,
+    });
+    s.enter('SPAWN', 'SPAWNING');
+    s.outbox.flush();
+  }
+
   let failure: unknown;
+  let next: Resume | undefined;
   try {
     await steering.main.run(async () => {
+      if (carry) {
+        next = await orchestrate(s, steering, ending, [], carry.resume);
+        return;
+      }
       const run = await runAgents(s, ending);
       if (!run) return;
       if (!(await steering.approval())) {
@@ -99,7 +121,7 @@ export async function pipelineWorkflow(rawInput: PipelineInput): Promise<Pipelin
         s.outbox.emit('agent_message', { from: 'PIPELINE', to: 'ALL', content: `the ${window}s approval window passed without continue; the pipeline closes` });
         return;
       }
-      await orchestrate(s, steering, ending, run.revoked);
+      next = await orchestrate(s, steering, ending, run.revoked as Role[]);
     });
   } catch (err) {
     failure = err;
@@ -113,6 +135,16 @@ export async function pipelineWorkflow(rawInput: PipelineInput): Promise<Pipelin
       if (s.phase === 'ORCHESTRATE') s.orchestration.status = 'ERROR';
       log.error('pipeline failed', { pipelineId, status: ending.status, reason: ending.reason });
     }
+  }
+
+  if (next && !failure) {
+    // A rerun runs in a new run of this workflow (same id, fresh history), once everything recorded
+    // so far is written and the handlers are done. A stop that came meanwhile ends the pipeline instead.
+    await s.outbox.drain();
+    await condition(allHandlersFinished);
+    if (steering.stopReason === undefined) return await continueAsNew<typeof pipelineWorkflow>(rawInput, takeCarry(s, ending, next));
+    ending.status = 'STOPPED';
+    ending.reason = steering.stopReason;
   }
 
   const result = await CancellationScope.nonCancellable(() => finish(s, ending));

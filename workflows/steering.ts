@@ -1,5 +1,5 @@
 import { CancellationScope, condition } from '@temporalio/workflow';
-import { SIGNAL_LIMITS } from '../common/limits';
+import { HISTORY_LIMITS, SIGNAL_LIMITS } from '../common/limits';
 import type { ContinueArgs, ContinueResult, RecoverArgs, RecoverResult, StopArgs, StopResult } from '../common/messages';
 import { clip } from '../common/text';
 import { LLM_MODES, RECOVER_ACTIONS, type RecoverAction } from '../common/types';
@@ -74,6 +74,12 @@ export class Steering {
     const why = recoverRejection(this.s.status, this.recoverAction !== null);
     if (why) throw new Error(`pipeline ${pipelineId}: ${why}`);
     if (!RECOVER_ACTIONS.includes(args?.action)) throw new Error(`action must be one of ${RECOVER_ACTIONS.join(', ')}`);
+    const runs = this.s.orchestration.attempt;
+    if (args.action !== 'accept_partial' && runs >= HISTORY_LIMITS.orchestrations) {
+      throw new Error(
+        `pipeline ${pipelineId} has run ${runs} orchestrations, the most one pipeline may: accept_partial, or spawn a new pipeline with the same objective`,
+      );
+    }
   }
 
   recover(args: RecoverArgs): RecoverResult {
