@@ -2,7 +2,8 @@ import { WorkflowFailedError } from '@temporalio/client';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { pipelineIdFromWorkflowId, pipelineWorkflowId } from '../common/ids';
-import { orchestrationQuery, recoverUpdate, statusQuery } from '../common/messages';
+import { continueUpdate, orchestrationQuery, recoverUpdate, statusQuery } from '../common/messages';
+import { HISTORY_LIMITS } from '../common/limits';
 import { startHarness, uniqueId, type Harness } from './helpers/harness';
 
 // A `recover` rerun continues as new (issue #15, item 3): the rerun runs in a fresh history under the
@@ -100,5 +101,67 @@ describe('continue-as-new', () => {
     );
     assert.ok(err instanceof WorkflowFailedError);
     assert.equal((err.cause as { type?: string }).type, 'InvalidInput');
+  });
+});
+
+/**
+ * Sends ignored spawnGamma signals (an unknown reason) until the history passes the point where the
+ * pipeline continues as new, then waits for the new run (the server holds a run's end back while
+ * signals keep coming, so the flood pauses). How many signals it took.
+ */
+async function floodUntilNewRun(workflowId: string, firstRunId: string): Promise<number> {
+  const raw = h.client.workflow.getHandle(workflowId);
+  let sent = 0;
+  while ((await raw.describe()).historyLength < HISTORY_LIMITS.continueAsNewAt) {
+    await Promise.all(Array.from({ length: 100 }, () => raw.signal('spawnGamma', { reason: 'NOPE' })));
+    sent += 100;
+    assert.ok(sent <= 2 * HISTORY_LIMITS.continueAsNewAt, 'the history grows with the signals');
+  }
+  const deadline = Date.now() + 20_000;
+  while ((await raw.describe()).runId === firstRunId) {
+    if (Date.now() > deadline) {
+      const events = (await raw.fetchHistory()).events ?? [];
+      assert.fail(`still the first run after ${sent} signals (${events.length} events; last: ${JSON.stringify(events.slice(-3).map((e) => e.eventType))})`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return sent;
+}
+
+describe('continue-as-new while waiting', () => {
+  test('signals flooding a pipeline at REPORT: the wait goes on in a new run, and continue then works', async () => {
+    const handle = await h.start({ autoContinue: false });
+    const pipelineId = pipelineIdFromWorkflowId(handle.workflowId);
+    await h.waitForStatus(handle, 'REPORT');
+    const first = await handle.describe();
+    await floodUntilNewRun(handle.workflowId, first.runId);
+    const firstHistory = (await h.client.workflow.getHandle(handle.workflowId, first.runId).fetchHistory()).events ?? [];
+    assert.ok(firstHistory.length < HISTORY_LIMITS.continueAsNewAt + 1000, `the first run stopped growing at ${firstHistory.length} events`);
+    const latest = h.client.workflow.getHandle(handle.workflowId);
+    await h.waitForStatus(latest, 'REPORT');
+    const orch = await latest.query(orchestrationQuery);
+    assert.ok(orch.gamma.requests.length <= 20 && orch.gamma.requests.every((r) => !r.accepted));
+    await latest.executeUpdate(continueUpdate, { args: [{}] });
+    const result = await handle.result();
+    assert.equal(result.status, 'COMPLETED');
+    const events = await h.events(pipelineId);
+    assert.deepEqual(
+      events.map((e) => e.seq),
+      events.map((_, i) => i + 1),
+    );
+    assert.equal(events.filter((e) => e.type === 'pipeline_spawned').length, 1);
+  });
+
+  test('signals flooding a pipeline in its recovery window: the wait goes on in a new run, and recover then works', async () => {
+    const handle = await h.start({ scenario: 'no_consensus', maxRounds: 1 });
+    await h.waitForStatus(handle, 'ORCHESTRATION_FAILED');
+    const first = await handle.describe();
+    await floodUntilNewRun(handle.workflowId, first.runId);
+    const latest = h.client.workflow.getHandle(handle.workflowId);
+    await h.waitForStatus(latest, 'ORCHESTRATION_FAILED');
+    await latest.executeUpdate(recoverUpdate, { args: [{ action: 'accept_partial' }] });
+    const result = await handle.result();
+    assert.equal(result.status, 'COMPLETED');
+    assert.equal(result.partial?.proposalId, 'P1');
   });
 });

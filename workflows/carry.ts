@@ -1,4 +1,16 @@
-import type { AgentSummary, AgentView, BreakerView, GammaReason, GammaRequest, PipelineSettings, Report, Role } from '../common/types';
+import { HISTORY_LIMITS } from '../common/limits';
+import type {
+  AgentSummary,
+  AgentView,
+  BreakerView,
+  GammaReason,
+  GammaRequest,
+  Phase,
+  PipelineSettings,
+  PipelineStatusName,
+  Report,
+  Role,
+} from '../common/types';
 import type { Ending } from './phases';
 import type { OrchestrationRecord, PipelineState } from './pipelineState';
 
@@ -11,14 +23,24 @@ import type { OrchestrationRecord, PipelineState } from './pipelineState';
 // proposals (each a few kilobytes, common/limits.ts), and a pipeline runs at most
 // HISTORY_LIMITS.orchestrations of them.
 
-/** Where the next run picks up: the orchestration a `recover` rerun asked for. */
-export interface Resume {
-  attempt: number;
-  gammaAtOnce: boolean;
-}
+/**
+ * Where the next run picks up: the orchestration a `recover` rerun asked for; or, when signals grew
+ * the history while the pipeline waited (common/limits.ts HISTORY_LIMITS), the same wait, until the
+ * same moment (epoch ms of workflow time).
+ */
+export type Resume =
+  | { at: 'orchestrate'; attempt: number; gammaAtOnce: boolean }
+  | { at: 'approval'; until: number; revokedInRun: Role[] }
+  | { at: 'recovery'; attempt: number; until: number };
+
+/** Whether a wait should hand over to a new run: the server suggests it, or signals have grown the history. */
+export const historyFull = (info: { continueAsNewSuggested: boolean; historyLength: number }): boolean =>
+  info.continueAsNewSuggested || info.historyLength >= HISTORY_LIMITS.continueAsNewAt;
 
 export interface PipelineCarry {
   resume: Resume;
+  phase: Phase;
+  status: PipelineStatusName;
   settings: PipelineSettings;
   startedAt: string;
   report: Report | null;
@@ -36,6 +58,8 @@ export interface PipelineCarry {
 export function takeCarry(s: PipelineState, ending: Ending, resume: Resume): PipelineCarry {
   return {
     resume,
+    phase: s.phase,
+    status: s.status,
     settings: s.settings,
     startedAt: s.startedAt,
     report: s.report,
@@ -61,8 +85,8 @@ export function restoreCarry(s: PipelineState, ending: Ending, c: PipelineCarry)
   s.llmCriticalPathMs = c.llmCriticalPathMs;
   s.revoked.push(...c.revoked);
   s.orchestration = c.orchestration;
-  s.phase = 'ORCHESTRATE';
-  s.status = 'ORCHESTRATION_FAILED';
+  s.phase = c.phase;
+  s.status = c.status;
   s.outbox.resumeCounters(c.outbox);
   s.agents.restore(c.agents);
   s.gamma.restore(c.gamma);

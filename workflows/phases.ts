@@ -66,8 +66,41 @@ export async function orchestrate(
   steering: Steering,
   ending: Ending,
   revokedInRun: readonly Role[],
-  from: Resume = { attempt: 1, gammaAtOnce: false },
+  from: Exclude<Resume, { at: 'approval' }> = { at: 'orchestrate', attempt: 1, gammaAtOnce: false },
 ): Promise<Resume | undefined> {
+  const attempt = from.attempt;
+  // A run that continued as new while waiting for recover waits on, until the same moment.
+  const until = from.at === 'recovery' ? from.until : await orchestrateOnce(s, ending, revokedInRun, from);
+  if (until === undefined) return;
+  const action = await steering.recovery(until);
+  if (action === 'full') return { at: 'recovery', attempt, until };
+  if (!action) {
+    ending.status = 'ORCHESTRATION_FAILED';
+    ending.reason = `no consensus within ${s.settings.maxRounds} rounds, and no recover within the ${s.settings.recoveryWindowSeconds}s recovery window`;
+    return;
+  }
+  s.outbox.emit('agent_message', { from: 'PIPELINE', to: 'ALL', content: `recover: ${action}` });
+  const plan = recoveryPlan(action);
+  if (plan.acceptPartial) {
+    const best = bestProposal(s.orchestration.proposals, s.orchestration.votes);
+    s.orchestration.status = 'PARTIAL';
+    s.orchestration.partial = best ? { proposalId: best.id, title: best.title } : null;
+    ending.notes.push(best ? `accepted as partial: ${best.id} "${best.title}" (recover accept_partial)` : 'accept_partial: there was no proposal to accept');
+    return;
+  }
+  return { at: 'orchestrate', attempt: attempt + 1, gammaAtOnce: plan.gamma };
+}
+
+/**
+ * One orchestration. Undefined when it ended the pipeline; else it ended without consensus, and the
+ * recovery window's end is returned.
+ */
+async function orchestrateOnce(
+  s: PipelineState,
+  ending: Ending,
+  revokedInRun: readonly Role[],
+  from: Extract<Resume, { at: 'orchestrate' }>,
+): Promise<number | undefined> {
   s.enter('ORCHESTRATE', 'ORCHESTRATING');
   const attempt = from.attempt;
   const orchestration = new Orchestration(s, attempt, attempt === 1 ? revokedInRun : []);
@@ -97,20 +130,5 @@ export async function orchestrate(
   s.orchestration.status = 'NO_CONSENSUS';
   s.enter('ORCHESTRATE', 'ORCHESTRATION_FAILED');
   s.outbox.flush();
-  const action = await steering.recovery();
-  if (!action) {
-    ending.status = 'ORCHESTRATION_FAILED';
-    ending.reason = `no consensus within ${s.settings.maxRounds} rounds, and no recover within the ${s.settings.recoveryWindowSeconds}s recovery window`;
-    return;
-  }
-  s.outbox.emit('agent_message', { from: 'PIPELINE', to: 'ALL', content: `recover: ${action}` });
-  const plan = recoveryPlan(action);
-  if (plan.acceptPartial) {
-    const best = bestProposal(s.orchestration.proposals, s.orchestration.votes);
-    s.orchestration.status = 'PARTIAL';
-    s.orchestration.partial = best ? { proposalId: best.id, title: best.title } : null;
-    ending.notes.push(best ? `accepted as partial: ${best.id} "${best.title}" (recover accept_partial)` : 'accept_partial: there was no proposal to accept');
-    return;
-  }
-  return { attempt: attempt + 1, gammaAtOnce: plan.gamma };
+  return Date.now() + s.settings.recoveryWindowSeconds * 1000;
 }

@@ -88,7 +88,7 @@ export async function pipelineWorkflow(rawInput: PipelineInput, carry?: Pipeline
   if (carry) {
     // A continued run: the pipeline's row, its first events and RUN belong to the runs before.
     restoreCarry(s, ending, carry);
-    steering.continueRequested = true;
+    steering.continueRequested = carry.resume.at !== 'approval';
   } else {
     s.settings = resolveSettings(input, pipelineId, await pipelineDefaults());
     steering.continueRequested ||= s.settings.autoContinue;
@@ -108,20 +108,32 @@ export async function pipelineWorkflow(rawInput: PipelineInput, carry?: Pipeline
   let next: Resume | undefined;
   try {
     await steering.main.run(async () => {
-      if (carry) {
-        next = await orchestrate(s, steering, ending, [], carry.resume);
+      const resume = carry?.resume;
+      if (resume && resume.at !== 'approval') {
+        next = await orchestrate(s, steering, ending, [], resume);
         return;
       }
-      const run = await runAgents(s, ending);
-      if (!run) return;
-      if (!(await steering.approval())) {
+      let revokedInRun: readonly Role[];
+      if (resume) revokedInRun = resume.revokedInRun;
+      else {
+        const run = await runAgents(s, ending);
+        if (!run) return;
+        revokedInRun = run.revoked;
+      }
+      const until = resume?.until ?? Date.now() + s.settings.approvalWindowSeconds * 1000;
+      const approval = await steering.approval(until);
+      if (approval === 'full') {
+        next = { at: 'approval', until, revokedInRun: [...revokedInRun] };
+        return;
+      }
+      if (approval === 'expired') {
         const window = s.settings.approvalWindowSeconds;
         ending.status = 'TIMEOUT';
         ending.reason = `not approved: no continue within the ${window}s approval window`;
         s.outbox.emit('agent_message', { from: 'PIPELINE', to: 'ALL', content: `the ${window}s approval window passed without continue; the pipeline closes` });
         return;
       }
-      next = await orchestrate(s, steering, ending, run.revoked as Role[]);
+      next = await orchestrate(s, steering, ending, revokedInRun);
     });
   } catch (err) {
     failure = err;
@@ -138,8 +150,9 @@ export async function pipelineWorkflow(rawInput: PipelineInput, carry?: Pipeline
   }
 
   if (next && !failure) {
-    // A rerun runs in a new run of this workflow (same id, fresh history), once everything recorded
-    // so far is written and the handlers are done. A stop that came meanwhile ends the pipeline instead.
+    // A rerun, or a wait whose history signals have grown, goes on in a new run of this workflow (same
+    // id, fresh history; workflows/carry.ts), once everything recorded so far is written and the
+    // handlers are done. A stop that came meanwhile ends the pipeline instead.
     await s.outbox.drain();
     await condition(allHandlersFinished);
     if (steering.stopReason === undefined) return await continueAsNew<typeof pipelineWorkflow>(rawInput, takeCarry(s, ending, next));

@@ -1,9 +1,10 @@
-import { CancellationScope, condition } from '@temporalio/workflow';
+import { CancellationScope, condition, workflowInfo } from '@temporalio/workflow';
 import { HISTORY_LIMITS, SIGNAL_LIMITS } from '../common/limits';
 import type { ContinueArgs, ContinueResult, RecoverArgs, RecoverResult, StopArgs, StopResult } from '../common/messages';
 import { clip } from '../common/text';
 import { LLM_MODES, RECOVER_ACTIONS, type RecoverAction } from '../common/types';
 import { recoverRejection } from '../governance/recovery';
+import { historyFull } from './carry';
 import type { PipelineState } from './pipelineState';
 
 // What a person can do to a running pipeline, and what the pipeline waits on for it: `continue` at
@@ -60,13 +61,17 @@ export class Steering {
   }
 
   /**
-   * REPORT: waits for `continue` (at once when the pipeline continues on its own), for the approval
-   * window at most, on a timer the Web UI shows. False when the window passed without one.
+   * REPORT: waits for `continue` (at once when the pipeline continues on its own) until `until` (the
+   * approval window's end), on a timer the Web UI shows. 'full' when the history has grown enough
+   * meanwhile (signals) that the wait should go on in a new run.
    */
-  async approval(): Promise<boolean> {
-    if (this.continueRequested) return true;
+  async approval(until: number): Promise<'continue' | 'expired' | 'full'> {
+    if (this.continueRequested) return 'continue';
     const windowSeconds = this.s.settings.approvalWindowSeconds;
-    return condition(() => this.continueRequested, windowSeconds * 1000, { summary: `approval window · ${windowSeconds}s` });
+    await condition(() => this.continueRequested || historyFull(workflowInfo()), Math.max(until - Date.now(), 1), {
+      summary: `approval window · ${windowSeconds}s`,
+    });
+    return this.continueRequested ? 'continue' : historyFull(workflowInfo()) ? 'full' : 'expired';
   }
 
   validateRecover(args: RecoverArgs): void {
@@ -87,11 +92,17 @@ export class Steering {
     return { status: args.action === 'accept_partial' ? 'COMPLETED' : 'ORCHESTRATING', action: args.action };
   }
 
-  /** Waits for a recover action for the recovery window, on a timer the Web UI shows; null when none came. */
-  async recovery(): Promise<RecoverAction | null> {
+  /**
+   * Waits for a recover action until `until` (the recovery window's end), on a timer the Web UI
+   * shows; null when none came, 'full' when the wait should go on in a new run (see approval).
+   */
+  async recovery(until: number): Promise<RecoverAction | null | 'full'> {
     this.recoverAction = null;
     const windowSeconds = this.s.settings.recoveryWindowSeconds;
-    await condition(() => this.recoverAction !== null, windowSeconds * 1000, { summary: `recovery window · ${windowSeconds}s` });
+    await condition(() => this.recoverAction !== null || historyFull(workflowInfo()), Math.max(until - Date.now(), 1), {
+      summary: `recovery window · ${windowSeconds}s`,
+    });
+    if (this.recoverAction === null && historyFull(workflowInfo())) return 'full';
     return this.recoverAction;
   }
 }
