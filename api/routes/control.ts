@@ -1,4 +1,5 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { WorkflowNotFoundError } from '@temporalio/common';
 import { pipelineWorkflowId } from '../../common/ids';
 import { continueUpdate, recoverUpdate, requestGammaUpdate, requestStopUpdate } from '../../common/messages';
 import { HttpError } from '../errors';
@@ -19,6 +20,17 @@ export const controlRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const d = await h.describe();
     if (d.status.name !== 'RUNNING') throw new HttpError(409, `pipeline ${id} has finished (${d.status.name})`);
     return h;
+  };
+
+  /** An update to a running pipeline; one that finishes meanwhile (the server then says "not found") is a 409 too. */
+  const updateRunning = async <T>(id: string, send: (h: ReturnType<typeof handle>) => Promise<T>): Promise<T> => {
+    const h = await running(id);
+    try {
+      return await send(h);
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) await running(id);
+      throw err;
+    }
   };
 
   app.post(
@@ -51,8 +63,9 @@ export const controlRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      const h = await running(request.params.id);
-      await h.executeUpdate(requestStopUpdate, { args: [{ reason: request.body?.reason ?? 'stopped through the API' }] });
+      await updateRunning(request.params.id, (h) =>
+        h.executeUpdate(requestStopUpdate, { args: [{ reason: request.body?.reason ?? 'stopped through the API' }] }),
+      );
       return reply.code(202).send({ pipeline_id: request.params.id, accepted: true });
     },
   );
@@ -69,10 +82,11 @@ export const controlRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      const h = await running(request.params.id);
-      await h.executeUpdate(requestGammaUpdate, {
-        args: [{ reason: request.body?.reason ?? 'MANUAL', ...(request.body?.detail ? { detail: request.body.detail } : {}) }],
-      });
+      await updateRunning(request.params.id, (h) =>
+        h.executeUpdate(requestGammaUpdate, {
+          args: [{ reason: request.body?.reason ?? 'MANUAL', ...(request.body?.detail ? { detail: request.body.detail } : {}) }],
+        }),
+      );
       return reply.code(202).send({ pipeline_id: request.params.id, accepted: true });
     },
   );
