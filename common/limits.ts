@@ -55,4 +55,9 @@ export const HISTORY_LIMITS = {
   continueAsNewAt: 5_000,
   /** Orchestrations one pipeline may run (the first and its `recover` reruns): what a run carries stays small. */
   orchestrations: 10,
+  /**
+   * The orchestration record a rerun may start from (its JSON length): the record is carried into the
+   * next run and answered by the queries, well inside the server's 2 MB payload limit.
+   */
+  recordChars: 1_000_000,
 } as const;

@@ -107,12 +107,16 @@ export class Gamma {
     const detail = typeof a.detail === 'string' ? clip(a.detail, SIGNAL_LIMITS.detailChars) : undefined;
     const refused = this.rejection(a, false);
     const note = refused ? `${refused}; ignored` : this.s.phase === 'ORCHESTRATE' ? 'spawning GAMMA' : 'GAMMA will join when orchestration starts';
-    this.requests.push({ reason: GAMMA_REASONS.includes(reason) ? reason : 'MANUAL', ...(detail ? { detail } : {}), at: nowIso(), accepted: !refused, note });
-    // Capped: a flood of repeats keeps the latest few, so the query and the carried state stay small.
-    if (this.requests.length > SIGNAL_LIMITS.gammaRequests) this.requests.splice(0, this.requests.length - SIGNAL_LIMITS.gammaRequests);
+    this.record({ reason: GAMMA_REASONS.includes(reason) ? reason : 'MANUAL', ...(detail ? { detail } : {}), at: nowIso(), accepted: !refused, note });
     if (refused) return undefined;
     this.state = { name: 'pending', reason, ...(detail ? { detail } : {}) };
     return { accepted: true, note };
+  }
+
+  /** Capped: a flood of repeats keeps the latest few, so the query and the carried state stay small. */
+  private record(r: GammaRequest): void {
+    this.requests.push(r);
+    if (this.requests.length > SIGNAL_LIMITS.gammaRequests) this.requests.splice(0, this.requests.length - SIGNAL_LIMITS.gammaRequests);
   }
 
   /** A new orchestration: GAMMA may join it once (a request accepted before it still stands). */
@@ -145,12 +149,12 @@ export class Gamma {
       // The server could not be reached to send the signal: the run goes on without GAMMA rather than
       // failing; the request is listed as not accepted, and a person can still spawn GAMMA.
       log.warn('GAMMA request failed', { pipelineId: this.s.settings.pipelineId, reason: trigger.reason, error: String(err) });
-      this.requests.push({
+      this.record({
         reason: trigger.reason,
-        detail: trigger.detail,
+        detail: clip(trigger.detail, SIGNAL_LIMITS.detailChars),
         at: nowIso(),
         accepted: false,
-        note: `the spawnGamma signal could not be sent: ${String(err)}`,
+        note: clip(`the spawnGamma signal could not be sent: ${String(err)}`, SIGNAL_LIMITS.detailChars),
       });
       return; // still `requested`: no automatic retry loop in this orchestration
     }

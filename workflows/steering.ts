@@ -85,6 +85,12 @@ export class Steering {
         `pipeline ${pipelineId} has run ${runs} orchestrations, the most one pipeline may: accept_partial, or spawn a new pipeline with the same objective`,
       );
     }
+    const size = JSON.stringify(this.s.orchestration).length;
+    if (args.action !== 'accept_partial' && size > HISTORY_LIMITS.recordChars) {
+      throw new Error(
+        `pipeline ${pipelineId}'s orchestration record is ${size} characters, past the ${HISTORY_LIMITS.recordChars} a rerun may carry: accept_partial, or spawn a new pipeline with the same objective`,
+      );
+    }
   }
 
   recover(args: RecoverArgs): RecoverResult {
