@@ -48,6 +48,7 @@ export const PIPELINE_INPUT_RULES = {
     },
     scenario: { kind: 'enum', values: SCENARIOS },
     latencyMs: { kind: 'int', min: 0, max: 600_000 },
+    approvalWindowSeconds: positiveInt(31_536_000),
   },
 } as const satisfies Rule;
 
@@ -124,6 +125,7 @@ export const CONTRACT_DEFAULTS: PipelineDefaults = {
   maxRounds: 8,
   budgets: { tokens: 100_000, errors: { total: 8, same: 2, violations: 1 }, costUsd: 5 },
   recoveryWindowSeconds: 86_400,
+  approvalWindowSeconds: 604_800,
 };
 
 /** Fills the input's gaps with the worker's defaults. */
@@ -144,6 +146,7 @@ export function resolveSettings(input: PipelineInput, pipelineId: string, defaul
       costUsd: input.budgets?.costUsd ?? defaults.budgets.costUsd,
     },
     recoveryWindowSeconds: defaults.recoveryWindowSeconds,
+    approvalWindowSeconds: input.approvalWindowSeconds ?? defaults.approvalWindowSeconds,
     scenario: input.scenario ?? 'consensus',
     latencyMs: input.latencyMs ?? 0,
   };

@@ -36,3 +36,28 @@ export const DESIGN_SECTION_TITLES: Record<DesignSection, string> = {
   rollout: 'Rollout',
 };
 export type Design = Record<DesignSection, string>;
+
+// What a person (or a script) can make a pipeline keep through its signals. Each ignored repeat still
+// costs its own signal event in the history, nothing more.
+export const SIGNAL_LIMITS = {
+  /** spawnGamma requests kept for the orchestration query (the latest ones). */
+  gammaRequests: 20,
+  /** A spawnGamma request's detail, and a stop's reason. */
+  detailChars: 500,
+} as const;
+
+/**
+ * A run continues as new (same workflow id, the state carried over) before it could reach the
+ * server's history limits: before every `recover` rerun, and while waiting at REPORT or in the
+ * recovery window once its history has this many events (signals sent with the CLI add one each).
+ */
+export const HISTORY_LIMITS = {
+  continueAsNewAt: 5_000,
+  /** Orchestrations one pipeline may run (the first and its `recover` reruns): what a run carries stays small. */
+  orchestrations: 10,
+  /**
+   * The orchestration record a rerun may start from (its JSON length): the record is carried into the
+   * next run and answered by the queries, well inside the server's 2 MB payload limit.
+   */
+  recordChars: 1_000_000,
+} as const;

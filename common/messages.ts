@@ -29,6 +29,20 @@ export interface StopArgs {
 }
 export const stopSignal = defineSignal<[StopArgs?]>('stop');
 
+// The API's way to send the two signals above: updates whose validators refuse a repeat (GAMMA already
+// requested or present in this orchestration, a stop already under way, a finished pipeline). A refused
+// update is not written to the history, so no number of API calls can grow it; the signals stay for
+// CLI users and the automatic triggers, as the contract says.
+export interface GammaRequestResult {
+  accepted: true;
+  note: string;
+}
+export const requestGammaUpdate = defineUpdate<GammaRequestResult, [SpawnGammaArgs]>('requestGamma');
+export interface StopResult {
+  status: 'STOPPING';
+}
+export const requestStopUpdate = defineUpdate<StopResult, [StopArgs]>('requestStop');
+
 export interface ContinueArgs {
   mode?: LlmMode;
   model?: string;
@@ -86,8 +100,12 @@ export interface AgentTurn {
   orchestration: number;
 }
 
-/** What an agent hands back after a turn. */
+/**
+ * What an agent hands back after a turn. `key` is the one its pipeline gave it in its input: a
+ * signal without its child's key (a forgery sent with a Temporal client) is dropped.
+ */
 export interface AgentTurnResult {
+  key: string;
   turnId: string;
   from: Role;
   round: number;
@@ -114,6 +132,8 @@ export const agentTurnResultSignal = defineSignal<[AgentTurnResult]>('agentTurnR
 
 /** Sent by an agent mid-turn after a failed call, so the pipeline's status shows errors and the breaker live. */
 export interface AgentProgress {
+  /** The sender's key, as in AgentTurnResult. */
+  key: string;
   agentId: string;
   tokens: number;
   errors: number;

@@ -57,6 +57,8 @@ export interface PipelineInput {
   budgets?: { tokens?: number; errors?: { total?: number; same?: number; violations?: number }; costUsd?: number };
   scenario?: Scenario;
   latencyMs?: number;
+  /** How long a pipeline waits at REPORT for `continue` before it closes (autoContinue false). */
+  approvalWindowSeconds?: number;
 }
 
 /** Defaults the worker resolves from its environment (never secrets). */
@@ -70,6 +72,7 @@ export interface PipelineDefaults {
   /** costUsd: what the pipeline's LLM calls may cost in all, as the provider reports it (governance/costBudget.ts). */
   budgets: { tokens: number; errors: { total: number; same: number; violations: number }; costUsd: number };
   recoveryWindowSeconds: number;
+  approvalWindowSeconds: number;
 }
 
 /** The input with every default filled in: what the pipeline actually runs with. */

@@ -29,26 +29,6 @@ export function recoverRejection(status: string, pending: boolean): string | und
   return undefined;
 }
 
-/** The server warns at this many events in one history; a rerun must not be able to pass it. */
-export const HISTORY_EVENT_LIMIT = 10_240;
-/**
- * An upper bound on what one orchestration round adds to the pipeline's history, about twice the ~23
- * tests/history.test.ts measures (a round with GAMMA and retries adds more), plus a rerun's own start.
- */
-export const EVENTS_PER_ROUND_BOUND = 45;
-const EVENTS_PER_RERUN = 40;
-
-/**
- * Why a rerun is refused: each `recover` rerun adds its rounds to the same history, so one that could
- * pass the server's limit is refused with the way out, before it starts instead of halfway through.
- */
-export function rerunRejection(action: RecoverAction, historyLength: number, maxRounds: number): string | undefined {
-  if (action === 'accept_partial') return undefined;
-  const projected = historyLength + EVENTS_PER_RERUN + maxRounds * EVENTS_PER_ROUND_BOUND;
-  if (projected <= HISTORY_EVENT_LIMIT) return undefined;
-  return `its history has ${historyLength} events, and a rerun of up to ${maxRounds} rounds could bring it to ${projected}, past the server's ${HISTORY_EVENT_LIMIT}-event limit: accept_partial, or spawn a new pipeline with the same objective`;
-}
-
 /** The best proposal so far: most approvals, then the latest (it carries the most feedback). */
 export function bestProposal(proposals: readonly Proposal[], votes: readonly Vote[]): Proposal | null {
   let best: Proposal | null = null;

@@ -62,6 +62,8 @@ const schema = z.object({
     .default(D.thresholds.complexity),
   ORCHESTRATION_MAX_ROUNDS: inRange(input.maxRounds).default(D.maxRounds),
   RECOVERY_WINDOW_SECONDS: int(1).default(D.recoveryWindowSeconds),
+  // Not in the contract: how long a pipeline waits at REPORT for `continue` (autoContinue false) before it closes.
+  APPROVAL_WINDOW_SECONDS: inRange(input.approvalWindowSeconds).default(D.approvalWindowSeconds),
   AGENT_TOKEN_BUDGET: inRange(input.budgets.fields.tokens).default(D.budgets.tokens),
   ERROR_BUDGET_TOTAL: inRange(input.budgets.fields.errors.fields.total).default(D.budgets.errors.total),
   ERROR_BUDGET_SAME: inRange(input.budgets.fields.errors.fields.same).default(D.budgets.errors.same),
@@ -188,6 +190,7 @@ export function pipelineDefaults(cfg: Config): PipelineDefaults {
       costUsd: cfg.PIPELINE_COST_BUDGET_USD,
     },
     recoveryWindowSeconds: cfg.RECOVERY_WINDOW_SECONDS,
+    approvalWindowSeconds: cfg.APPROVAL_WINDOW_SECONDS,
   };
 }
 

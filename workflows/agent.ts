@@ -21,6 +21,8 @@ export interface AgentWorkflowInput {
   gammaReason?: GammaReason;
   /** RUN's findings, for every orchestration prompt (bounded: common/limits.ts). */
   findings?: string;
+  /** Sent back with every signal to the pipeline, which drops signals without its child's key. */
+  key: string;
 }
 
 export interface AgentWorkflowResult {
@@ -62,7 +64,7 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<AgentWor
   });
 
   const parentId = workflowInfo().parent?.workflowId;
-  const parent = parentId ? new ParentLink(getExternalWorkflowHandle(parentId)) : undefined;
+  const parent = parentId ? new ParentLink(getExternalWorkflowHandle(parentId), input.key) : undefined;
   caller.onFailure = () =>
     parent?.progress({
       agentId,
@@ -100,7 +102,7 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<AgentWor
       },
       turn.proposals?.map((p) => p.id) ?? [],
     );
-    const reply: AgentTurnResult = {
+    const reply: Omit<AgentTurnResult, 'key'> = {
       turnId: turn.turnId,
       from: input.role,
       round: turn.round,

@@ -3,8 +3,10 @@ import {
   CancellationScope,
   condition,
   isCancellation,
+  log,
   setHandler,
   startChild,
+  uuid4,
   type ChildWorkflowHandle,
   type ExternalWorkflowHandle,
 } from '@temporalio/workflow';
@@ -12,7 +14,7 @@ import { agentWorkflowId } from '../common/ids';
 import { addCost, costOverrun } from '../governance/costBudget';
 import { clipObjective } from '../common/text';
 import { agentProgressSignal, agentTurnResultSignal, agentTurnSignal, type AgentProgress, type AgentTurn, type AgentTurnResult } from '../common/messages';
-import type { AgentPhase, AgentView, BreakerView, CallRecord, GammaReason, Role } from '../common/types';
+import { ROLES, type AgentPhase, type AgentView, type BreakerView, type CallRecord, type GammaReason, type Role } from '../common/types';
 import type { agentWorkflow, AgentWorkflowResult } from './agent';
 import type { PipelineState } from './pipelineState';
 
@@ -22,6 +24,9 @@ import type { PipelineState } from './pipelineState';
 // cancel, and the agentProgress signal. Child side: the inbox of turns and the signals back. Every
 // message between agents is thus in Temporal's history. This file is the only writer of the agents'
 // views, the turn ids and replies, the busy/ended/revoked flags, and every call's usage.
+// Anyone with a Temporal client can signal the pipeline, so each child gets a key in its input (a
+// random id, deterministic for replay) that its signals carry back: a signal without the key of one
+// of this pipeline's own children, or a reply to a turn that is not open, is dropped with a log line.
 
 type Handle = ChildWorkflowHandle<typeof agentWorkflow>;
 export type TurnRequest = Omit<AgentTurn, 'turnId' | 'orchestration'>;
@@ -31,6 +36,8 @@ const RUNTIME: Record<Role, string> = { alpha: 'temporal:research', beta: 'tempo
 
 export class AgentChannel {
   private readonly byId = new Map<string, AgentView>();
+  /** Each child's key, by its workflow id (the latest child under that id: a rerun gives a new one). */
+  private readonly keys = new Map<string, string>();
   /**
    * Tokens of every call of the run. Summed here, not from the agents' views: a `recover` rerun starts
    * agents under the same ids, whose views replace the first orchestration's.
@@ -55,12 +62,25 @@ export class AgentChannel {
     return this.byId.get(id);
   }
 
+  /** What the next run needs when the pipeline continues as new (workflows/carry.ts). */
+  snapshot(): { views: AgentView[]; tokens: number; breaker: BreakerView | null } {
+    return { views: this.views(), tokens: this.tokens, breaker: this.breaker };
+  }
+
+  restore(c: { views: AgentView[]; tokens: number; breaker: BreakerView | null }): void {
+    for (const v of c.views) this.byId.set(v.id, v);
+    this.tokens = c.tokens;
+    this.breaker = c.breaker;
+  }
+
   /** Starts an agent child: business id, a static summary the Web UI shows, its view, the agent_spawned event. */
   async start(role: Role, phase: AgentPhase, gammaReason?: GammaReason): Promise<Handle> {
     const { pipelineId, objective, budgets } = this.s.settings;
     const id = agentWorkflowId(pipelineId, phase, role);
     const view: AgentView = { id, role, phase, status: 'STARTING', errors: 0, tokens: 0, violations: 0, budget: { ...budgets.errors, tokens: budgets.tokens } };
     this.byId.set(id, view);
+    const key = uuid4();
+    this.keys.set(id, key);
     const objectiveShort = clipObjective(objective);
     const { mode, model, models, scenario, latencyMs } = this.s.settings;
     // By name: the agent workflow imports this file for its side of the channel (no import cycle).
@@ -77,6 +97,7 @@ export class AgentChannel {
           llm: { mode, model, ...(models ? { models } : {}), scenario, latencyMs },
           budget: { errors: budgets.errors, tokens: budgets.tokens },
           gammaReason,
+          key,
           ...(phase === 'orch' && this.s.findings ? { findings: this.s.findings } : {}),
         },
       ],
@@ -103,9 +124,22 @@ export class AgentChannel {
     return r;
   }
 
+  /** True when a signal comes from this pipeline's own child `agentId` (its key); logs and drops it otherwise. */
+  private fromChild(signal: string, agentId: unknown, key: unknown): boolean {
+    if (typeof agentId === 'string' && typeof key === 'string' && this.keys.get(agentId) === key) return true;
+    log.warn(`dropped a ${signal} signal that is not from one of this pipeline's agents`, {
+      pipelineId: this.s.settings.pipelineId,
+      claimed: typeof agentId === 'string' ? agentId.slice(0, 200) : typeof agentId,
+    });
+    return false;
+  }
+
   /** The agentProgress signal: an agent's counts after a failed try, before its turn ends. */
-  onProgress(p: AgentProgress): void {
-    const view = this.byId.get(p.agentId);
+  onProgress(raw: unknown): void {
+    const p = (raw ?? {}) as Partial<AgentProgress>;
+    if (!this.fromChild('agentProgress', p.agentId, p.key)) return;
+    if (![p.tokens, p.errors, p.violations].every((n) => typeof n === 'number' && Number.isFinite(n))) return;
+    const view = this.byId.get(p.agentId!);
     if (view) Object.assign(view, { tokens: p.tokens, errors: p.errors, violations: p.violations });
     this.observe(p.breaker);
   }
@@ -115,9 +149,19 @@ export class AgentChannel {
     return (this.turns = new TurnChannel(this.s, this, attempt));
   }
 
-  /** The agentTurnResult signal. */
-  onReply(reply: AgentTurnResult): void {
-    this.turns?.onReply(reply);
+  /** The agentTurnResult signal: only from the orchestration agent it names, for a turn that is open. */
+  onReply(raw: unknown): void {
+    const reply = (raw ?? {}) as Partial<AgentTurnResult>;
+    const from = ROLES.includes(reply.from as Role) ? (reply.from as Role) : undefined;
+    const agentId = from ? agentWorkflowId(this.s.settings.pipelineId, 'orch', from) : String(reply.from);
+    if (!this.fromChild('agentTurnResult', agentId, reply.key)) return;
+    if (typeof reply.turnId !== 'string' || !this.turns?.onReply(reply as AgentTurnResult)) {
+      log.warn('dropped an agentTurnResult for a turn that is not open', {
+        pipelineId: this.s.settings.pipelineId,
+        agentId,
+        turnId: String(reply.turnId).slice(0, 80),
+      });
+    }
   }
 
   /** Resolves when the latest orchestration's agents have ended (undefined when none ran). */
@@ -168,6 +212,8 @@ interface LiveAgent {
 export class TurnChannel {
   private readonly agents = new Map<Role, LiveAgent>();
   private readonly replies = new Map<string, AgentTurnResult>();
+  /** The turns handed out and not answered yet, with the role each was handed to. */
+  private readonly open = new Map<string, Role>();
   /** Set when the orchestration ends: a reply that arrives later (a review overtaken by consensus) changes nothing. */
   private closed = false;
   /**
@@ -202,11 +248,16 @@ export class TurnChannel {
     );
   }
 
-  /** The agentTurnResult signal; replies from an earlier orchestration are dropped. */
-  onReply(reply: AgentTurnResult): void {
-    if (!reply.turnId.startsWith(`o${this.attempt}-`)) return;
+  /**
+   * The agentTurnResult signal, from the agent the turn was handed to; false (dropped) for any other
+   * (an earlier orchestration's, a repeat, a turn never handed out).
+   */
+  onReply(reply: AgentTurnResult): boolean {
+    if (this.open.get(reply.turnId) !== reply.from) return false;
+    this.open.delete(reply.turnId);
     if (!this.closed) this.replies.set(reply.turnId, reply);
     else this.channel.account(reply.calls); // its answer is moot, but the call was made and paid for
+    return true;
   }
 
   /**
@@ -220,6 +271,7 @@ export class TurnChannel {
     const view = this.channel.view(agent.handle.workflowId)!;
     view.status = 'RUNNING';
     agent.busy = true;
+    this.open.set(turnId, role);
     await agent.handle.signal(agentTurnSignal, { ...turn, turnId, orchestration: this.attempt });
     await condition(() => this.replies.has(turnId) || agent.ended || this.closed);
     agent.busy = false;
@@ -266,7 +318,10 @@ export class TurnChannel {
 export class ParentLink {
   private readonly inbox: AgentTurn[] = [];
 
-  constructor(private readonly parent: ExternalWorkflowHandle) {
+  constructor(
+    private readonly parent: ExternalWorkflowHandle,
+    private readonly key: string,
+  ) {
     setHandler(agentTurnSignal, (turn) => void this.inbox.push(turn));
   }
 
@@ -275,12 +330,12 @@ export class ParentLink {
     return this.inbox.shift()!;
   }
 
-  reply(result: AgentTurnResult): Promise<void> {
-    return this.parent.signal(agentTurnResultSignal, result);
+  reply(result: Omit<AgentTurnResult, 'key'>): Promise<void> {
+    return this.parent.signal(agentTurnResultSignal, { ...result, key: this.key });
   }
 
   /** Failures are rare and the pipeline's status should show them as they happen, not at the turn's end. */
-  progress(p: AgentProgress): void {
-    void this.parent.signal(agentProgressSignal, p).catch(() => undefined);
+  progress(p: Omit<AgentProgress, 'key'>): void {
+    void this.parent.signal(agentProgressSignal, { ...p, key: this.key }).catch(() => undefined);
   }
 }

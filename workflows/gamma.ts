@@ -1,9 +1,12 @@
 import { condition, isCancellation, log, proxyLocalActivities, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { GammaActivities } from '../activities';
-import type { SpawnGammaArgs } from '../common/messages';
+import { SIGNAL_LIMITS } from '../common/limits';
+import type { GammaRequestResult, SpawnGammaArgs } from '../common/messages';
+import { clip } from '../common/text';
 import { GammaReasonKey } from '../common/searchAttributes';
 import { GAMMA_REASONS, type GammaReason, type GammaRequest, type GammaView } from '../common/types';
 import { stuckTrigger, type GammaTrigger } from '../governance/gammaTriggers';
+import type { PipelineCarry } from './carry';
 import type { PipelineState } from './pipelineState';
 import { nowIso } from './time';
 
@@ -52,6 +55,26 @@ export class Gamma {
     return { spawned: this.spawned, reason: this.reason };
   }
 
+  /** What the next run needs when the pipeline continues as new (workflows/carry.ts); a request accepted meanwhile stands. */
+  snapshot(): PipelineCarry['gamma'] {
+    const pending = this.state.name === 'pending' ? { reason: this.state.reason, ...(this.state.detail ? { detail: this.state.detail } : {}) } : undefined;
+    return {
+      requests: this.requests,
+      spawned: this.spawned,
+      reason: this.reason,
+      ...(this.detail ? { detail: this.detail } : {}),
+      ...(pending ? { pending } : {}),
+    };
+  }
+
+  restore(c: PipelineCarry['gamma']): void {
+    this.requests.push(...c.requests);
+    this.spawned = c.spawned;
+    this.reason = c.reason;
+    this.detail = c.detail;
+    if (c.pending) this.state = { name: 'pending', ...c.pending };
+  }
+
   /** What GAMMA is told of why it was called in. */
   brief(): { gammaReason: GammaReason; gammaDetail?: string } {
     return { gammaReason: this.reason ?? 'MANUAL', ...(this.detail ? { gammaDetail: this.detail } : {}) };
@@ -62,18 +85,38 @@ export class Gamma {
     return this.state.name !== 'idle';
   }
 
-  /** The spawnGamma signal. */
-  request(args?: SpawnGammaArgs): void {
-    const reason = args?.reason ?? 'MANUAL';
-    const at = nowIso();
-    const record = (accepted: boolean, note: string): void => void this.requests.push({ reason, detail: args?.detail, at, accepted, note });
-    if (!GAMMA_REASONS.includes(reason)) return record(false, `unknown reason "${String(reason)}" (expected ${GAMMA_REASONS.join(', ')})`);
-    if (this.state.name === 'pending' || this.state.name === 'joining' || this.state.name === 'present') {
-      return record(false, 'GAMMA was already requested for this orchestration; ignored');
-    }
-    if (this.s.phase === 'COMPLETE') return record(false, 'the pipeline has finished; ignored');
-    this.state = { name: 'pending', reason, detail: args?.detail };
-    record(true, this.s.phase === 'ORCHESTRATE' ? 'spawning GAMMA' : 'GAMMA will join when orchestration starts');
+  /**
+   * Why a request would be refused now, or undefined when it would be accepted. The requestGamma
+   * update's validator (the API) refuses on this; the signal records it and ignores the request.
+   * A request while an automatic trigger's own signal is on its way is a repeat for a person (the
+   * update), not for the trigger's signal.
+   */
+  rejection(args: unknown, fromPerson: boolean): string | undefined {
+    const reason = (args as SpawnGammaArgs | undefined)?.reason ?? 'MANUAL';
+    if (!GAMMA_REASONS.includes(reason)) return `unknown reason "${clip(String(reason), 40)}" (expected ${GAMMA_REASONS.join(', ')})`;
+    if (this.s.phase === 'COMPLETE') return 'the pipeline has finished';
+    const taken = this.state.name === 'pending' || this.state.name === 'joining' || this.state.name === 'present';
+    if (taken || (fromPerson && this.state.name === 'requested')) return 'GAMMA was already requested for this orchestration';
+    return undefined;
+  }
+
+  /** The spawnGamma signal, and the requestGamma update once its validator let it through. Any payload: a bad one is recorded as refused. */
+  request(args: unknown): GammaRequestResult | undefined {
+    const a = (typeof args === 'object' && args !== null ? args : {}) as SpawnGammaArgs;
+    const reason = a.reason ?? 'MANUAL';
+    const detail = typeof a.detail === 'string' ? clip(a.detail, SIGNAL_LIMITS.detailChars) : undefined;
+    const refused = this.rejection(a, false);
+    const note = refused ? `${refused}; ignored` : this.s.phase === 'ORCHESTRATE' ? 'spawning GAMMA' : 'GAMMA will join when orchestration starts';
+    this.record({ reason: GAMMA_REASONS.includes(reason) ? reason : 'MANUAL', ...(detail ? { detail } : {}), at: nowIso(), accepted: !refused, note });
+    if (refused) return undefined;
+    this.state = { name: 'pending', reason, ...(detail ? { detail } : {}) };
+    return { accepted: true, note };
+  }
+
+  /** Capped: a flood of repeats keeps the latest few, so the query and the carried state stay small. */
+  private record(r: GammaRequest): void {
+    this.requests.push(r);
+    if (this.requests.length > SIGNAL_LIMITS.gammaRequests) this.requests.splice(0, this.requests.length - SIGNAL_LIMITS.gammaRequests);
   }
 
   /** A new orchestration: GAMMA may join it once (a request accepted before it still stands). */
@@ -106,12 +149,12 @@ export class Gamma {
       // The server could not be reached to send the signal: the run goes on without GAMMA rather than
       // failing; the request is listed as not accepted, and a person can still spawn GAMMA.
       log.warn('GAMMA request failed', { pipelineId: this.s.settings.pipelineId, reason: trigger.reason, error: String(err) });
-      this.requests.push({
+      this.record({
         reason: trigger.reason,
-        detail: trigger.detail,
+        detail: clip(trigger.detail, SIGNAL_LIMITS.detailChars),
         at: nowIso(),
         accepted: false,
-        note: `the spawnGamma signal could not be sent: ${String(err)}`,
+        note: clip(`the spawnGamma signal could not be sent: ${String(err)}`, SIGNAL_LIMITS.detailChars),
       });
       return; // still `requested`: no automatic retry loop in this orchestration
     }

@@ -58,6 +58,16 @@ export class Outbox {
 
   constructor(private readonly pipelineId: string) {}
 
+  /** Where the numbering stands, for the next run when the pipeline continues as new (workflows/carry.ts). */
+  get counters(): { seq: number; checkpoints: number } {
+    return { seq: this.seq, checkpoints: this.checkpoints };
+  }
+
+  resumeCounters(c: { seq: number; checkpoints: number }): void {
+    this.seq = c.seq;
+    this.checkpoints = c.checkpoints;
+  }
+
   emit<T extends EventType>(type: T, data: EventDataMap[T]): void {
     this.pending.events.push({ type, pipeline_id: this.pipelineId, seq: ++this.seq, ts: nowIso(), data: { pipeline_id: this.pipelineId, ...data } });
   }

@@ -6,6 +6,7 @@ import { partialNotes } from '../governance/deadline';
 import { bestProposal, recoveryPlan } from '../governance/recovery';
 import { Orchestration } from './orchestration';
 import type { PipelineState } from './pipelineState';
+import type { Resume } from './carry';
 import type { Steering } from './steering';
 import { nowIso } from './time';
 
@@ -57,55 +58,77 @@ export async function runAgents(s: PipelineState, ending: Ending): Promise<{ rev
 
 /**
  * ORCHESTRATE: one orchestration, and after one without consensus, what a person decides within the
- * recovery window (`recover`): a rerun, a rerun with GAMMA at once, or the best proposal as partial.
+ * recovery window (`recover`): the best proposal as partial, or a rerun (with GAMMA at once or not),
+ * which is returned: the pipeline continues as new to run it (workflows/carry.ts), from `from`.
  */
-export async function orchestrate(s: PipelineState, steering: Steering, ending: Ending, revokedInRun: readonly Role[]): Promise<void> {
-  s.enter('ORCHESTRATE', 'ORCHESTRATING');
-  let gammaAtOnce = false;
-  for (let attempt = 1; ; attempt++) {
-    const orchestration = new Orchestration(s, attempt, attempt === 1 ? revokedInRun : []);
-    const outcome = await orchestration.run({ gammaAtOnce });
-    if (outcome === 'CONSENSUS') {
-      s.orchestration.status = 'CONSENSUS';
-      return;
-    }
-    if (outcome === 'TIMEOUT') {
-      s.orchestration.status = 'TIMEOUT';
-      ending.status = 'TIMEOUT';
-      ending.reason = `no consensus within the ${s.settings.timeoutSeconds}s orchestration deadline`;
-      ending.notes.push(
-        ...partialNotes(s.orchestration.proposals, s.orchestration.votes, 'the agents were stopped at the deadline; this report was written without the LLM'),
-      );
-      return;
-    }
-    if (outcome === 'ALL_REVOKED') {
-      s.orchestration.status = 'FAILED';
-      ending.status = 'FAILED';
-      ending.reason = `every agent was revoked (${handoffList(s)})`;
-      return;
-    }
-    // No consensus within maxRounds: wait for a person to recover, for the recovery window. A rerun
-    // starts agents with the same ids, so these must have ended first.
-    await s.agents.wound;
-    s.orchestration.status = 'NO_CONSENSUS';
-    s.enter('ORCHESTRATE', 'ORCHESTRATION_FAILED');
-    s.outbox.flush();
-    const action = await steering.recovery();
-    if (!action) {
-      ending.status = 'ORCHESTRATION_FAILED';
-      ending.reason = `no consensus within ${s.settings.maxRounds} rounds, and no recover within the ${s.settings.recoveryWindowSeconds}s recovery window`;
-      return;
-    }
-    s.outbox.emit('agent_message', { from: 'PIPELINE', to: 'ALL', content: `recover: ${action}` });
-    const plan = recoveryPlan(action);
-    if (plan.acceptPartial) {
-      const best = bestProposal(s.orchestration.proposals, s.orchestration.votes);
-      s.orchestration.status = 'PARTIAL';
-      s.orchestration.partial = best ? { proposalId: best.id, title: best.title } : null;
-      ending.notes.push(best ? `accepted as partial: ${best.id} "${best.title}" (recover accept_partial)` : 'accept_partial: there was no proposal to accept');
-      return;
-    }
-    gammaAtOnce = plan.gamma;
-    s.enter('ORCHESTRATE', 'ORCHESTRATING');
+export async function orchestrate(
+  s: PipelineState,
+  steering: Steering,
+  ending: Ending,
+  revokedInRun: readonly Role[],
+  from: Exclude<Resume, { at: 'approval' }> = { at: 'orchestrate', attempt: 1, gammaAtOnce: false },
+): Promise<Resume | undefined> {
+  const attempt = from.attempt;
+  // A run that continued as new while waiting for recover waits on, until the same moment.
+  const until = from.at === 'recovery' ? from.until : await orchestrateOnce(s, ending, revokedInRun, from);
+  if (until === undefined) return;
+  const action = await steering.recovery(until);
+  if (action === 'full') return { at: 'recovery', attempt, until };
+  if (!action) {
+    ending.status = 'ORCHESTRATION_FAILED';
+    ending.reason = `no consensus within ${s.settings.maxRounds} rounds, and no recover within the ${s.settings.recoveryWindowSeconds}s recovery window`;
+    return;
   }
+  s.outbox.emit('agent_message', { from: 'PIPELINE', to: 'ALL', content: `recover: ${action}` });
+  const plan = recoveryPlan(action);
+  if (plan.acceptPartial) {
+    const best = bestProposal(s.orchestration.proposals, s.orchestration.votes);
+    s.orchestration.status = 'PARTIAL';
+    s.orchestration.partial = best ? { proposalId: best.id, title: best.title } : null;
+    ending.notes.push(best ? `accepted as partial: ${best.id} "${best.title}" (recover accept_partial)` : 'accept_partial: there was no proposal to accept');
+    return;
+  }
+  return { at: 'orchestrate', attempt: attempt + 1, gammaAtOnce: plan.gamma };
+}
+
+/**
+ * One orchestration. Undefined when it ended the pipeline; else it ended without consensus, and the
+ * recovery window's end is returned.
+ */
+async function orchestrateOnce(
+  s: PipelineState,
+  ending: Ending,
+  revokedInRun: readonly Role[],
+  from: Extract<Resume, { at: 'orchestrate' }>,
+): Promise<number | undefined> {
+  s.enter('ORCHESTRATE', 'ORCHESTRATING');
+  const attempt = from.attempt;
+  const orchestration = new Orchestration(s, attempt, attempt === 1 ? revokedInRun : []);
+  const outcome = await orchestration.run({ gammaAtOnce: from.gammaAtOnce });
+  if (outcome === 'CONSENSUS') {
+    s.orchestration.status = 'CONSENSUS';
+    return;
+  }
+  if (outcome === 'TIMEOUT') {
+    s.orchestration.status = 'TIMEOUT';
+    ending.status = 'TIMEOUT';
+    ending.reason = `no consensus within the ${s.settings.timeoutSeconds}s orchestration deadline`;
+    ending.notes.push(
+      ...partialNotes(s.orchestration.proposals, s.orchestration.votes, 'the agents were stopped at the deadline; this report was written without the LLM'),
+    );
+    return;
+  }
+  if (outcome === 'ALL_REVOKED') {
+    s.orchestration.status = 'FAILED';
+    ending.status = 'FAILED';
+    ending.reason = `every agent was revoked (${handoffList(s)})`;
+    return;
+  }
+  // No consensus within maxRounds: wait for a person to recover, for the recovery window. A rerun
+  // starts agents with the same ids, so these must have ended first.
+  await s.agents.wound;
+  s.orchestration.status = 'NO_CONSENSUS';
+  s.enter('ORCHESTRATE', 'ORCHESTRATION_FAILED');
+  s.outbox.flush();
+  return Date.now() + s.settings.recoveryWindowSeconds * 1000;
 }

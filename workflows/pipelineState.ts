@@ -16,7 +16,7 @@ export type OrchestrationRecord = Omit<OrchestrationView, 'gamma' | 'mode' | 'mo
 export class PipelineState {
   phase: Phase = 'SPAWN';
   status: PipelineStatusName = 'SPAWNING';
-  readonly startedAt = workflowInfo().startTime.toISOString();
+  startedAt = workflowInfo().startTime.toISOString();
   updatedAt = this.startedAt;
   report: Report | null = null;
   /** What RUN found (ALPHA's research, BETA's success criteria), for every orchestration prompt. */

@@ -1,12 +1,15 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { WorkflowNotFoundError } from '@temporalio/common';
 import { pipelineWorkflowId } from '../../common/ids';
-import { continueUpdate, recoverUpdate, spawnGammaSignal, stopSignal } from '../../common/messages';
+import { continueUpdate, recoverUpdate, requestGammaUpdate, requestStopUpdate } from '../../common/messages';
 import { HttpError } from '../errors';
 import { Accepted, ContinueBody, errorsFor, GammaBody, IdParams, RecoverBody, StopBody } from '../schemas';
 
-// Steering a pipeline: writes go only through Temporal. Updates (continue, recover) are checked by the
-// workflow's own validators, whose refusal becomes a 409 with their message; signals (stop, gamma) are
-// refused here with 409 once the pipeline has finished, 404 when it never existed.
+// Steering a pipeline: writes go only through Temporal, as updates checked by the workflow's own
+// validators, whose refusal becomes a 409 with their message. stop and gamma use the requestStop and
+// requestGamma updates rather than the stop and spawnGamma signals: a refused update is not written to
+// the history, so repeats cost the pipeline nothing (a signal would add an event each time).
+// A pipeline that has finished is a 409, one that never existed a 404, before any update is sent.
 
 export const controlRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const handle = (id: string) => app.temporal.workflow.getHandle(pipelineWorkflowId(id));
@@ -17,6 +20,17 @@ export const controlRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const d = await h.describe();
     if (d.status.name !== 'RUNNING') throw new HttpError(409, `pipeline ${id} has finished (${d.status.name})`);
     return h;
+  };
+
+  /** An update to a running pipeline; one that finishes meanwhile (the server then says "not found") is a 409 too. */
+  const updateRunning = async <T>(id: string, send: (h: ReturnType<typeof handle>) => Promise<T>): Promise<T> => {
+    const h = await running(id);
+    try {
+      return await send(h);
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) await running(id);
+      throw err;
+    }
   };
 
   app.post(
@@ -41,15 +55,17 @@ export const controlRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/api/pipeline/:id/stop',
     {
       schema: {
-        description: 'the `stop` signal: agents stopped, partial report, status STOPPED',
+        description:
+          'stop through the `requestStop` update: agents stopped, partial report, status STOPPED; 409 when a stop is already under way or the pipeline has finished',
         params: IdParams,
         body: Type.Optional(StopBody),
         response: { 202: Accepted, ...errorsFor(400, 401, 404, 409, 503) },
       },
     },
     async (request, reply) => {
-      const h = await running(request.params.id);
-      await h.signal(stopSignal, { reason: request.body?.reason ?? 'stopped through the API' });
+      await updateRunning(request.params.id, (h) =>
+        h.executeUpdate(requestStopUpdate, { args: [{ reason: request.body?.reason ?? 'stopped through the API' }] }),
+      );
       return reply.code(202).send({ pipeline_id: request.params.id, accepted: true });
     },
   );
@@ -58,15 +74,19 @@ export const controlRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/api/pipeline/:id/gamma',
     {
       schema: {
-        description: 'the `spawnGamma` signal (reason MANUAL by default); a second request is recorded and ignored by the workflow',
+        description:
+          'spawnGamma through the `requestGamma` update (reason MANUAL by default); 409 when GAMMA is already requested or present in this orchestration, or the pipeline has finished',
         params: IdParams,
         body: Type.Optional(GammaBody),
         response: { 202: Accepted, ...errorsFor(400, 401, 404, 409, 503) },
       },
     },
     async (request, reply) => {
-      const h = await running(request.params.id);
-      await h.signal(spawnGammaSignal, { reason: request.body?.reason ?? 'MANUAL', ...(request.body?.detail ? { detail: request.body.detail } : {}) });
+      await updateRunning(request.params.id, (h) =>
+        h.executeUpdate(requestGammaUpdate, {
+          args: [{ reason: request.body?.reason ?? 'MANUAL', ...(request.body?.detail ? { detail: request.body.detail } : {}) }],
+        }),
+      );
       return reply.code(202).send({ pipeline_id: request.params.id, accepted: true });
     },
   );

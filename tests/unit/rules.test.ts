@@ -7,7 +7,7 @@ import { partialNotes } from '../../governance/deadline';
 import { backoffMs, checkTokens, emptyBudget, recordFailure, recordSuccess, recordViolation, type BudgetLimits } from '../../governance/errorBudget';
 import { complexityTrigger, conflictTrigger, stuckTrigger, triggersAfterProposal } from '../../governance/gammaTriggers';
 import { procedureViolation } from '../../governance/procedure';
-import { bestProposal, HISTORY_EVENT_LIMIT, recoverRejection, recoveryPlan, rerunRejection } from '../../governance/recovery';
+import { bestProposal, recoverRejection, recoveryPlan } from '../../governance/recovery';
 import { sampleDesign, sampleProposal } from '../helpers/proposals';
 
 // The governance rules as pure functions, without a server: each file of governance/ on its own.
@@ -154,13 +154,6 @@ describe('recovery and deadline', () => {
     assert.match(recoverRejection('ORCHESTRATING', false)!, /not waiting in ORCHESTRATION_FAILED/);
     assert.match(recoverRejection('ORCHESTRATION_FAILED', true)!, /already accepted/);
     assert.equal(recoverRejection('ORCHESTRATION_FAILED', false), undefined);
-  });
-
-  test('a rerun that could push the history past the server limit is refused, naming the way out', () => {
-    assert.equal(rerunRejection('rerun', 300, 8), undefined, 'a short history has room for a rerun');
-    const why = rerunRejection('rerun_with_gamma', 6_000, 100);
-    assert.match(why!, /history has 6000 events.*100 rounds.*accept_partial, or spawn a new pipeline/);
-    assert.equal(rerunRejection('accept_partial', HISTORY_EVENT_LIMIT, 100), undefined, 'accepting the partial result adds almost nothing');
   });
 
   test('the best proposal has the most approvals, the latest on a tie; the partial result names it', () => {
