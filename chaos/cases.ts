@@ -1,5 +1,7 @@
 import { runCase, type CaseRecorder, type CaseResult } from './report';
 import type { ChaosStack } from './stack';
+import { ledgerStall } from './ledgerStall';
+import { redisLoss, temporalRestart } from './restarts';
 import { workerKills } from './workerKills';
 
 // The cases of `npm run chaos` (the issue's table R1–R8), each at a full and a quick size. The quick
@@ -21,6 +23,22 @@ export const CASES: CaseDef[] = [
     id: 'R1',
     title: 'worker killed with SIGKILL at RUN, REPORT, mid-round, during GAMMA, at the deadline',
     run: (stack, rec, quick) => workerKills(stack, rec, { pipelines: quick ? 5 : 20, seed: 1 }),
+  },
+  {
+    id: 'R2',
+    title: 'Temporal dev server killed mid-run and started again on the same database file',
+    ownsTemporal: true,
+    run: (stack, rec, quick) => temporalRestart(stack, rec, { pipelines: quick ? 2 : 8 }),
+  },
+  {
+    id: 'R3',
+    title: 'Redis restarted mid-run (data lost), and separately FLUSHALL',
+    run: (stack, rec, quick) => redisLoss(stack, rec, { pipelines: quick ? 2 : 5 }),
+  },
+  {
+    id: 'R8',
+    title: 'the ledger locked by another process mid-run, then released',
+    run: (stack, rec, quick) => ledgerStall(stack, rec, { pipelines: quick ? 2 : 6, lockMs: quick ? 6000 : 15_000 }),
   },
 ];
 
