@@ -1,6 +1,10 @@
 import { runCase, type CaseRecorder, type CaseResult } from './report';
 import type { ChaosStack } from './stack';
+import { floods } from './floods';
 import { ledgerStall } from './ledgerStall';
+import { llmFaults } from './llmFaults';
+import { replayHistories } from './replay';
+import { secrets } from './secrets';
 import { redisLoss, temporalRestart } from './restarts';
 import { workerKills } from './workerKills';
 
@@ -34,6 +38,27 @@ export const CASES: CaseDef[] = [
     id: 'R3',
     title: 'Redis restarted mid-run (data lost), and separately FLUSHALL',
     run: (stack, rec, quick) => redisLoss(stack, rec, { pipelines: quick ? 2 : 5 }),
+  },
+  {
+    id: 'R4',
+    title: '30 % of LLM calls fail at random (429, 500, timeouts, malformed JSON, 1.5 MB answers); the breaker',
+    run: (stack, rec, quick) => llmFaults(stack, rec, { pipelines: quick ? 2 : 6, seed: 4, timeouts: !quick }),
+  },
+  {
+    id: 'R5',
+    title: 'malformed API requests, malformed workflow inputs, a /gamma flood on one pipeline',
+    run: (stack, rec, quick) =>
+      floods(stack, rec, quick ? { requests: 200, inputs: 20, gammaCalls: 100, seed: 5 } : { requests: 1000, inputs: 100, gammaCalls: 1000, seed: 5 }),
+  },
+  {
+    id: 'R6',
+    title: 'a recognisable key and token: where they appear; routes without the token',
+    run: (stack, rec) => secrets(stack, rec),
+  },
+  {
+    id: 'R7',
+    title: 'every recorded history replays',
+    run: (stack, rec) => replayHistories(stack, rec),
   },
   {
     id: 'R8',

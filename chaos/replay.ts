@@ -1,0 +1,22 @@
+import { Worker } from '@temporalio/worker';
+import { loadHistories } from '../tests/helpers/histories';
+import type { CaseRecorder } from './report';
+import type { ChaosStack } from './stack';
+
+// R7: every recorded history (tests/histories) replays against the current workflow code, as
+// tests/unit/replay.test.ts does: a change that breaks running pipelines' determinism shows here.
+
+export async function replayHistories(stack: ChaosStack, rec: CaseRecorder): Promise<void> {
+  const histories = loadHistories();
+  const failures: string[] = [];
+  let count = 0;
+  for await (const r of Worker.runReplayHistories({ workflowBundle: { codePath: stack.bundle } }, histories)) {
+    count++;
+    if (r.error) failures.push(`${r.workflowId}: ${r.error.message.slice(0, 80)}`);
+  }
+  rec.check(
+    'recorded histories that replay',
+    `${count - failures.length}/${histories.length}${failures.length ? ` (${failures[0]})` : ''}`,
+    count === histories.length && failures.length === 0 && count > 0,
+  );
+}
