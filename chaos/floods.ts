@@ -110,7 +110,12 @@ export async function floods(stack: ChaosStack, rec: CaseRecorder, opts: FloodOp
   );
   const codes = countBy(answers.map((a) => a.status));
   const fivexx = answers.filter((a) => a.status >= 500 || a.status === 0);
-  rec.check(`5xx (or no answer) among ${opts.requests} malformed API requests`, `${fivexx.length} (codes ${fmt(codes)})`, fivexx.length === 0);
+  const why = fivexx.find((a) => a.status === 0)?.text;
+  rec.check(
+    `5xx (or no answer) among ${opts.requests} malformed API requests`,
+    `${fivexx.length} (codes ${fmt(codes)})${why ? ` e.g. ${why.slice(0, 60)}` : ''}`,
+    fivexx.length === 0,
+  );
 
   // Malformed workflow inputs, started as the CLI or a script would, around the API.
   const started: string[] = [];

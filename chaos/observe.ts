@@ -33,6 +33,8 @@ export async function http(
   if (token) headers.authorization = `Bearer ${token}`;
   let payload: string | undefined = opts.raw;
   if (opts.body !== undefined) payload = JSON.stringify(opts.body);
+  // fetch() cannot send a body with GET or HEAD.
+  if (method === 'GET' || method === 'HEAD') payload = undefined;
   if (payload !== undefined && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) headers['content-type'] = 'application/json';
   try {
     const res = await fetch(`${stack.apiUrl}${path}`, { method, headers, body: payload, signal: AbortSignal.timeout(30_000) });

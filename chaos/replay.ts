@@ -1,4 +1,4 @@
-import { Worker } from '@temporalio/worker';
+import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { loadHistories } from '../tests/helpers/histories';
 import type { CaseRecorder } from './report';
 import type { ChaosStack } from './stack';
@@ -7,6 +7,12 @@ import type { ChaosStack } from './stack';
 // tests/unit/replay.test.ts does: a change that breaks running pipelines' determinism shows here.
 
 export async function replayHistories(stack: ChaosStack, rec: CaseRecorder): Promise<void> {
+  // The replay worker's state changes would fill the output; warnings still show.
+  try {
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+  } catch {
+    // Already installed (a second run in this process).
+  }
   const histories = loadHistories();
   const failures: string[] = [];
   let count = 0;
