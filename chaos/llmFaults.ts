@@ -79,15 +79,21 @@ async function breakerCycle(stack: ChaosStack, rec: CaseRecorder): Promise<void>
   let openedFailures = 0;
   let openUntil = 0;
   let closedAt: number | undefined;
+  let lastState: unknown;
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline && closedAt === undefined) {
-    const s = await breaker.state().catch(() => undefined);
-    if (s?.state === 'open' && openedAt === undefined) {
+    const s = await breaker.state().catch((err: Error) => ({ error: err.message }) as const);
+    lastState = s;
+    if ('error' in s) {
+      await sleep(100);
+      continue;
+    }
+    if (s.state === 'open' && openedAt === undefined) {
       openedAt = Date.now();
       openedFailures = s.failures;
       openUntil = s.openedUntil ?? 0;
     }
-    if (openedAt !== undefined && s?.state === 'closed') closedAt = Date.now();
+    if (openedAt !== undefined && s.state === 'closed') closedAt = Date.now();
     await sleep(100);
   }
   const calls = stack.fake.completions().slice(firstCall);
@@ -96,7 +102,9 @@ async function breakerCycle(stack: ChaosStack, rec: CaseRecorder): Promise<void>
   const during = openedAt ? calls.filter((c) => c.at > openedAt! + 200 && c.at < openUntil - 200).length : 0;
   rec.check(
     'breaker opens after BREAKER_FAILURES provider failures',
-    openedAt ? `open after ${openedFailures} failures (threshold ${BREAKER_FAILURES}; ${failedBefore} 500s served)` : 'never opened',
+    openedAt
+      ? `open after ${openedFailures} failures (threshold ${BREAKER_FAILURES}; ${failedBefore} 500s served)`
+      : `never opened (${failedBefore} 500s served of ${calls.length} calls; last state ${JSON.stringify(lastState)})`,
     openedAt !== undefined && openedFailures >= BREAKER_FAILURES,
   );
   rec.check('calls reaching the provider while open', during, openedAt !== undefined && during === 0);
