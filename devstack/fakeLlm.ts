@@ -58,6 +58,28 @@ export interface FakeLlmOptions {
   apiKey?: string;
   /** Reported as `usage.cost` per token (OpenRouter style); 0 omits the cost. */
   costPerToken?: number;
+  /** Faults drawn at random (after any queued fault): reproducible, for `npm run chaos`. */
+  randomFaults?: RandomFaults;
+}
+
+/** Each chat request without a queued fault gets one of `faults`, picked uniformly, with probability `rate`. */
+export interface RandomFaults {
+  rate: number;
+  /** Same seed, same sequence of draws. */
+  seed: number;
+  faults: FaultSpec[];
+}
+
+/** mulberry32: a tiny seeded generator, so a chaos run's faults can be replayed. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
 }
 
 export interface FakeLlm {
@@ -72,6 +94,8 @@ export interface FakeLlm {
   /** Accepts only this key from now on (a rotated key); undefined accepts any. */
   setApiKey(key: string | undefined): void;
   clearFaults(): void;
+  /** Turns the random faults on (or off, with undefined) without a restart. */
+  setRandomFaults(random: RandomFaults | undefined): void;
   pendingFaults(): Fault[];
   /** Clears faults and recorded requests. */
   reset(): void;
@@ -103,10 +127,19 @@ export async function startFakeLlm(opts: FakeLlmOptions = {}): Promise<FakeLlm> 
   const timers = new Set<NodeJS.Timeout>();
   const costPerToken = opts.costPerToken ?? 0.000002;
   let apiKey = opts.apiKey;
+  let random = opts.randomFaults;
+  let draw = seededRandom(random?.seed ?? 0);
+  const setRandomFaults = (r: RandomFaults | undefined) => {
+    random = r;
+    draw = seededRandom(r?.seed ?? 0);
+  };
 
   const takeFault = (text: string): Fault | undefined => {
     const entry = faults.find((f) => f.fault.match === undefined || text.includes(f.fault.match));
-    if (!entry) return undefined;
+    if (!entry) {
+      if (!random || random.faults.length === 0 || draw() >= random.rate) return undefined;
+      return random.faults[Math.floor(draw() * random.faults.length)];
+    }
     entry.left -= 1;
     if (entry.left <= 0) faults = faults.filter((f) => f !== entry);
     return entry.fault;
@@ -298,6 +331,7 @@ export async function startFakeLlm(opts: FakeLlmOptions = {}): Promise<FakeLlm> 
     addFault,
     setApiKey: (key) => void (apiKey = key),
     clearFaults: () => void (faults = []),
+    setRandomFaults,
     pendingFaults: () => faults.map((f) => ({ ...f.fault, times: f.left })),
     reset: () => {
       faults = [];

@@ -57,11 +57,7 @@ export async function startStack({ log = console.log, logFile }: StackOptions = 
 
     env.WORKFLOW_BUNDLE = process.env.WORKFLOW_BUNDLE;
     if (!env.WORKFLOW_BUNDLE) {
-      const tmp = join(REPO_ROOT, '.tmp');
-      mkdirSync(tmp, { recursive: true });
-      const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: bundlerLogger(logFile) });
-      const file = join(tmp, `workflow-bundle-${process.pid}.js`);
-      writeFileSync(file, code);
+      const file = await writeWorkflowBundle(logFile);
       cleanups.push(async () => rmSync(file, { force: true }));
       env.WORKFLOW_BUNDLE = file;
     }
@@ -70,6 +66,16 @@ export async function startStack({ log = console.log, logFile }: StackOptions = 
     await stop();
     throw err;
   }
+}
+
+/** Builds the workflow bundle into .tmp/ (a file per process); the caller removes it. */
+export async function writeWorkflowBundle(logFile?: string): Promise<string> {
+  const tmp = join(REPO_ROOT, '.tmp');
+  mkdirSync(tmp, { recursive: true });
+  const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: bundlerLogger(logFile) });
+  const file = join(tmp, `workflow-bundle-${process.pid}.js`);
+  writeFileSync(file, code);
+  return file;
 }
 
 /** The bundler's messages to the log file; without one, only its warnings and errors, on stderr. */
