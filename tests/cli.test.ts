@@ -48,8 +48,10 @@ test('start with only an objective ends COMPLETED; the status query answers in t
 
   const out = JSON.parse(await cli(['workflow', 'query', '--workflow-id', workflowId, '--name', 'status', '--output', 'json']));
   const status = out.queryResult?.[0] ?? out;
-  // The contract's fields, plus `breaker` (added: the shared LLM breaker; null in local mode).
-  assert.deepEqual(Object.keys(status).sort(), ['agents', 'breaker', 'gamma', 'phase', 'pipelineId', 'startedAt', 'status', 'updatedAt']);
+  // The contract's fields, plus `breaker` (the shared LLM breaker; null in local mode), `cost` (spent and
+  // budget, USD) and `outbox` (null while the outbox keeps up).
+  assert.deepEqual(Object.keys(status).sort(), ['agents', 'breaker', 'cost', 'gamma', 'outbox', 'phase', 'pipelineId', 'startedAt', 'status', 'updatedAt']);
+  assert.equal(status.outbox, null, 'the outbox kept up');
   assert.equal(status.breaker, null, 'no breaker in local mode');
   assert.ok(STATUSES.includes(status.status));
   for (const key of ['errors', 'id', 'phase', 'role', 'status', 'tokens']) assert.ok(key in status.agents[0], `an agent has the contract's "${key}"`);
