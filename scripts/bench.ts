@@ -419,7 +419,14 @@ async function startReady(name: string, script: string, env: NodeJS.ProcessEnv, 
 
 async function startApi(env: NodeJS.ProcessEnv, procs: Managed[]): Promise<{ url: string }> {
   const port = await freePort();
-  await startReady('api', 'api/main.ts', { ...env, API_PORT: String(port), API_HOST: '127.0.0.1', API_TOKEN: '' }, /API listening/, procs);
+  // P2 runs up to 500 pipelines at once: the API's running-pipeline cap (default 50) would refuse them.
+  await startReady(
+    'api',
+    'api/main.ts',
+    { ...env, API_PORT: String(port), API_HOST: '127.0.0.1', API_TOKEN: '', MAX_RUNNING_PIPELINES: '100000' },
+    /API listening/,
+    procs,
+  );
   return { url: `http://127.0.0.1:${port}` };
 }
 
