@@ -88,6 +88,16 @@ export const SpawnBody = Type.Object(
     pipeline_id: Type.Optional({ ...PipelineIdParam, description: 'idempotency key: spawning the same id again answers with the same pipeline' }),
     scenario: Type.Optional(fromRule(input.scenario, { description: 'local mode only: the simulated path' })),
     latency_ms: Type.Optional(fromRule(input.latencyMs, { description: 'local mode only: latency of each simulated call' })),
+    approval_window: Type.Optional(
+      fromRule(input.approvalWindowSeconds, {
+        description: "seconds a pipeline waits at REPORT for continue before it closes TIMEOUT (default: the worker's APPROVAL_WINDOW_SECONDS)",
+      }),
+    ),
+    cost_budget_usd: Type.Optional(
+      fromRule(input.budgets.fields.costUsd, {
+        description: "the most this pipeline may spend on provider calls, in USD (default: the worker's PIPELINE_COST_BUDGET_USD)",
+      }),
+    ),
   },
   { additionalProperties: false },
 );

@@ -1,18 +1,22 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { pipelineIdFromWorkflowId } from '../common/ids';
-import { continueUpdate } from '../common/messages';
-import { startHarness, type Harness } from './helpers/harness';
+import { continueUpdate, statusQuery } from '../common/messages';
+import { startApi, type Api } from './helpers/api';
+import { startHarness, uniqueId, type Harness } from './helpers/harness';
 
 // The approval window (issue #15, item 7): a pipeline waiting at REPORT for `continue` does not wait
 // forever; after its window (input approvalWindowSeconds, else APPROVAL_WINDOW_SECONDS) it closes
 // with status TIMEOUT, a reason that says why, an event and one result row.
 
 let h: Harness;
+let app: Api;
 before(async () => {
   h = await startHarness('approval', { env: { APPROVAL_WINDOW_SECONDS: '2' } });
+  app = await startApi(h);
 });
 after(async () => {
+  await app?.close();
   await h?.stop();
 });
 
@@ -39,6 +43,7 @@ describe('approval window', () => {
       h.ledger.results(pipelineId).map((r) => r.status),
       ['TIMEOUT'],
     );
+    await h.recordHistory('approval-window-timeout', handle);
   });
 
   test("the input's approvalWindowSeconds wins over the default, and continue within it goes on as before", async () => {
@@ -47,5 +52,27 @@ describe('approval window', () => {
     await new Promise((r) => setTimeout(r, 2500)); // past the worker's 2 s default
     await handle.executeUpdate(continueUpdate, { args: [{}] });
     assert.equal((await handle.result()).status, 'COMPLETED');
+    await h.recordHistory('approval-window-continue', handle);
+  });
+
+  test('POST /api/spawn sets the approval window and the cost budget; wrong values are a 400', async () => {
+    const pipelineId = uniqueId('approval-api');
+    const spawned = await app.inject({
+      method: 'POST',
+      url: '/api/spawn',
+      payload: { objective: 'Design a caching strategy', pipeline_id: pipelineId, auto_continue: false, approval_window: 1, cost_budget_usd: 0.25 },
+    });
+    assert.equal(spawned.statusCode, 201, spawned.body);
+    const handle = h.client.workflow.getHandle(spawned.json<{ workflow_id: string }>().workflow_id);
+    assert.equal((await handle.query(statusQuery)).cost.budgetUsd, 0.25, 'the budget the request named');
+    const result = await handle.result();
+    assert.equal(result.status, 'TIMEOUT');
+    assert.match(result.reason ?? '', /1s approval window/, "the request's window, not the worker's 2 s");
+
+    for (const bad of [{ approval_window: 0 }, { approval_window: '60' }, { cost_budget_usd: '5' }, { cost_budget_usd: -1 }]) {
+      const r = await app.inject({ method: 'POST', url: '/api/spawn', payload: { objective: 'x', ...bad } });
+      assert.equal(r.statusCode, 400, `${JSON.stringify(bad)}: ${r.body}`);
+      assert.match(r.json<{ message: string }>().message, new RegExp(Object.keys(bad)[0]!));
+    }
   });
 });

@@ -45,6 +45,8 @@ describe('continue-as-new', () => {
     assert.ok(firstHistory.at(-1)?.workflowExecutionContinuedAsNewEventAttributes, 'the first run ended by continuing as new');
     const newHistory = (await latest.fetchHistory()).events ?? [];
     assert.ok(newHistory.length < firstHistory.length + 200, 'the new run starts a fresh history');
+    await h.recordHistory('recover-continue-as-new', handle, first.runId);
+    await h.recordHistory('recover-continued', latest);
 
     // What a user sees: one pipeline through both orchestrations.
     const orch = await latest.query(orchestrationQuery);

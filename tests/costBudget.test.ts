@@ -80,6 +80,7 @@ describe('cost budget', () => {
     const made = fake.completions().length;
     await new Promise((r) => setTimeout(r, 1500));
     assert.equal(fake.completions().length, made, 'no call after the stop');
+    await h.recordHistory('cost-budget-spent', handle);
   });
 
   test('within its budget a pipeline completes, and its result and status show what it cost', async () => {

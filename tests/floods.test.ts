@@ -62,6 +62,7 @@ describe('signal floods', () => {
     assert.equal(result.status, 'STOPPED');
     assert.equal(result.reason, 'enough');
     assert.equal((await post(`/api/pipeline/${pipelineId}/gamma`)).statusCode, 409, 'a finished pipeline');
+    await h.recordHistory('gamma-and-stop-updates', handle);
   });
 
   test('spawnGamma and stop signals sent with a Temporal client: recorded in a capped list, ignored, nothing breaks', async () => {
@@ -84,5 +85,6 @@ describe('signal floods', () => {
     assert.ok(orch.gamma.requests.every((r) => (r.detail?.length ?? 0) <= SIGNAL_LIMITS.detailChars));
     const history = (await handle.fetchHistory()).events ?? [];
     assert.ok(!history.some((e) => e.workflowTaskFailedEventAttributes), 'no workflow task failed on a malformed signal');
+    await h.recordHistory('signal-flood', handle);
   });
 });

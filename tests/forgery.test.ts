@@ -38,6 +38,7 @@ describe('forged input', () => {
     const f = await failure(attacker.result());
     assert.equal(f.type, 'InvalidInput');
     assert.match(f.message, /pipelineId/);
+    await h.recordHistory('forged-pipeline-id', attacker);
     const history = (await attacker.fetchHistory()).events ?? [];
     assert.ok(!history.some((e) => e.activityTaskScheduledEventAttributes || e.markerRecordedEventAttributes), 'no activity ran: nothing was written');
     assert.deepEqual(await h.events(victim), eventsBefore, "the victim's events are as they were");
@@ -105,5 +106,6 @@ describe('forged internal signals', () => {
     assert.ok(result.tokens < 999_999);
     const history = (await handle.fetchHistory()).events ?? [];
     assert.ok(!history.some((e) => e.workflowTaskFailedEventAttributes), 'no workflow task failed on a forged signal');
+    await h.recordHistory('forged-signals', handle);
   });
 });

@@ -1,3 +1,4 @@
+import type { WorkflowHandle } from '@temporalio/client';
 import Database from 'better-sqlite3';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -40,7 +41,7 @@ async function stalledGauge(want: number, ms = 10_000): Promise<number> {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Runs a pipeline while `fault` holds (applied before it starts, lifted by the returned function once the stall shows). */
-async function stallAndResume(fault: () => () => void, error: RegExp): Promise<void> {
+async function stallAndResume(fault: () => () => void, error: RegExp): Promise<WorkflowHandle> {
   const lift = fault();
   let lifted = false;
   let stall: OutboxStall | null | undefined;
@@ -81,11 +82,12 @@ async function stallAndResume(fault: () => () => void, error: RegExp): Promise<v
     'every event in the ledger, once',
   );
   assert.deepEqual(audit, await eventsSince(h.redis, pipelineId, 0), 'and in Redis, the same');
+  return handle;
 }
 
 describe('outbox stall', () => {
   test('a locked ledger shows in status.outbox and /metrics, holds the pipeline at its end, and resumes when released: one result row', async () => {
-    await stallAndResume(() => {
+    const handle = await stallAndResume(() => {
       const lock = new Database(h.ledger.path);
       lock.exec('BEGIN EXCLUSIVE');
       return () => {
@@ -93,6 +95,7 @@ describe('outbox stall', () => {
         lock.close();
       };
     }, /locked|busy/i);
+    await h.recordHistory('outbox-stall', handle);
   });
 
   test('a full ledger (SQLITE_FULL) stalls the same way and resumes once there is room', async () => {

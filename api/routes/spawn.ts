@@ -74,6 +74,8 @@ export const spawnRoutes: FastifyPluginAsyncTypebox = async (app) => {
         ...(body.timeout ? { timeoutSeconds: body.timeout } : {}),
         ...(body.scenario ? { scenario: body.scenario } : {}),
         ...(body.latency_ms !== undefined ? { latencyMs: body.latency_ms } : {}),
+        ...(body.approval_window !== undefined ? { approvalWindowSeconds: body.approval_window } : {}),
+        ...(body.cost_budget_usd !== undefined ? { budgets: { costUsd: body.cost_budget_usd } } : {}),
       };
       await refuseAtCap(body.pipeline_id === undefined ? undefined : workflowId);
       let runId: string;

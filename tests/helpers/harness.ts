@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pipelineWorkflowId } from '../../common/ids';
+import { parseWorkflowId, pipelineWorkflowId } from '../../common/ids';
 import { statusQuery } from '../../common/messages';
 import type { PipelineEvent, PipelineInput, PipelineStatusName } from '../../common/types';
 import { parseConfig, type Config } from '../../lib/config';
@@ -30,7 +30,8 @@ export interface Harness {
   start(input: Partial<PipelineInput>, pipelineId?: string): Promise<WorkflowHandle<typeof pipelineWorkflow>>;
   events(pipelineId: string): Promise<PipelineEvent[]>;
   waitForStatus(handle: WorkflowHandle, status: PipelineStatusName, timeoutMs?: number): Promise<void>;
-  recordHistory(name: string, handle: WorkflowHandle): Promise<void>;
+  /** The pipeline's history (its latest run, or `runId`) and its agents' child workflows. */
+  recordHistory(name: string, handle: WorkflowHandle, runId?: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -87,21 +88,41 @@ export async function startHarness(name: string, opts: HarnessOptions = {}): Pro
       }
       throw new Error(`pipeline did not reach ${status} within ${timeoutMs}ms (last: ${last})`);
     },
-    async recordHistory(historyName, handle) {
-      // Recorded once and committed; the replay test replays them against the current code. Set
-      // UPDATE_HISTORIES=1 to record again after an intended change.
-      const file = join(HISTORIES_DIR, `${historyName}.json`);
-      if (existsSync(file) && process.env.UPDATE_HISTORIES !== '1') return;
+    async recordHistory(historyName, handle, runId) {
+      // Recorded once and committed; the replay test replays them against the current code. Each
+      // file is written only when missing; UPDATE_HISTORIES=1 records again after an intended change.
+      // The agents' child workflows are recorded beside the pipeline: they are replayed too.
+      const show = async (workflowId: string, run?: string): Promise<unknown> => {
+        // The CLI's JSON is the canonical format for replay (historyToJSON clashes with a nested protobufjs).
+        const r = await runCli(
+          process.env.TEMPORAL_CLI_PATH ?? 'temporal',
+          ['workflow', 'show', '--workflow-id', workflowId, ...(run ? ['--run-id', run] : []), '--output', 'json', '--namespace', config.TEMPORAL_NAMESPACE],
+          config.TEMPORAL_ADDRESS,
+        );
+        if (r.status !== 0) throw new Error(`temporal workflow show failed: ${r.stderr}`);
+        return JSON.parse(r.stdout);
+      };
+      const write = (file: string, workflowId: string, history: unknown) =>
+        // Replay derives the pipeline id from the workflow id, so it is kept beside the history.
+        writeFileSync(file, `${JSON.stringify({ workflowId, history })}\n`);
+      const wanted = (file: string) => !existsSync(file) || process.env.UPDATE_HISTORIES === '1';
       mkdirSync(HISTORIES_DIR, { recursive: true });
-      // The CLI's JSON is the canonical format for replay (historyToJSON clashes with a nested protobufjs).
-      const r = await runCli(
-        process.env.TEMPORAL_CLI_PATH ?? 'temporal',
-        ['workflow', 'show', '--workflow-id', handle.workflowId, '--output', 'json', '--namespace', config.TEMPORAL_NAMESPACE],
-        config.TEMPORAL_ADDRESS,
-      );
-      if (r.status !== 0) throw new Error(`temporal workflow show failed: ${r.stderr}`);
-      // Replay derives the pipeline id from the workflow id, so it is kept beside the history.
-      writeFileSync(file, `${JSON.stringify({ workflowId: handle.workflowId, history: JSON.parse(r.stdout) })}\n`);
+      const history = (await show(handle.workflowId, runId)) as {
+        events?: { childWorkflowExecutionStartedEventAttributes?: { workflowExecution?: { workflowId?: string; runId?: string } } }[];
+      };
+      const file = join(HISTORIES_DIR, `${historyName}.json`);
+      if (wanted(file)) write(file, handle.workflowId, history);
+      const seen = new Map<string, number>();
+      for (const e of history.events ?? []) {
+        const child = e.childWorkflowExecutionStartedEventAttributes?.workflowExecution;
+        const agent = child?.workflowId ? parseWorkflowId(child.workflowId)?.agent : undefined;
+        if (!child?.workflowId || !agent) continue;
+        const base = `${agent.phase}-${agent.role}`;
+        const n = (seen.get(base) ?? 0) + 1;
+        seen.set(base, n);
+        const childFile = join(HISTORIES_DIR, `${historyName}.${base}${n > 1 ? `-${n}` : ''}.json`);
+        if (wanted(childFile)) write(childFile, child.workflowId, await show(child.workflowId, child.runId));
+      }
     },
     async stop() {
       workers.forEach((w) => w.shutdown());
