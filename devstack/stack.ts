@@ -1,6 +1,7 @@
 import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
 import { appendFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { buildId } from '../lib/buildId';
 import { connectRedis } from '../lib/redis';
 import { connectClient } from '../lib/temporal';
 import { WORKFLOWS_PATH } from '../workers/create';
@@ -12,7 +13,7 @@ import { ensureTemporalCli, freePort, startDevServer } from './temporalServer';
 // REDIS_URL) and the workflow bundle built once, so workers start in a moment.
 
 export interface Stack {
-  /** TEMPORAL_ADDRESS, TEMPORAL_CLI_PATH, REDIS_URL and WORKFLOW_BUNDLE, for child processes. */
+  /** TEMPORAL_ADDRESS, TEMPORAL_CLI_PATH, REDIS_URL, WORKFLOW_BUNDLE and WORKER_BUILD_ID, for child processes. */
   env: NodeJS.ProcessEnv;
   stop(): Promise<void>;
 }
@@ -55,6 +56,8 @@ export async function startStack({ log = console.log, logFile }: StackOptions = 
     }
     log(`Redis at ${env.REDIS_URL}`);
 
+    // Read once for the run: every worker of it is one deployment version, even if a commit lands meanwhile.
+    env.WORKER_BUILD_ID = buildId(process.env.WORKER_BUILD_ID || undefined);
     env.WORKFLOW_BUNDLE = process.env.WORKFLOW_BUNDLE;
     if (!env.WORKFLOW_BUNDLE) {
       const file = await writeWorkflowBundle(logFile);

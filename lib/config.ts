@@ -103,6 +103,22 @@ const schema = z.object({
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   VAULT_ADDR: url.optional(),
   VAULT_TOKEN: z.string().min(1).optional(),
+  // Not in the contract: Worker Versioning (workers/versioning.ts). `false` runs plain unversioned workers.
+  WORKER_VERSIONING: bool.default(true),
+  // Not in the contract: the worker deployment this process's workers belong to.
+  WORKER_DEPLOYMENT_NAME: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9_-]*$/, 'letters, digits, _ and -')
+    .max(200)
+    .default('agent-governance'),
+  // Not in the contract: this build's id; default the package version and the git commit, e.g. 0.1.0+29dc92f (lib/buildId.ts).
+  WORKER_BUILD_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._+-]*$/, 'letters, digits, ., _, + and -, e.g. 0.1.0+29dc92f')
+    .max(200)
+    .optional(),
+  // Not in the contract: when the worker makes its version current (workers/versioning.ts): auto, always or never.
+  WORKER_PROMOTE: z.enum(['auto', 'always', 'never']).default('auto'),
   // Not in the contract: where people open the Web UI (printed in links), default the dev server's.
   TEMPORAL_UI_URL: url.default('http://localhost:8233'),
 });

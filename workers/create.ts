@@ -12,6 +12,7 @@ import { breakerName, CircuitBreaker } from '../lib/breaker';
 import type { Ledger } from '../lib/ledger';
 import { refreshKeyOn401, VaultClient } from '../lib/vault';
 import { retryConnect } from '../lib/temporal';
+import { deploymentVersion, workerDeploymentOptions, type DeploymentVersion } from './versioning';
 
 // Builds the worker(s) of one process: the pipeline worker (workflows, simulator calls)
 // on the task queue, the provider-call worker on `<queue>-llm` (rate-limited server-side by
@@ -37,6 +38,8 @@ export interface WorkerDeps {
   /** A prebuilt bundle (bundleWorkflowCode) to skip bundling at start. */
   workflowBundle?: { codePath: string };
   options?: Partial<WorkerOptions>;
+  /** The deployment version all the workers declare; default from the config (workers/versioning.ts), null for none. */
+  version?: DeploymentVersion | null;
 }
 
 /** The workers' connection; retries like connectClient (a refused connection fails at once here). */
@@ -72,13 +75,19 @@ export async function createWorkers(deps: WorkerDeps): Promise<Worker[]> {
   const namespace = config.TEMPORAL_NAMESPACE;
   const roles = new Set(deps.roles ?? WORKER_ROLES);
   const providers = roles.has('pipeline') || roles.has('llm') ? llmProviders(config, deps.redis) : {};
+  // One version for every role: see workers/versioning.ts for why the activity-only queues are versioned.
+  const deployment = workerDeploymentOptions(deps.version === undefined ? deploymentVersion(config) : (deps.version ?? undefined));
+  const common = {
+    connection,
+    namespace,
+    ...(deps.identity ? { identity: deps.identity } : {}),
+    ...(deployment ? { workerDeploymentOptions: deployment } : {}),
+  };
   const workers: Worker[] = [];
   if (roles.has('pipeline')) {
     workers.push(
       await Worker.create({
-        connection,
-        namespace,
-        ...(deps.identity ? { identity: deps.identity } : {}),
+        ...common,
         taskQueue,
         ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
         activities: {
@@ -94,9 +103,7 @@ export async function createWorkers(deps: WorkerDeps): Promise<Worker[]> {
   if (roles.has('llm')) {
     workers.push(
       await Worker.create({
-        connection,
-        namespace,
-        ...(deps.identity ? { identity: deps.identity } : {}),
+        ...common,
         taskQueue: llmTaskQueue(taskQueue),
         // Transcripts go to Redis, where the ledger writer collects them (lib/transcripts.ts).
         activities: createLlmActivities(providers, { redis: deps.redis, taskQueue, ...(config.LLM_PRICES ? { prices: config.LLM_PRICES } : {}) }),
@@ -108,9 +115,7 @@ export async function createWorkers(deps: WorkerDeps): Promise<Worker[]> {
   if (roles.has('ledger') && deps.ledger) {
     workers.push(
       await Worker.create({
-        connection,
-        namespace,
-        ...(deps.identity ? { identity: deps.identity } : {}),
+        ...common,
         taskQueue: ledgerTaskQueue(taskQueue),
         activities: createMirrorActivities(deps.ledger, deps.redis, {
           taskQueue,

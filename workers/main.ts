@@ -5,6 +5,7 @@ import { connectRedis } from '../lib/redis';
 import { connectClient, ensureSearchAttributes } from '../lib/temporal';
 import { connectNative, createWorkers, WORKER_ROLES, type WorkerRole } from './create';
 import { installRuntimeLogger } from './runtime';
+import { deploymentVersion, superviseVersion, versionKey } from './versioning';
 
 // `npm run worker`: checks every dependency first and stops with a clear message when one is missing,
 // then runs until SIGINT/SIGTERM, when it finishes the tasks in hand and closes its connections.
@@ -53,10 +54,28 @@ async function main(): Promise<void> {
     roles: workerRoles,
     ...(bundle ? { workflowBundle: { codePath: bundle } } : {}),
   });
-  logger.info({ config: redactConfig(cfg), taskQueues: workers.map((w) => w.options.taskQueue) }, 'worker started');
+  const version = deploymentVersion(cfg);
+  logger.info(
+    { config: redactConfig(cfg), taskQueues: workers.map((w) => w.options.taskQueue), version: version ? versionKey(version) : 'unversioned' },
+    'worker started',
+  );
+  let stopped = false;
   try {
     // The SDK shuts the workers down on SIGINT/SIGTERM; run() resolves once in-flight tasks are done.
-    await Promise.all(workers.map((w) => w.run()));
+    const running = Promise.all(workers.map((w) => w.run())).finally(() => (stopped = true));
+    // Once the workers poll, the server knows this version and it can be made current (WORKER_PROMOTE).
+    if (version) {
+      void superviseVersion({
+        connection,
+        namespace: cfg.TEMPORAL_NAMESPACE,
+        taskQueue: cfg.TEMPORAL_TASK_QUEUE,
+        version,
+        mode: cfg.WORKER_PROMOTE,
+        log: logger,
+        stopped: () => stopped,
+      });
+    }
+    await running;
   } finally {
     await connection.close();
     redis.disconnect();

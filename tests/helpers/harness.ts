@@ -14,6 +14,7 @@ import { connectRedis } from '../../lib/redis';
 import { connectClient } from '../../lib/temporal';
 import { runCli } from '../../devstack/temporalServer';
 import { connectNative, createWorkers, type WorkerRole } from '../../workers/create';
+import { deploymentVersion, promoteVersion, versionKey } from '../../workers/versioning';
 import type { pipelineWorkflow } from '../../workflows/pipeline';
 import { HISTORIES_DIR } from './histories';
 import { routeSdkLogs } from './logs';
@@ -63,6 +64,14 @@ export async function startHarness(name: string, opts: HarnessOptions = {}): Pro
     ...(bundle ? { workflowBundle: { codePath: bundle } } : {}),
   });
   const running = Promise.all(workers.map((w) => w.run()));
+  // As `npm run worker` does: the test run's fresh dev server has no current version until the first
+  // harness makes its own current; later ones find it current. A pipeline started before then waits.
+  const version = deploymentVersion(config);
+  if (version && (opts.roles ?? ['pipeline']).includes('pipeline')) {
+    const outcome = await promoteVersion({ connection, namespace: config.TEMPORAL_NAMESPACE, taskQueue, version, mode: config.WORKER_PROMOTE });
+    if (outcome.action === 'left')
+      throw new Error(`worker version ${versionKey(version)} is not current (${versionKey(outcome.current)} is): ${outcome.reason}`);
+  }
 
   return {
     client,
