@@ -43,6 +43,8 @@ export interface HarnessOptions {
   env?: Record<string, string>;
   /** Which workers this harness runs (workers/create.ts); default all three. */
   roles?: readonly WorkerRole[];
+  /** The workers' identity in histories (default the SDK's pid@host). */
+  identity?: string;
 }
 
 export async function startHarness(name: string, opts: HarnessOptions = {}): Promise<Harness> {
@@ -61,6 +63,7 @@ export async function startHarness(name: string, opts: HarnessOptions = {}): Pro
     redis,
     ledger,
     ...(opts.roles ? { roles: opts.roles } : {}),
+    ...(opts.identity ? { identity: opts.identity } : {}),
     ...(bundle ? { workflowBundle: { codePath: bundle } } : {}),
   });
   const running = Promise.all(workers.map((w) => w.run()));
