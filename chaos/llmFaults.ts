@@ -108,10 +108,14 @@ async function breakerCycle(stack: ChaosStack, rec: CaseRecorder): Promise<void>
     openedAt !== undefined && openedFailures >= BREAKER_FAILURES,
   );
   rec.check('calls reaching the provider while open', during, openedAt !== undefined && during === 0);
+  // When it opened is the breaker's own record (openedUntil less the cooldown), not when this loop saw
+  // it open: on a loaded machine the loop can see it late.
+  const cooldownMs = BREAKER_COOLDOWN_SECONDS * 1000;
+  const opened = openUntil ? openUntil - cooldownMs : openedAt;
   rec.check(
     `breaker closes after its ${BREAKER_COOLDOWN_SECONDS}s cooldown`,
-    closedAt && openedAt ? `closed ${((closedAt - openedAt) / 1000).toFixed(1)}s after opening` : 'never closed',
-    closedAt !== undefined && openedAt !== undefined && closedAt - openedAt >= BREAKER_COOLDOWN_SECONDS * 1000 - 500,
+    closedAt && opened ? `closed ${((closedAt - opened) / 1000).toFixed(1)}s after opening` : 'never closed',
+    closedAt !== undefined && opened !== undefined && closedAt - opened >= cooldownMs - 500,
   );
   const [end] = [...(await endStatuses(stack, [workflowId.replace(/^pipeline-/, '')], 120_000)).values()];
   rec.check('the pipeline behind the breaker', end ?? 'none', end === 'COMPLETED');
