@@ -2,6 +2,7 @@ import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typ
 import { WorkflowNotFoundError } from '@temporalio/common';
 import { PIPELINE_WORKFLOW_TYPE, pipelineWorkflowId } from '../../common/ids';
 import { continueUpdate, recoverUpdate, requestGammaUpdate, requestStopUpdate } from '../../common/messages';
+import { operation } from '../docs';
 import { HttpError } from '../errors';
 import { Accepted, ContinueBody, errorsFor, GammaBody, IdParams, RecoverBody, StopBody } from '../schemas';
 
@@ -39,6 +40,7 @@ export const controlRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/api/pipeline/continue',
     {
       schema: {
+        ...operation('control', 'continuePipeline', 'Continue a pipeline waiting at REPORT'),
         description: 'the `continue` update: orchestrate a pipeline waiting at REPORT',
         body: ContinueBody,
         response: { 202: Accepted, ...errorsFor(400, 401, 404, 409, 503) },
@@ -57,6 +59,7 @@ export const controlRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/api/pipeline/:id/stop',
     {
       schema: {
+        ...operation('control', 'stopPipeline', 'Stop a pipeline'),
         description:
           'stop through the `requestStop` update: agents stopped, partial report, status STOPPED; 409 when a stop is already under way or the pipeline has finished',
         params: IdParams,
@@ -76,6 +79,7 @@ export const controlRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/api/pipeline/:id/gamma',
     {
       schema: {
+        ...operation('control', 'requestGamma', 'Request the GAMMA agent'),
         description:
           'spawnGamma through the `requestGamma` update (reason MANUAL by default); 409 when GAMMA is already requested or present in this orchestration, or the pipeline has finished',
         params: IdParams,
@@ -97,6 +101,7 @@ export const controlRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/api/pipeline/:id/recover',
     {
       schema: {
+        ...operation('control', 'recoverPipeline', 'Recover a pipeline whose orchestration failed'),
         description: 'the `recover` update for a pipeline waiting in ORCHESTRATION_FAILED',
         params: IdParams,
         body: RecoverBody,

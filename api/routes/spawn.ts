@@ -7,6 +7,7 @@ import { clipObjective } from '../../common/text';
 import { LlmModeKey, PipelinePhaseKey, PipelineStatusKey } from '../../common/searchAttributes';
 import type { PipelineInput } from '../../common/types';
 import type { pipelineWorkflow } from '../../workflows/pipeline';
+import { operation } from '../docs';
 import { HttpError } from '../errors';
 import { errorsFor, SpawnBody, SpawnReply } from '../schemas';
 
@@ -51,6 +52,7 @@ export const spawnRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/api/spawn',
     {
       schema: {
+        ...operation('pipelines', 'spawnPipeline', 'Start a pipeline'),
         description: 'start a pipeline (idempotent for a given pipeline_id)',
         body: SpawnBody,
         response: { 201: SpawnReply, ...errorsFor(400, 401, 409, 429, 503) },
