@@ -1,6 +1,7 @@
 import { Type } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
+import { operation } from './docs';
 import { errorsFor } from './schemas';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
@@ -76,7 +77,14 @@ async function metricsPlugin(app: FastifyInstance): Promise<void> {
   });
   app.get(
     '/metrics',
-    { schema: { description: 'Prometheus text format', produces: ['text/plain'], response: { 200: Type.String(), ...errorsFor(401) } } },
+    {
+      schema: {
+        ...operation('operations', 'getMetrics', "The API's Prometheus metrics"),
+        description: 'Prometheus text format',
+        produces: ['text/plain'],
+        response: { 200: Type.String(), ...errorsFor(401) },
+      },
+    },
     async (_request, reply) => {
       const body = await metrics.registry.metrics();
       return reply.type(metrics.registry.contentType).send(body);

@@ -63,7 +63,7 @@ export const CASES: CaseDef[] = [
   {
     id: 'R8',
     title: 'the ledger locked by another process mid-run, then released',
-    run: (stack, rec, quick) => ledgerStall(stack, rec, { pipelines: quick ? 2 : 6, lockMs: quick ? 6000 : 15_000 }),
+    run: (stack, rec, quick) => ledgerStall(stack, rec, { pipelines: quick ? 2 : 6, lockMs: quick ? 20_000 : 30_000 }),
   },
 ];
 

@@ -1,4 +1,4 @@
-import { pipelineWorkflowId } from '../common/ids';
+import { PIPELINE_WORKFLOW_TYPE, pipelineWorkflowId } from '../common/ids';
 import { seededRandom } from '../devstack/fakeLlm';
 import { history, http, pool, sleep, spawn, status, until, type HttpAnswer } from './observe';
 import type { CaseRecorder } from './report';
@@ -103,13 +103,15 @@ export async function floods(stack: ChaosStack, rec: CaseRecorder, opts: FloodOp
 
   // The API's rate limit is per process and in memory: a fresh API for each flood.
   await stack.restartApi();
-  const answers: HttpAnswer[] = await pool(
-    Array.from({ length: opts.requests }, () => malformedRequest(random, target)),
-    8,
-    (r) => http(stack, r.method, r.path, { raw: r.raw, headers: r.headers }),
-  );
-  const codes = countBy(answers.map((a) => a.status));
-  const fivexx = answers.filter((a) => a.status >= 500 || a.status === 0);
+  const requests = Array.from({ length: opts.requests }, () => malformedRequest(random, target));
+  const answers: HttpAnswer[] = await pool(requests, 8, (r) => http(stack, r.method, r.path, { raw: r.raw, headers: r.headers }));
+  // A body far over the API's limit (64 KiB) is refused with 413 before it has all arrived; the server
+  // then closes the connection, and a client still sending may see the close instead of the 413.
+  // That is the refusal, not a missing answer: counted apart, as "closed".
+  const closedEarly = (a: HttpAnswer, i: number) =>
+    a.status === 0 && (requests[i]!.raw?.length ?? 0) > 1_000_000 && /EPIPE|ECONNRESET|closed|UND_ERR_SOCKET/i.test(a.text);
+  const codes = countBy(answers.map((a, i) => (closedEarly(a, i) ? 'closed' : a.status)));
+  const fivexx = answers.filter((a, i) => (a.status >= 500 || a.status === 0) && !closedEarly(a, i));
   const why = fivexx.find((a) => a.status === 0)?.text;
   rec.check(
     `5xx (or no answer) among ${opts.requests} malformed API requests`,
@@ -122,7 +124,7 @@ export async function floods(stack: ChaosStack, rec: CaseRecorder, opts: FloodOp
   for (let i = 0; i < opts.inputs; i++) {
     const workflowId = pipelineWorkflowId(`r5-input-${Date.now().toString(36)}-${i}`);
     await stack.client.workflow
-      .start('pipelineWorkflow', { taskQueue: TASK_QUEUE, workflowId, args: [malformedInput(random, i)], workflowRunTimeout: '5 minutes' })
+      .start(PIPELINE_WORKFLOW_TYPE, { taskQueue: TASK_QUEUE, workflowId, args: [malformedInput(random, i)], workflowRunTimeout: '5 minutes' })
       .then(() => started.push(workflowId))
       .catch(() => undefined);
   }
@@ -176,9 +178,9 @@ export async function floods(stack: ChaosStack, rec: CaseRecorder, opts: FloodOp
   await stack.restartApi();
 }
 
-const countBy = (xs: number[]): Map<number, number> => xs.reduce((m, x) => m.set(x, (m.get(x) ?? 0) + 1), new Map<number, number>());
-const fmt = (m: Map<number, number>): string =>
+const countBy = <K>(xs: K[]): Map<K, number> => xs.reduce((m, x) => m.set(x, (m.get(x) ?? 0) + 1), new Map<K, number>());
+const fmt = (m: Map<number | string, number>): string =>
   [...m.entries()]
-    .sort((a, b) => a[0] - b[0])
+    .sort((a, b) => String(a[0]).localeCompare(String(b[0]), undefined, { numeric: true }))
     .map(([k, v]) => `${k}×${v}`)
     .join(' ');

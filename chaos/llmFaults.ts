@@ -1,4 +1,4 @@
-import { pipelineWorkflowId } from '../common/ids';
+import { PIPELINE_WORKFLOW_TYPE, pipelineWorkflowId } from '../common/ids';
 import type { PipelineInput } from '../common/types';
 import type { FaultSpec } from '../devstack/fakeLlm';
 import { breakerName, CircuitBreaker } from '../lib/breaker';
@@ -74,7 +74,7 @@ async function breakerCycle(stack: ChaosStack, rec: CaseRecorder): Promise<void>
     budgets: { errors: { total: 50, same: 50, violations: 5 } },
   };
   const workflowId = pipelineWorkflowId(chaosId('r4-breaker'));
-  await stack.client.workflow.start('pipelineWorkflow', { taskQueue: TASK_QUEUE, workflowId, args: [input] });
+  await stack.client.workflow.start(PIPELINE_WORKFLOW_TYPE, { taskQueue: TASK_QUEUE, workflowId, args: [input] });
   let openedAt: number | undefined;
   let openedFailures = 0;
   let openUntil = 0;
@@ -108,10 +108,14 @@ async function breakerCycle(stack: ChaosStack, rec: CaseRecorder): Promise<void>
     openedAt !== undefined && openedFailures >= BREAKER_FAILURES,
   );
   rec.check('calls reaching the provider while open', during, openedAt !== undefined && during === 0);
+  // When it opened is the breaker's own record (openedUntil less the cooldown), not when this loop saw
+  // it open: on a loaded machine the loop can see it late.
+  const cooldownMs = BREAKER_COOLDOWN_SECONDS * 1000;
+  const opened = openUntil ? openUntil - cooldownMs : openedAt;
   rec.check(
     `breaker closes after its ${BREAKER_COOLDOWN_SECONDS}s cooldown`,
-    closedAt && openedAt ? `closed ${((closedAt - openedAt) / 1000).toFixed(1)}s after opening` : 'never closed',
-    closedAt !== undefined && openedAt !== undefined && closedAt - openedAt >= BREAKER_COOLDOWN_SECONDS * 1000 - 500,
+    closedAt && opened ? `closed ${((closedAt - opened) / 1000).toFixed(1)}s after opening` : 'never closed',
+    closedAt !== undefined && opened !== undefined && closedAt - opened >= cooldownMs - 500,
   );
   const [end] = [...(await endStatuses(stack, [workflowId.replace(/^pipeline-/, '')], 120_000)).values()];
   rec.check('the pipeline behind the breaker', end ?? 'none', end === 'COMPLETED');

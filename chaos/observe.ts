@@ -47,7 +47,9 @@ export async function http(
     }
     return { status: res.status, body, text };
   } catch (err) {
-    return { status: 0, body: null, text: (err as Error).message };
+    // fetch's own message is "fetch failed"; the cause says what happened on the wire.
+    const cause = (err as Error & { cause?: { code?: string; message?: string } }).cause;
+    return { status: 0, body: null, text: `${(err as Error).message}${cause ? `: ${cause.code ?? cause.message}` : ''}` };
   }
 }
 

@@ -83,9 +83,10 @@ export async function workerKills(stack: ChaosStack, rec: CaseRecorder, opts: Wo
   await continuePipelines(of('gamma'));
   const gammaOn = async () => (await Promise.all(of('gamma').map((id) => status(stack, id)))).some((s) => s?.gamma.spawned && s.status === 'ORCHESTRATING');
   await killAndRestart('GAMMA', of('gamma').length > 0 && (await until(gammaOn, 60_000, 150)));
-  // At the deadline: no worker is up when the orchestration's deadline passes.
+  // At the deadline: no worker is up when the orchestration's deadline passes. The worker restarted
+  // after the GAMMA kill bundles its workflows first, which on a loaded machine takes tens of seconds.
   await continuePipelines(of('deadline'), DEADLINE_SECONDS);
-  const deadlineReached = of('deadline').length > 0 && (await until(anyAt(of('deadline'), 'ORCHESTRATING'), 30_000, 100));
+  const deadlineReached = of('deadline').length > 0 && (await until(anyAt(of('deadline'), 'ORCHESTRATING'), 90_000, 100));
   await killAndRestart('deadline', deadlineReached, (DEADLINE_SECONDS + 2) * 1000);
 
   const ends = await endStatuses(stack, ids, 180_000);

@@ -1,7 +1,8 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { WorkflowNotFoundError } from '@temporalio/common';
-import { pipelineWorkflowId } from '../../common/ids';
+import { PIPELINE_WORKFLOW_TYPE, pipelineWorkflowId } from '../../common/ids';
 import { continueUpdate, recoverUpdate, requestGammaUpdate, requestStopUpdate } from '../../common/messages';
+import { operation } from '../docs';
 import { HttpError } from '../errors';
 import { Accepted, ContinueBody, errorsFor, GammaBody, IdParams, RecoverBody, StopBody } from '../schemas';
 
@@ -18,6 +19,8 @@ export const controlRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const running = async (id: string) => {
     const h = handle(id);
     const d = await h.describe();
+    // A workflow of another type under a pipeline's id (started by hand) is no pipeline of ours.
+    if (d.type !== PIPELINE_WORKFLOW_TYPE) throw new HttpError(404, `no pipeline ${id}: workflow ${h.workflowId} is a ${d.type}`);
     if (d.status.name !== 'RUNNING') throw new HttpError(409, `pipeline ${id} has finished (${d.status.name})`);
     return h;
   };
@@ -37,6 +40,7 @@ export const controlRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/api/pipeline/continue',
     {
       schema: {
+        ...operation('control', 'continuePipeline', 'Continue a pipeline waiting at REPORT'),
         description: 'the `continue` update: orchestrate a pipeline waiting at REPORT',
         body: ContinueBody,
         response: { 202: Accepted, ...errorsFor(400, 401, 404, 409, 503) },
@@ -55,6 +59,7 @@ export const controlRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/api/pipeline/:id/stop',
     {
       schema: {
+        ...operation('control', 'stopPipeline', 'Stop a pipeline'),
         description:
           'stop through the `requestStop` update: agents stopped, partial report, status STOPPED; 409 when a stop is already under way or the pipeline has finished',
         params: IdParams,
@@ -74,6 +79,7 @@ export const controlRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/api/pipeline/:id/gamma',
     {
       schema: {
+        ...operation('control', 'requestGamma', 'Request the GAMMA agent'),
         description:
           'spawnGamma through the `requestGamma` update (reason MANUAL by default); 409 when GAMMA is already requested or present in this orchestration, or the pipeline has finished',
         params: IdParams,
@@ -95,6 +101,7 @@ export const controlRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/api/pipeline/:id/recover',
     {
       schema: {
+        ...operation('control', 'recoverPipeline', 'Recover a pipeline whose orchestration failed'),
         description: 'the `recover` update for a pipeline waiting in ORCHESTRATION_FAILED',
         params: IdParams,
         body: RecoverBody,

@@ -4,6 +4,8 @@ import { Type } from '@fastify/type-provider-typebox';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { operation } from '../docs';
+import { errorsFor } from '../schemas';
 
 // The dashboard: one static page (plain HTML and JS, no build step) at `/`, its script and style under
 // /dashboard/. It holds no data, so it is served without a token; it asks for one when API_TOKEN is
@@ -25,7 +27,14 @@ export const dashboardRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/',
     {
       config: { public: true },
-      schema: { description: 'the dashboard page (public: it holds no data)', security: [], produces: ['text/html'], response: { 200: Type.String() } },
+      schema: {
+        ...operation('operations', 'getDashboard', 'The dashboard page'),
+        description: 'the dashboard page (public: it holds no data)',
+        security: [],
+        produces: ['text/html'],
+        // 421: a Host name the API does not answer for (api/crossSite.ts); 429: the rate limit.
+        response: { 200: Type.String(), ...errorsFor(421, 429) },
+      },
     },
     async (_request, reply) => reply.type('text/html; charset=utf-8').header('content-security-policy', CSP).header('cache-control', 'no-cache').send(index),
   );

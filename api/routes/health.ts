@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Connection } from '@temporalio/client';
-import { HealthReply } from '../schemas';
+import { operation } from '../docs';
+import { errorsFor, HealthReply } from '../schemas';
 
 // GET /healthz: 200 when Temporal, Redis and the ledger all answer, else 503 naming what is down.
 // Public (probes carry no token) and not rate-limited.
@@ -24,7 +25,13 @@ export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/healthz',
     {
       config: { public: true, rateLimit: false },
-      schema: { description: "dependencies' health", security: [], response: { 200: HealthReply, 503: HealthReply } },
+      schema: {
+        ...operation('operations', 'getHealth', "Check the API's dependencies"),
+        description: "dependencies' health",
+        security: [],
+        // 421: a Host name the API does not answer for (api/crossSite.ts), before any check.
+        response: { 200: HealthReply, 503: HealthReply, ...errorsFor(421) },
+      },
     },
     async (_request, reply) => {
       const [temporal, redis, ledger] = await Promise.all([

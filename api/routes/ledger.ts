@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { pipelineWorkflowId } from '../../common/ids';
 import type { Usage } from '../../agents/provider';
 import type { TranscriptRecord } from '../../lib/transcripts';
+import { operation } from '../docs';
 import { CheckpointsReply, errorsFor, IdParams, LogsQuery, LogsReply, TranscriptQuery, TranscriptReply } from '../schemas';
 
 // Audit entries and checkpoints, read from the SQLite ledger. A pipeline the ledger has no rows for is
@@ -57,6 +58,7 @@ export const ledgerRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/api/pipeline/logs',
     {
       schema: {
+        ...operation('ledger', 'listAuditEntries', 'List audit entries'),
         description: 'audit entries from the ledger, of one pipeline or of all',
         querystring: LogsQuery,
         response: { 200: LogsReply, ...errorsFor(400, 401, 404, 503) },
@@ -72,7 +74,14 @@ export const ledgerRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     '/api/pipeline/:id/checkpoints',
-    { schema: { description: 'checkpoints from the ledger', params: IdParams, response: { 200: CheckpointsReply, ...errorsFor(400, 401, 404, 503) } } },
+    {
+      schema: {
+        ...operation('ledger', 'listCheckpoints', "List a pipeline's checkpoints"),
+        description: 'checkpoints from the ledger',
+        params: IdParams,
+        response: { 200: CheckpointsReply, ...errorsFor(400, 401, 404, 503) },
+      },
+    },
     async (request) => {
       const checkpoints = app.ledger.checkpoints(request.params.id);
       if (checkpoints.length === 0) await mustExist(request.params.id);
@@ -84,6 +93,7 @@ export const ledgerRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/api/pipeline/:id/transcript',
     {
       schema: {
+        ...operation('ledger', 'getTranscript', "Get a pipeline's LLM transcript"),
         description: "the pipeline's LLM calls from the ledger, in order: messages as sent and raw answers, usage and cost (paged)",
         params: IdParams,
         querystring: TranscriptQuery,

@@ -1,8 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { pipelineIdFromWorkflowId, pipelineWorkflowId } from '../../common/ids';
+import { PIPELINE_WORKFLOW_TYPE, pipelineIdFromWorkflowId, pipelineWorkflowId } from '../../common/ids';
 import { orchestrationQuery, reportQuery, statusQuery } from '../../common/messages';
 import { PipelinePhaseKey, PipelineStatusKey } from '../../common/searchAttributes';
 import { renderReportMarkdown } from '../../agents/report';
+import { operation } from '../docs';
 import { HttpError } from '../errors';
 import { pipelineAutoContinue } from '../pipelineSettings';
 import { errorsFor, IdParams, ListQuery, ListReply, MarkdownReply, OrchestrationReply, PipelineQuery, ReportReply, StatusReply } from '../schemas';
@@ -17,13 +18,14 @@ export const pipelineRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/api/pipelines',
     {
       schema: {
+        ...operation('pipelines', 'listPipelines', 'List pipelines'),
         description: 'pipelines from Temporal visibility, newest first',
         querystring: ListQuery,
         response: { 200: ListReply, ...errorsFor(400, 401, 503) },
       },
     },
     async (request) => {
-      const clauses = [`WorkflowType = 'pipelineWorkflow'`];
+      const clauses = [`WorkflowType = '${PIPELINE_WORKFLOW_TYPE}'`];
       // `status` is one of the contract's enum values (validated), so it is safe inside the query.
       if (request.query.status) clauses.push(`PipelineStatus = '${request.query.status}'`);
       const limit = request.query.limit ?? 50;
@@ -47,7 +49,14 @@ export const pipelineRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     '/api/pipeline/:id',
-    { schema: { description: "the workflow's `status` query", params: IdParams, response: { 200: StatusReply, ...errorsFor(400, 401, 404, 409, 503) } } },
+    {
+      schema: {
+        ...operation('pipelines', 'getPipeline', "Get a pipeline's status"),
+        description: "the workflow's `status` query",
+        params: IdParams,
+        response: { 200: StatusReply, ...errorsFor(400, 401, 404, 409, 503) },
+      },
+    },
     async (request) => handle(request.params.id).query(statusQuery),
   );
 
@@ -55,6 +64,7 @@ export const pipelineRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/api/pipeline/:id/report.md',
     {
       schema: {
+        ...operation('pipelines', 'getPipelineReportMarkdown', 'Get the report as Markdown'),
         description: 'the report as Markdown: once the pipeline has ended, the deliverable (the adopted design in full, votes, dissents, open risks, GAMMA)',
         params: IdParams,
         produces: ['text/markdown'],
@@ -72,6 +82,7 @@ export const pipelineRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/api/pipeline/:id/orchestration',
     {
       schema: {
+        ...operation('pipelines', 'getPipelineOrchestration', "Get a pipeline's orchestration"),
         description: "the workflow's `orchestration` query",
         params: IdParams,
         response: { 200: OrchestrationReply, ...errorsFor(400, 401, 404, 409, 503) },
@@ -84,6 +95,7 @@ export const pipelineRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/api/checkpoint/report',
     {
       schema: {
+        ...operation('pipelines', 'getReportCheckpoint', 'Get the report and whether the pipeline waits for continue'),
         description: 'the `report` query, and whether the pipeline waits at REPORT for continue',
         querystring: PipelineQuery,
         response: { 200: ReportReply, ...errorsFor(400, 401, 404, 409, 503) },

@@ -5,7 +5,8 @@ import { boardKeys } from '../../lib/blackboard';
 import { ALL_EVENTS_CHANNEL } from '../../lib/events';
 import { partialChannel } from '../../lib/partials';
 import { errorBody, HttpError } from '../errors';
-import { errorsFor, WsQuery } from '../schemas';
+import { operation } from '../docs';
+import { ErrorReply, errorsFor, WsQuery } from '../schemas';
 import { followEvents } from '../../lib/eventStream';
 import type { LedgerReader } from '../../lib/ledger';
 
@@ -59,10 +60,17 @@ export const wsRoutes: FastifyPluginAsyncTypebox<{ limits: WsLimits }> = async (
     method: 'GET',
     url: '/ws',
     schema: {
+      ...operation('events', 'streamEvents', 'Stream pipeline events (WebSocket)'),
       description:
         'WebSocket. With pipeline_id: events after `since` (default 0), then live. Without: live events of every pipeline. Messages are events `{ type, pipeline_id, seq, ts, data }`; with pipeline_id also `llm_partial` messages (no seq: live LLM output, ignore them or pass partials=false). Closed with 4008 when the client falls too far behind: reconnect with `since` = the last seq received.',
       querystring: WsQuery,
-      response: errorsFor(400, 401, 403, 404, 426, 503),
+      // OpenAPI cannot describe a WebSocket: the upgrade's 101 is its success, and `default` says that every
+      // other answer (421 wrong Host, 429 rate limit, 500) is an error in the one shape.
+      response: {
+        101: { description: 'Switching Protocols: the WebSocket is open (subprotocol agent-governance)', type: 'null' },
+        ...errorsFor(400, 401, 403, 404, 426, 503),
+        default: ErrorReply,
+      },
     },
     preHandler: async (request) => {
       const { pipeline_id: pipelineId, since } = request.query;
