@@ -1,9 +1,9 @@
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
-import { loadHistories } from '../tests/helpers/histories';
+import { CURRENT_RELEASE, declaredBreaks, loadHistories } from '../devstack/histories';
 import type { CaseRecorder } from './report';
 import type { ChaosStack } from './stack';
 
-// R7: every recorded history (tests/histories) replays against the current workflow code, as
+// R7: every release's recorded histories (tests/histories/<version>) replay against the current workflow code, as
 // tests/unit/replay.test.ts does: a change that breaks running pipelines' determinism shows here.
 
 export async function replayHistories(stack: ChaosStack, rec: CaseRecorder): Promise<void> {
@@ -15,10 +15,12 @@ export async function replayHistories(stack: ChaosStack, rec: CaseRecorder): Pro
   }
   const histories = loadHistories();
   const failures: string[] = [];
+  const breaks = declaredBreaks();
   let count = 0;
   for await (const r of Worker.runReplayHistories({ workflowBundle: { codePath: stack.bundle } }, histories)) {
-    count++;
-    if (r.error) failures.push(`${r.workflowId}: ${r.error.message.slice(0, 80)}`);
+    const { release } = histories[count++]!;
+    // A past release the current one declares it breaks drains on its own workers (tests/unit/replay.test.ts).
+    if (r.error && !(release !== CURRENT_RELEASE && breaks.has(release))) failures.push(`${r.workflowId}: ${r.error.message.slice(0, 80)}`);
   }
   rec.check(
     'recorded histories that replay',

@@ -78,7 +78,9 @@ async function ensureTemporal(): Promise<void> {
 }
 
 async function startWorker(): Promise<Managed> {
-  const worker = startTs('worker', 'workers/main.ts', childEnv(), logFile);
+  // The demo's worker runs the code in front of you: its version takes new pipelines at once, even on a
+  // dev server (data/temporal.db) whose current version is an older commit's (WORKER_PROMOTE, README).
+  const worker = startTs('worker', 'workers/main.ts', { WORKER_PROMOTE: 'always', ...childEnv() }, logFile);
   started.push(worker);
   return worker;
 }

@@ -3,7 +3,7 @@ import { type Worker } from '@temporalio/worker';
 import type { Redis } from 'ioredis';
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { parseWorkflowId, pipelineWorkflowId } from '../../common/ids';
 import { statusQuery } from '../../common/messages';
 import type { PipelineEvent, PipelineInput, PipelineStatusName } from '../../common/types';
@@ -16,7 +16,7 @@ import { runCli } from '../../devstack/temporalServer';
 import { connectNative, createWorkers, type WorkerRole } from '../../workers/create';
 import { deploymentVersion, promoteVersion, versionKey } from '../../workers/versioning';
 import type { pipelineWorkflow } from '../../workflows/pipeline';
-import { HISTORIES_DIR } from './histories';
+import { CURRENT_RELEASE, mayRecord, releaseDir } from '../../devstack/histories';
 import { routeSdkLogs } from './logs';
 
 // A real worker against the test run's dev server, Redis and a temporary SQLite ledger, on a task
@@ -101,9 +101,11 @@ export async function startHarness(name: string, opts: HarnessOptions = {}): Pro
       throw new Error(`pipeline did not reach ${status} within ${timeoutMs}ms (last: ${last})`);
     },
     async recordHistory(historyName, handle, runId) {
-      // Recorded once and committed; the replay test replays them against the current code. Each
-      // file is written only when missing; UPDATE_HISTORIES=1 records again after an intended change.
-      // The agents' child workflows are recorded beside the pipeline: they are replayed too.
+      // Recorded once, into the current release's folder (tests/histories/<package version>), and
+      // committed; the replay test replays every release's against the current code. A file is written
+      // only when missing; UPDATE_HISTORIES=1 records again the ones not sealed yet, never a file a
+      // release's SHA256SUMS lists (tests/helpers/histories.ts). The agents' child workflows are
+      // recorded beside the pipeline: they are replayed too.
       const show = async (workflowId: string, run?: string): Promise<unknown> => {
         // The CLI's JSON is the canonical format for replay (historyToJSON clashes with a nested protobufjs).
         const r = await runCli(
@@ -117,12 +119,13 @@ export async function startHarness(name: string, opts: HarnessOptions = {}): Pro
       const write = (file: string, workflowId: string, history: unknown) =>
         // Replay derives the pipeline id from the workflow id, so it is kept beside the history.
         writeFileSync(file, `${JSON.stringify({ workflowId, history })}\n`);
-      const wanted = (file: string) => !existsSync(file) || process.env.UPDATE_HISTORIES === '1';
-      mkdirSync(HISTORIES_DIR, { recursive: true });
+      const dir = releaseDir(CURRENT_RELEASE);
+      const wanted = (file: string) => mayRecord(basename(file)) && (!existsSync(file) || process.env.UPDATE_HISTORIES === '1');
+      mkdirSync(dir, { recursive: true });
       const history = (await show(handle.workflowId, runId)) as {
         events?: { childWorkflowExecutionStartedEventAttributes?: { workflowExecution?: { workflowId?: string; runId?: string } } }[];
       };
-      const file = join(HISTORIES_DIR, `${historyName}.json`);
+      const file = join(dir, `${historyName}.json`);
       if (wanted(file)) write(file, handle.workflowId, history);
       const seen = new Map<string, number>();
       for (const e of history.events ?? []) {
@@ -132,7 +135,7 @@ export async function startHarness(name: string, opts: HarnessOptions = {}): Pro
         const base = `${agent.phase}-${agent.role}`;
         const n = (seen.get(base) ?? 0) + 1;
         seen.set(base, n);
-        const childFile = join(HISTORIES_DIR, `${historyName}.${base}${n > 1 ? `-${n}` : ''}.json`);
+        const childFile = join(dir, `${historyName}.${base}${n > 1 ? `-${n}` : ''}.json`);
         if (wanted(childFile)) write(childFile, child.workflowId, await show(child.workflowId, child.runId));
       }
     },
