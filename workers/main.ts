@@ -59,6 +59,12 @@ async function main(): Promise<void> {
     { config: redactConfig(cfg), taskQueues: workers.map((w) => w.options.taskQueue), version: version ? versionKey(version) : 'unversioned' },
     'worker started',
   );
+  if (version?.buildId.endsWith('+unknown')) {
+    logger.warn(
+      { version: versionKey(version) },
+      'no WORKER_BUILD_ID and no git commit: every build of this package version shares this id; set WORKER_BUILD_ID',
+    );
+  }
   let stopped = false;
   try {
     // The SDK shuts the workers down on SIGINT/SIGTERM; run() resolves once in-flight tasks are done.
