@@ -55,7 +55,8 @@ async function oldestReportWait(app: FastifyInstance): Promise<number | undefine
   return Math.max(0, (Date.now() - since) / 1000);
 }
 
-function createMetrics(app: FastifyInstance): ApiMetrics {
+/** The API's series; `app` is read only at scrape time (visibility, ledger, task queue). */
+export function createApiMetrics(app: FastifyInstance): ApiMetrics {
   const registry = new Registry();
   collectProcessMetrics(registry);
   const labelNames = ['method', 'route', 'status_code'] as const;
@@ -128,7 +129,7 @@ declare module 'fastify' {
 }
 
 async function metricsPlugin(app: FastifyInstance): Promise<void> {
-  const metrics = createMetrics(app);
+  const metrics = createApiMetrics(app);
   app.decorate('metrics', metrics);
   app.addHook('onResponse', async (request, reply) => {
     // The route pattern, not the URL: ids in paths would make one series per pipeline.

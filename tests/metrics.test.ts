@@ -9,7 +9,8 @@ import { freePort } from '../devstack/temporalServer';
 import { listen, startApi, type Api } from './helpers/api';
 import { startHarness, type Harness } from './helpers/harness';
 import { testLogStream } from './helpers/logs';
-import { findPromtool, hasSeries, parseSamples, promtool, PROMTOOL_MISSING, sumOf } from './helpers/prom';
+import { shippedQueries } from './helpers/monitoring';
+import { declaredNames, findPromtool, hasSeries, metricNames, parseSamples, promtool, PROMTOOL_MISSING, sumOf } from './helpers/prom';
 
 // What an operator's Prometheus sees: the real `npm run worker` process (its /metrics on
 // WORKER_METRICS_PORT, the Temporal SDK's exporter on WORKER_SDK_METRICS_PORT) and the API's /metrics,
@@ -199,5 +200,12 @@ describe('worker metrics', () => {
       assert.equal(r.status, 0, `promtool check metrics on the ${what}'s /metrics:\n${r.output}`);
       assert.equal(r.output, '', `no lint problem in the ${what}'s series:\n${r.output}`);
     }
+  });
+
+  test('the shipped dashboard and alert rules read only series that the worker, the SDK and the API serve', async () => {
+    const served = new Set<string>();
+    for (const url of [workerUrl, sdkUrl, apiUrl]) for (const name of declaredNames(await scrape(url))) served.add(name);
+    const missing = shippedQueries().flatMap(({ where, expr }) => metricNames(expr).flatMap((name) => (served.has(name) ? [] : [`${where}: ${name}`])));
+    assert.deepEqual(missing, [], 'series no process serves');
   });
 });

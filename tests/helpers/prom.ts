@@ -45,3 +45,27 @@ export function promtool(bin: string, args: string[], input?: string): { status:
   const r = spawnSync(bin, args, { encoding: 'utf8', ...(input !== undefined ? { input } : {}) });
   return { status: r.status, output: `${r.stdout}${r.stderr}`.trim() };
 }
+
+const PROMQL_WORDS = new Set(['by', 'without', 'and', 'or', 'unless', 'on', 'ignoring', 'group_left', 'group_right', 'bool', 'offset', 'inf', 'nan']);
+
+/** The metric names a PromQL expression reads (labels, ranges, strings, functions and keywords left out). */
+export function metricNames(expr: string): string[] {
+  const bare = expr
+    .replace(/"(?:[^"\\]|\\.)*"/g, '""')
+    .replace(/\{[^}]*\}/g, ' ')
+    .replace(/\[[^\]]*\]/g, ' ')
+    .replace(/\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, ' ')
+    .replace(/\$\w+/g, ' ');
+  const names = [...bare.matchAll(/([a-zA-Z_:][a-zA-Z0-9_:]*)(\s*\()?/g)].filter((m) => !m[2] && !PROMQL_WORDS.has(m[1]!.toLowerCase())).map((m) => m[1]!);
+  return [...new Set(names)];
+}
+
+/** Every series name a body declares (its # TYPE lines), with a histogram's _bucket, _sum and _count. */
+export function declaredNames(body: string): Set<string> {
+  const out = new Set<string>();
+  for (const m of body.matchAll(/^# TYPE (\S+) (\w+)$/gm)) {
+    out.add(m[1]!);
+    if (m[2] === 'histogram' || m[2] === 'summary') for (const s of ['_bucket', '_sum', '_count']) out.add(`${m[1]}${s}`);
+  }
+  return out;
+}

@@ -183,6 +183,14 @@ describe('input and config', () => {
       () => parseConfig({ API_TOKEN: 'sk-secret' }),
       (e: unknown) => e instanceof ConfigError && !e.message.includes('sk-secret'),
     );
+    // The worker's metrics ports: on by default (9464, 9465), off with 0 or off.
+    const defaults = parseConfig({});
+    assert.deepEqual([defaults.WORKER_METRICS_PORT, defaults.WORKER_SDK_METRICS_PORT, defaults.WORKER_METRICS_HOST], [9464, 9465, '127.0.0.1']);
+    assert.equal(parseConfig({ WORKER_METRICS_PORT: '0' }).WORKER_METRICS_PORT, null);
+    assert.equal(parseConfig({ WORKER_SDK_METRICS_PORT: 'off' }).WORKER_SDK_METRICS_PORT, null);
+    assert.equal(parseConfig({ WORKER_METRICS_PORT: '9100' }).WORKER_METRICS_PORT, 9100);
+    assert.throws(() => parseConfig({ WORKER_METRICS_PORT: '70000' }), /WORKER_METRICS_PORT/);
+    assert.throws(() => parseConfig({ WORKER_SDK_METRICS_PORT: 'yes' }), /WORKER_SDK_METRICS_PORT/);
     const cfg = parseConfig({ OPENROUTER_API_KEY: 'sk-or-test-KEY' });
     assert.equal(cfg.llmMode, 'openrouter', 'a configured key selects openrouter');
     assert.ok(!JSON.stringify(redactConfig(cfg)).includes('sk-or-test-KEY'));
