@@ -6,8 +6,9 @@ import { pipelineIdFromWorkflowId } from '../common/ids';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { collectProcessMetrics } from '../lib/metrics/series';
 
-// Prometheus metrics at GET /metrics. One registry per server (tests build several in one process);
-// pipeline metrics can be added later by registering them on `app.metrics.registry`.
+// Prometheus metrics at GET /metrics. One registry per server (tests build several in one process).
+// The API's own HTTP and WebSocket series, and what Temporal's visibility tells of every pipeline (outbox
+// stalls, waits at REPORT); the pipeline and LLM series are the worker's (lib/metrics/series.ts).
 
 export interface ApiMetrics {
   registry: Registry;
