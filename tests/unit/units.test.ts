@@ -2,6 +2,8 @@ import fc from 'fast-check';
 import { spawnSync } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -205,6 +207,26 @@ describe('input and config', () => {
     });
     assert.equal(r.status, 78);
     assert.match(r.stderr, /bad value for ERROR_BUDGET_TOTAL/);
+  });
+});
+
+describe('worker metrics listener', () => {
+  test('a worker whose metrics port is taken stops at once, naming the variable to change', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const { port } = taken.address() as AddressInfo;
+    try {
+      const r = spawnSync(process.execPath, ['--import', 'tsx', 'workers/main.ts'], {
+        cwd: REPO_ROOT,
+        env: { ...process.env, WORKER_METRICS_PORT: String(port), WORKER_SDK_METRICS_PORT: 'off' },
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
+      assert.equal(r.status, 1);
+      assert.match(r.stderr, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port} \\(EADDRINUSE\\); set WORKER_METRICS_PORT, or off`));
+    } finally {
+      taken.close();
+    }
   });
 });
 
