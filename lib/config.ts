@@ -10,6 +10,12 @@ const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => [
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
 const url = z.string().url();
 /** A comma-separated list; blanks dropped. */
+/** A TCP port, or `0`/`off` for none (null): a listener that can be turned off. */
+const optionalPort = z
+  .string()
+  .regex(/^(off|\d{1,5})$/, 'a port (1-65535), or 0 or off to disable')
+  .transform((v) => (v === 'off' || Number(v) === 0 ? null : Number(v)))
+  .refine((v) => v === null || v <= 65535, 'a port (1-65535), or 0 or off to disable');
 const list = z.string().transform((s) =>
   s
     .split(',')
@@ -103,6 +109,12 @@ const schema = z.object({
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   VAULT_ADDR: url.optional(),
   VAULT_TOKEN: z.string().min(1).optional(),
+  // Not in the contract: the worker's own Prometheus /metrics (pipeline, LLM, breaker and outbox series; lib/metrics/series.ts).
+  WORKER_METRICS_PORT: optionalPort.default(9464),
+  // Not in the contract: the Temporal SDK's Prometheus exporter (its own worker, poller and cache series).
+  WORKER_SDK_METRICS_PORT: optionalPort.default(9465),
+  // Not in the contract: where both metrics listeners bind; 0.0.0.0 for a Prometheus on another host.
+  WORKER_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
   // Not in the contract: where people open the Web UI (printed in links), default the dev server's.
   TEMPORAL_UI_URL: url.default('http://localhost:8233'),
 });
