@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ledgerTaskQueue, llmTaskQueue, pipelineWorkflowId } from '../common/ids';
+import { statusQuery } from '../common/messages';
 import type { PipelineInput, PipelineResult } from '../common/types';
 import { startFakeLlm, type FakeLlm } from '../devstack/fakeLlm';
 import { startTs, waitFor, type Managed } from '../devstack/processes';
@@ -40,15 +41,72 @@ let client: Client;
 let redis: Redis;
 let fake: FakeLlm;
 let dir: string;
+let taskQueue: string;
+let ledgerPath: string;
+let env: NodeJS.ProcessEnv;
+let ledgerWorker: Managed;
 const procs: Managed[] = [];
+/** Processes stopped on purpose: their exit is no failure. */
+const stopping = new WeakSet<Managed>();
+/** Rejects as soon as a worker exits unasked: a worker that died is the failure, not the timeout after it. */
+let died: Promise<never>;
+let dieWith: (err: Error) => void;
+
+function startWorker(identity: string, roles: string): Managed {
+  const m = startTs(identity, 'workers/main.ts', { ...env, WORKER_ROLES: roles, WORKER_IDENTITY: identity }, testLogStream());
+  m.child.once('exit', (code, signal) => {
+    if (!stopping.has(m)) dieWith(new Error(`${m.name} exited (code ${code}, signal ${signal}): ${m.lastStderr().trim().slice(-500)}`));
+  });
+  procs.push(m);
+  return m;
+}
+
+/** The identities polling `queue` for tasks of `type` (the server forgets a poller a while after its last poll). */
+async function pollers(queue: string, type: proto.temporal.api.enums.v1.TaskQueueType): Promise<Set<string>> {
+  const res = await client.workflowService.describeTaskQueue({ namespace: 'default', taskQueue: { name: queue }, taskQueueType: type });
+  return new Set((res.pollers ?? []).map((p) => p.identity ?? ''));
+}
 
 before(async () => {
   client = await connectClient(process.env.TEMPORAL_ADDRESS ?? 'localhost:7233', 'default');
   redis = await connectRedis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
   fake = await startFakeLlm({ apiKey: KEY });
   dir = mkdtempSync(join(tmpdir(), 'ag-scaleout-'));
+  taskQueue = uniqueId('scaleout');
+  ledgerPath = join(dir, 'ledger.db');
+  env = {
+    ...process.env,
+    TEMPORAL_TASK_QUEUE: taskQueue,
+    LEDGER_PATH: ledgerPath,
+    LLM_MODE: 'local',
+    OPENROUTER_API_KEY: KEY,
+    OPENROUTER_BASE_URL: fake.url,
+    // A failure of the fake provider is not what this test is about: the breaker stays closed.
+    BREAKER_FAILURES: '1000',
+  };
+  died = new Promise<never>((_, reject) => (dieWith = reject));
+  died.catch(() => undefined);
+  ledgerWorker = startWorker(LEDGER_WORKER, 'ledger');
+  for (const identity of WORKERS) startWorker(identity, 'pipeline,llm');
+  // Every worker polls before the first pipeline starts, so none can take all the first tasks.
+  await Promise.race([
+    died,
+    waitFor(
+      'every worker polling its task queues',
+      async () => {
+        const [wf, llm, led] = await Promise.all([
+          pollers(taskQueue, TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW),
+          pollers(llmTaskQueue(taskQueue), TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY),
+          pollers(ledgerTaskQueue(taskQueue), TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY),
+        ]);
+        return WORKERS.every((w) => wf.has(w) && llm.has(w)) && led.has(LEDGER_WORKER) && !wf.has(LEDGER_WORKER) && led.size === 1;
+      },
+      180_000,
+    ),
+  ]);
 });
 after(async () => {
+  procs.forEach((p) => stopping.add(p));
   await Promise.all(procs.map((p) => p.stop()));
   await fake?.close();
   redis?.disconnect();
@@ -56,70 +114,60 @@ after(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-/** The identities polling `queue` for tasks of `type` (the server keeps them for a minute after their last poll). */
-async function pollers(queue: string, type: proto.temporal.api.enums.v1.TaskQueueType): Promise<Set<string>> {
-  const res = await client.workflowService.describeTaskQueue({ namespace: 'default', taskQueue: { name: queue }, taskQueueType: type });
-  return new Set((res.pollers ?? []).map((p) => p.identity ?? ''));
-}
+const modeOf = (i: number) => (i % OPENROUTER_EVERY === OPENROUTER_EVERY - 1 ? 'openrouter' : 'local');
 
-/** Rejects as soon as one of the processes exits: a worker that died is the failure, not the timeout after it. */
-function anyExit(list: Managed[]): Promise<never> {
-  return new Promise((_, reject) =>
-    list.forEach((p) =>
-      p.child.once('exit', (code, signal) => reject(new Error(`${p.name} exited (code ${code}, signal ${signal}): ${p.lastStderr().trim().slice(-500)}`))),
+function startPipelines(prefix: string, n: number, mode: (i: number) => string = modeOf) {
+  return Promise.all(
+    Array.from({ length: n }, (_, i) =>
+      client.workflow.start<typeof pipelineWorkflow>('pipelineWorkflow', {
+        taskQueue,
+        workflowId: pipelineWorkflowId(`${prefix}${i + 1}`),
+        args: [{ objective: `Design a caching strategy (${i + 1})`, mode: mode(i), scenario: 'consensus', latencyMs: 20 } as PipelineInput],
+      }),
     ),
   );
 }
 
+/** Each pipeline has exactly one result row, COMPLETED, and its audit events are 1..N, as Redis published them. */
+async function checkLedger(ids: string[]): Promise<void> {
+  const db = new Database(ledgerPath, { readonly: true, fileMustExist: true });
+  try {
+    const rows = db
+      .prepare(
+        `SELECT pipeline_id, count(*) AS n, min(status) AS status FROM results WHERE pipeline_id IN (${ids.map(() => '?').join(',')}) GROUP BY pipeline_id`,
+      )
+      .all(...ids) as { pipeline_id: string; n: number; status: string }[];
+    assert.deepEqual(rows.map((r) => r.pipeline_id).sort(), [...ids].sort(), 'a result row for each pipeline');
+    assert.ok(
+      rows.every((r) => r.n === 1 && r.status === 'COMPLETED'),
+      'exactly one result row per pipeline',
+    );
+  } finally {
+    db.close();
+  }
+  const reader = new LedgerReader(ledgerPath);
+  try {
+    for (const id of ids) {
+      const seqs = reader.audit(id, 100_000).map((e) => e.seq);
+      assert.ok(seqs.length > 0, `${id}: events in the ledger`);
+      assert.deepEqual(
+        seqs,
+        Array.from({ length: seqs.length }, (_, k) => k + 1),
+        `${id}: events 1..N, each once`,
+      );
+      const published = await eventsSince(redis, id, 0);
+      assert.equal(seqs.length, published.length, `${id}: the ledger has every event Redis published`);
+    }
+  } finally {
+    reader.close();
+  }
+}
+
 describe('scale-out: three pipeline/llm workers and one ledger writer', () => {
   test('30 pipelines complete, their work spread over the three workers, one result row each in the ledger', { timeout: 900_000 }, async (t) => {
-    const taskQueue = uniqueId('scaleout');
-    const ledgerPath = join(dir, 'ledger.db');
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      TEMPORAL_TASK_QUEUE: taskQueue,
-      LEDGER_PATH: ledgerPath,
-      LLM_MODE: 'local',
-      OPENROUTER_API_KEY: KEY,
-      OPENROUTER_BASE_URL: fake.url,
-      // A failure of the fake provider is not what this test is about: the breaker stays closed.
-      BREAKER_FAILURES: '1000',
-    };
-    const ledger = startTs(LEDGER_WORKER, 'workers/main.ts', { ...env, WORKER_ROLES: 'ledger', WORKER_IDENTITY: LEDGER_WORKER }, testLogStream());
-    procs.push(ledger);
-    for (const identity of WORKERS)
-      procs.push(startTs(identity, 'workers/main.ts', { ...env, WORKER_ROLES: 'pipeline,llm', WORKER_IDENTITY: identity }, testLogStream()));
-    const died = anyExit(procs);
-    died.catch(() => undefined);
-
-    // Every worker polls before the first pipeline starts, so none can take all the first tasks.
-    await Promise.race([
-      died,
-      waitFor(
-        'every worker polling its task queues',
-        async () => {
-          const [wf, llm, led] = await Promise.all([
-            pollers(taskQueue, TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW),
-            pollers(llmTaskQueue(taskQueue), TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY),
-            pollers(ledgerTaskQueue(taskQueue), TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY),
-          ]);
-          return WORKERS.every((w) => wf.has(w) && llm.has(w)) && led.has(LEDGER_WORKER) && !wf.has(LEDGER_WORKER) && led.size === 1;
-        },
-        180_000,
-      ),
-    ]);
-
-    const ids = Array.from({ length: PIPELINES }, (_, i) => `${taskQueue}-p${i + 1}`);
-    const modeOf = (i: number) => (i % OPENROUTER_EVERY === OPENROUTER_EVERY - 1 ? 'openrouter' : 'local');
-    const handles = await Promise.all(
-      ids.map((id, i) =>
-        client.workflow.start<typeof pipelineWorkflow>('pipelineWorkflow', {
-          taskQueue,
-          workflowId: pipelineWorkflowId(id),
-          args: [{ objective: `Design a caching strategy (${i + 1})`, mode: modeOf(i), scenario: 'consensus', latencyMs: 20 } as PipelineInput],
-        }),
-      ),
-    );
+    const prefix = `${taskQueue}-p`;
+    const ids = Array.from({ length: PIPELINES }, (_, i) => `${prefix}${i + 1}`);
+    const handles = await startPipelines(prefix, PIPELINES);
     const results: PipelineResult[] = await Promise.race([died, Promise.all(handles.map((h) => h.result()))]);
     assert.deepEqual(
       results.map((r) => r.status),
@@ -150,38 +198,60 @@ describe('scale-out: three pipeline/llm workers and one ledger writer', () => {
     assert.deepEqual([...mirror.keys()], [LEDGER_WORKER], `only the ledger worker wrote the ledger (${show(mirror)})`);
     assert.ok(total(mirror) >= PIPELINES, 'every pipeline wrote its outbox');
 
-    // The ledger: one result row per pipeline, and each pipeline's audit events 1..N as Redis has them.
+    // The ledger: one result row per pipeline, events 1..N; the openrouter ones' provider calls recorded.
     const db = new Database(ledgerPath, { readonly: true, fileMustExist: true });
     try {
-      const rows = db.prepare('SELECT pipeline_id, count(*) AS n, min(status) AS status FROM results GROUP BY pipeline_id').all() as {
-        pipeline_id: string;
-        n: number;
-        status: string;
-      }[];
-      assert.deepEqual(rows.map((r) => r.pipeline_id).sort(), [...ids].sort(), 'a result row for each pipeline, and none else');
-      assert.ok(
-        rows.every((r) => r.n === 1 && r.status === 'COMPLETED'),
-        'exactly one result row per pipeline',
-      );
+      const n = (db.prepare('SELECT count(*) AS n FROM results').get() as { n: number }).n;
+      assert.equal(n, PIPELINES, 'the ledger has no other result row');
     } finally {
       db.close();
     }
+    await checkLedger(ids);
     const reader = new LedgerReader(ledgerPath);
     try {
-      for (const [i, id] of ids.entries()) {
-        const seqs = reader.audit(id, 100_000).map((e) => e.seq);
-        assert.ok(seqs.length > 0, `${id}: events in the ledger`);
-        assert.deepEqual(
-          seqs,
-          Array.from({ length: seqs.length }, (_, k) => k + 1),
-          `${id}: events 1..N, each once`,
-        );
-        const published = await eventsSince(redis, id, 0);
-        assert.equal(seqs.length, published.length, `${id}: the ledger has every event Redis published`);
+      for (const [i, id] of ids.entries())
         if (modeOf(i) === 'openrouter') assert.ok(reader.calls(id).length > 0, `${id}: its provider calls' usage is in the ledger`);
-      }
     } finally {
       reader.close();
     }
+  });
+
+  test('with the ledger writer down, pipelines wait at their end; once it is back they finish, nothing lost', { timeout: 600_000 }, async () => {
+    stopping.add(ledgerWorker);
+    await ledgerWorker.stop();
+    const prefix = `${taskQueue}-down-`;
+    const ids = Array.from({ length: 3 }, (_, i) => `${prefix}${i + 1}`);
+    const handles = await startPipelines(prefix, ids.length, () => 'local');
+    // Their work goes on without the ledger (the outbox is beside the critical path)...
+    await Promise.race([
+      died,
+      waitFor(
+        'the pipelines at COMPLETE',
+        async () => (await Promise.all(handles.map((h) => h.query(statusQuery)))).every((v) => v.phase === 'COMPLETE'),
+        300_000,
+      ),
+    ]);
+    // ...and they wait there, their outbox batch scheduled on the ledger queue, not failed, not dropped.
+    for (const h of handles) {
+      const d = await h.describe();
+      assert.equal(d.status.name, 'RUNNING', `${h.workflowId} waits for its record to be written`);
+      const pending = (d.raw.pendingActivities ?? []).map((a) => a.activityType?.name);
+      assert.deepEqual(pending, ['mirror'], `${h.workflowId}: its outbox batch waits for the ledger writer`);
+    }
+    const db = new Database(ledgerPath, { readonly: true, fileMustExist: true });
+    try {
+      const n = db.prepare(`SELECT count(*) AS n FROM results WHERE pipeline_id LIKE ?`).get(`${prefix}%`) as { n: number };
+      assert.equal(n.n, 0, 'no result row while the writer is down');
+    } finally {
+      db.close();
+    }
+
+    ledgerWorker = startWorker(LEDGER_WORKER, 'ledger');
+    const results: PipelineResult[] = await Promise.race([died, Promise.all(handles.map((h) => h.result()))]);
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ['COMPLETED', 'COMPLETED', 'COMPLETED'],
+    );
+    await checkLedger(ids);
   });
 });
