@@ -1,4 +1,4 @@
-import { pipelineWorkflowId } from '../common/ids';
+import { PIPELINE_WORKFLOW_TYPE, pipelineWorkflowId } from '../common/ids';
 import { seededRandom } from '../devstack/fakeLlm';
 import { history, http, pool, sleep, spawn, status, until, type HttpAnswer } from './observe';
 import type { CaseRecorder } from './report';
@@ -122,7 +122,7 @@ export async function floods(stack: ChaosStack, rec: CaseRecorder, opts: FloodOp
   for (let i = 0; i < opts.inputs; i++) {
     const workflowId = pipelineWorkflowId(`r5-input-${Date.now().toString(36)}-${i}`);
     await stack.client.workflow
-      .start('pipelineWorkflow', { taskQueue: TASK_QUEUE, workflowId, args: [malformedInput(random, i)], workflowRunTimeout: '5 minutes' })
+      .start(PIPELINE_WORKFLOW_TYPE, { taskQueue: TASK_QUEUE, workflowId, args: [malformedInput(random, i)], workflowRunTimeout: '5 minutes' })
       .then(() => started.push(workflowId))
       .catch(() => undefined);
   }

@@ -1,4 +1,4 @@
-import { pipelineWorkflowId } from '../common/ids';
+import { PIPELINE_WORKFLOW_TYPE, pipelineWorkflowId } from '../common/ids';
 import type { PipelineInput } from '../common/types';
 import type { FaultSpec } from '../devstack/fakeLlm';
 import { breakerName, CircuitBreaker } from '../lib/breaker';
@@ -74,7 +74,7 @@ async function breakerCycle(stack: ChaosStack, rec: CaseRecorder): Promise<void>
     budgets: { errors: { total: 50, same: 50, violations: 5 } },
   };
   const workflowId = pipelineWorkflowId(chaosId('r4-breaker'));
-  await stack.client.workflow.start('pipelineWorkflow', { taskQueue: TASK_QUEUE, workflowId, args: [input] });
+  await stack.client.workflow.start(PIPELINE_WORKFLOW_TYPE, { taskQueue: TASK_QUEUE, workflowId, args: [input] });
   let openedAt: number | undefined;
   let openedFailures = 0;
   let openUntil = 0;

@@ -4,6 +4,10 @@ import { AGENT_PHASES, ROLES, type AgentPhase, type Role } from './types';
 // `pipeline-<id>-<phase>-<role>` for its agents. Built and read only here.
 
 const PREFIX = 'pipeline-';
+
+/** The workflow types by name, as the client starts them and visibility queries filter on them. */
+export const PIPELINE_WORKFLOW_TYPE = 'pipelineWorkflow';
+export const AGENT_WORKFLOW_TYPE = 'agentWorkflow';
 const AGENT_SUFFIX = new RegExp(`-(${AGENT_PHASES.join('|')})-(${ROLES.join('|')})$`);
 
 export const pipelineWorkflowId = (pipelineId: string): string => `${PREFIX}${pipelineId}`;

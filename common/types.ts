@@ -354,7 +354,8 @@ export interface EventDataMap {
       attempts: number;
     };
   };
-  pipeline_finished: { status: PipelineStatusName; reason: string | null; rounds: number; tokens: number };
+  /** cost_usd: what its LLM calls cost, as the provider reported it (0 for the simulator). */
+  pipeline_finished: { status: PipelineStatusName; reason: string | null; rounds: number; tokens: number; cost_usd: number };
 }
 export type EventType = keyof EventDataMap;
 /** Every event type once: a type missing here or in the map above does not compile. */

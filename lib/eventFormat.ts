@@ -35,7 +35,7 @@ export function formatEvent(e: PipelineEvent): string {
     case 'orchestration_complete':
       return `   orchestration complete: ${s(d.status)}`;
     case 'pipeline_finished':
-      return `■ pipeline finished: ${s(d.status)}${d.reason ? ` (${s(d.reason)})` : ''}, ${s(d.rounds)} round(s), ${s(d.tokens)} tokens`;
+      return `■ pipeline finished: ${s(d.status)}${d.reason ? ` (${s(d.reason)})` : ''}, ${s(d.rounds)} round(s), ${s(d.tokens)} tokens${typeof d.cost_usd === 'number' && d.cost_usd > 0 ? `, $${d.cost_usd.toFixed(4)}` : ''}`;
     default:
       return `   ${e.type} ${JSON.stringify(d)}`;
   }

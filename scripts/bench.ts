@@ -7,7 +7,7 @@ import { runBaseline } from '../bench/baseline';
 import { measureLedgerWrites, outboxBatches, type LedgerWriteFigures } from '../bench/ledgerWrites';
 import { Progress } from '../bench/progress';
 import { median, percentile, watchProcess } from '../bench/stats';
-import { agentWorkflowId, pipelineWorkflowId } from '../common/ids';
+import { agentWorkflowId, PIPELINE_WORKFLOW_TYPE, pipelineWorkflowId } from '../common/ids';
 import type { PipelineInput, PipelineResult, Scenario } from '../common/types';
 import { ALL_EVENTS_CHANNEL } from '../lib/events';
 import { REPO_ROOT, startTs, waitFor, type Managed } from '../devstack/processes';
@@ -160,7 +160,7 @@ async function main(): Promise<number> {
       const id = `${runId}-${++seq}`;
       const t0 = performance.now();
       try {
-        const handle = await client.workflow.start('pipelineWorkflow', { taskQueue, workflowId: pipelineWorkflowId(id), args: [input(seq, extra)] });
+        const handle = await client.workflow.start(PIPELINE_WORKFLOW_TYPE, { taskQueue, workflowId: pipelineWorkflowId(id), args: [input(seq, extra)] });
         const result = (await handle.result()) as PipelineResult;
         return { result, wallMs: performance.now() - t0 };
       } catch (err) {

@@ -174,6 +174,12 @@ describe('ids', () => {
       const r = await spawn({ pipeline_id: id });
       assert.equal(r.statusCode, 409, r.body);
       assert.match(json<Err>(r).message, /taken by a agentWorkflow workflow, not a pipeline/);
+      // Steering it through the API is a 404: it is no pipeline, whatever its id says.
+      for (const action of ['stop', 'gamma']) {
+        const steer = await app.inject({ method: 'POST', url: `/api/pipeline/${id}/${action}`, payload: {} });
+        assert.equal(steer.statusCode, 404, steer.body);
+        assert.match(json<Err>(steer).message, /is a agentWorkflow/);
+      }
     } finally {
       await squatter.terminate('test done');
     }

@@ -65,7 +65,7 @@ describe('cost budget', () => {
 
     const events = await h.events(pipelineId);
     const finished = events.find((e) => e.type === 'pipeline_finished');
-    assert.deepEqual([finished?.data.status, finished?.data.reason], ['STOPPED', result.reason]);
+    assert.deepEqual([finished?.data.status, finished?.data.reason, finished?.data.cost_usd], ['STOPPED', result.reason, result.costUsd]);
     assert.ok(
       events.some((e) => e.type === 'agent_message' && e.data.from === 'PIPELINE' && String(e.data.content).startsWith(result.reason!)),
       'an event says the budget was spent',

@@ -32,18 +32,22 @@ describe('forged input', () => {
     const victim = uniqueId('victim');
     const victimHandle = await h.start({ autoContinue: false }, victim);
     await h.waitForStatus(victimHandle, 'REPORT');
+    // The status query runs ahead of the outbox: wait for REPORT's event too, so what follows is quiet.
+    for (let i = 0; i < 100 && !(await h.events(victim)).some((e) => e.type === 'phase_changed' && e.data.phase === 'REPORT'); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
     const eventsBefore = await h.events(victim);
 
     const attacker = await h.start({ pipelineId: victim }, uniqueId('attacker'));
     const f = await failure(attacker.result());
     assert.equal(f.type, 'InvalidInput');
     assert.match(f.message, /pipelineId/);
-    await h.recordHistory('forged-pipeline-id', attacker);
     const history = (await attacker.fetchHistory()).events ?? [];
     assert.ok(!history.some((e) => e.activityTaskScheduledEventAttributes || e.markerRecordedEventAttributes), 'no activity ran: nothing was written');
     assert.deepEqual(await h.events(victim), eventsBefore, "the victim's events are as they were");
     assert.equal((await victimHandle.query(statusQuery)).status, 'REPORT');
     await victimHandle.terminate('test over');
+    await h.recordHistory('forged-pipeline-id', attacker);
   });
 
   test("a pipeline whose workflow id is another pipeline's agent's is refused", async () => {

@@ -10,7 +10,7 @@ import {
   type ChildWorkflowHandle,
   type ExternalWorkflowHandle,
 } from '@temporalio/workflow';
-import { agentWorkflowId } from '../common/ids';
+import { AGENT_WORKFLOW_TYPE, agentWorkflowId } from '../common/ids';
 import { addCost, costOverrun } from '../governance/costBudget';
 import { clipObjective } from '../common/text';
 import { agentProgressSignal, agentTurnResultSignal, agentTurnSignal, type AgentProgress, type AgentTurn, type AgentTurnResult } from '../common/messages';
@@ -84,7 +84,7 @@ export class AgentChannel {
     const objectiveShort = clipObjective(objective);
     const { mode, model, models, scenario, latencyMs } = this.s.settings;
     // By name: the agent workflow imports this file for its side of the channel (no import cycle).
-    const handle = await startChild<typeof agentWorkflow>('agentWorkflow', {
+    const handle = await startChild<typeof agentWorkflow>(AGENT_WORKFLOW_TYPE, {
       workflowId: id,
       staticSummary: `${role.toUpperCase()} · ${PHASE_LABEL[phase]} · ${objectiveShort}`,
       staticDetails: `Agent **${role.toUpperCase()}** of pipeline \`${pipelineId}\`${gammaReason ? `, spawned for ${gammaReason}` : ''}.`,

@@ -1,6 +1,6 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { WorkflowNotFoundError } from '@temporalio/common';
-import { pipelineWorkflowId } from '../../common/ids';
+import { PIPELINE_WORKFLOW_TYPE, pipelineWorkflowId } from '../../common/ids';
 import { continueUpdate, recoverUpdate, requestGammaUpdate, requestStopUpdate } from '../../common/messages';
 import { HttpError } from '../errors';
 import { Accepted, ContinueBody, errorsFor, GammaBody, IdParams, RecoverBody, StopBody } from '../schemas';
@@ -18,6 +18,8 @@ export const controlRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const running = async (id: string) => {
     const h = handle(id);
     const d = await h.describe();
+    // A workflow of another type under a pipeline's id (started by hand) is no pipeline of ours.
+    if (d.type !== PIPELINE_WORKFLOW_TYPE) throw new HttpError(404, `no pipeline ${id}: workflow ${h.workflowId} is a ${d.type}`);
     if (d.status.name !== 'RUNNING') throw new HttpError(409, `pipeline ${id} has finished (${d.status.name})`);
     return h;
   };

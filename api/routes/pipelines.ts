@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { pipelineIdFromWorkflowId, pipelineWorkflowId } from '../../common/ids';
+import { PIPELINE_WORKFLOW_TYPE, pipelineIdFromWorkflowId, pipelineWorkflowId } from '../../common/ids';
 import { orchestrationQuery, reportQuery, statusQuery } from '../../common/messages';
 import { PipelinePhaseKey, PipelineStatusKey } from '../../common/searchAttributes';
 import { renderReportMarkdown } from '../../agents/report';
@@ -23,7 +23,7 @@ export const pipelineRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request) => {
-      const clauses = [`WorkflowType = 'pipelineWorkflow'`];
+      const clauses = [`WorkflowType = '${PIPELINE_WORKFLOW_TYPE}'`];
       // `status` is one of the contract's enum values (validated), so it is safe inside the query.
       if (request.query.status) clauses.push(`PipelineStatus = '${request.query.status}'`);
       const limit = request.query.limit ?? 50;

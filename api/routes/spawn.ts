@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/common';
 import type { WorkflowHandle } from '@temporalio/client';
 import { randomBytes } from 'node:crypto';
-import { pipelineWorkflowId } from '../../common/ids';
+import { PIPELINE_WORKFLOW_TYPE, pipelineWorkflowId } from '../../common/ids';
 import { clipObjective } from '../../common/text';
 import { LlmModeKey, PipelinePhaseKey, PipelineStatusKey } from '../../common/searchAttributes';
 import type { PipelineInput } from '../../common/types';
@@ -16,8 +16,6 @@ import { errorsFor, SpawnBody, SpawnReply } from '../schemas';
 // At MAX_RUNNING_PIPELINES running on the task queue, a new pipeline is refused with 429 (a repeat is
 // still answered); an id held by a workflow of another type is refused with 409.
 
-const PIPELINE_TYPE = 'pipelineWorkflow';
-
 const newPipelineId = (): string => `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
 
 export const spawnRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -27,7 +25,7 @@ export const spawnRoutes: FastifyPluginAsyncTypebox = async (app) => {
   async function refuseAtCap(workflowId: string | undefined): Promise<void> {
     // Visibility lags a start by a moment, so a burst can pass the cap by a few: a bound, not a lock.
     const { count } = await app.temporal.workflow.count(
-      `WorkflowType = '${PIPELINE_TYPE}' AND ExecutionStatus = 'Running' AND TaskQueue = '${app.cfg.TEMPORAL_TASK_QUEUE.replace(/'/g, '')}'`,
+      `WorkflowType = '${PIPELINE_WORKFLOW_TYPE}' AND ExecutionStatus = 'Running' AND TaskQueue = '${app.cfg.TEMPORAL_TASK_QUEUE.replace(/'/g, '')}'`,
     );
     if (count < cap) return;
     if (workflowId !== undefined) {
@@ -81,7 +79,7 @@ export const spawnRoutes: FastifyPluginAsyncTypebox = async (app) => {
       let runId: string;
       let existing: Awaited<ReturnType<WorkflowHandle['describe']>> | undefined;
       try {
-        const handle = await app.temporal.workflow.start<typeof pipelineWorkflow>(PIPELINE_TYPE, {
+        const handle = await app.temporal.workflow.start<typeof pipelineWorkflow>(PIPELINE_WORKFLOW_TYPE, {
           taskQueue: cfg.TEMPORAL_TASK_QUEUE,
           workflowId,
           args: [input],
@@ -106,7 +104,7 @@ export const spawnRoutes: FastifyPluginAsyncTypebox = async (app) => {
       // Its current status (SPAWNING when new) from the search attribute: no worker needed to answer.
       const d = existing ?? (await app.temporal.workflow.getHandle(workflowId).describe());
       // USE_EXISTING and REJECT_DUPLICATE answer with whatever holds the id, whatever its type.
-      if (d.type !== PIPELINE_TYPE) throw new HttpError(409, `workflow id ${workflowId} is taken by a ${d.type} workflow, not a pipeline`);
+      if (d.type !== PIPELINE_WORKFLOW_TYPE) throw new HttpError(409, `workflow id ${workflowId} is taken by a ${d.type} workflow, not a pipeline`);
       const status = d.typedSearchAttributes.get(PipelineStatusKey) ?? 'SPAWNING';
       request.log.info({ pipelineId, workflowId, runId }, 'spawn');
       return reply.code(201).send({ pipeline_id: pipelineId, workflow_id: workflowId, run_id: runId, status });
