@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { ledgerTaskQueue, llmTaskQueue, pipelineWorkflowId } from '../common/ids';
+import { ledgerTaskQueue, llmTaskQueue, PIPELINE_WORKFLOW_TYPE, pipelineWorkflowId } from '../common/ids';
 import { statusQuery } from '../common/messages';
 import type { PipelineInput, PipelineResult } from '../common/types';
 import { startFakeLlm, type FakeLlm } from '../devstack/fakeLlm';
@@ -120,7 +120,7 @@ const modeOf = (i: number) => (i % OPENROUTER_EVERY === OPENROUTER_EVERY - 1 ? '
 function startPipelines(prefix: string, n: number, mode: (i: number) => string = modeOf) {
   return Promise.all(
     Array.from({ length: n }, (_, i) =>
-      client.workflow.start<typeof pipelineWorkflow>('pipelineWorkflow', {
+      client.workflow.start<typeof pipelineWorkflow>(PIPELINE_WORKFLOW_TYPE, {
         taskQueue,
         workflowId: pipelineWorkflowId(`${prefix}${i + 1}`),
         args: [{ objective: `Design a caching strategy (${i + 1})`, mode: mode(i), scenario: 'consensus', latencyMs: 20 } as PipelineInput],
