@@ -3,7 +3,9 @@ import { defaultPayloadConverter } from '@temporalio/common';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MirrorBatch } from '../activities/mirror';
+import type { CallRecord } from '../common/types';
 import { Ledger } from '../lib/ledger';
+import type { TranscriptRecord } from '../lib/transcripts';
 import { percentile } from './stats';
 
 // L1: what the one ledger writer can take. Every pipeline's outbox batches (events, checkpoints,
@@ -13,6 +15,10 @@ import { percentile } from './stats';
 // activities' inputs), written again and again under fresh pipeline ids into a new ledger through the
 // real Ledger class, one after the other as the ledger worker's one thread does. The Redis half of
 // `mirror` is left out: it is asynchronous and overlaps other batches; SQLite's writes do not.
+//
+// In openrouter mode `mirror` also moves the batch's calls' transcripts from Redis into the ledger, in
+// a transaction of its own (lib/transcripts.ts): `transcriptBytes` adds that, one transcript per call
+// with that much text in its exchange (a local pipeline's calls have no transcript to replay).
 
 export interface LedgerWriteFigures {
   /** Where the ledger file was (its disk decides the fsync cost). */
@@ -28,9 +34,11 @@ export interface LedgerWriteFigures {
   perPipeline: { batches: number; rows: number; byTable: Record<string, number> };
   /** batchesPerSecond ÷ batches per pipeline: pipelines a minute the one writer can record. */
   pipelinesPerMinute: number;
-  /** Per-batch latency, ms. */
+  /** Per-batch latency, ms (the transcripts' transaction included when there is one). */
   batchMsP50: number;
   batchMsP99: number;
+  /** Each call's transcript written after its batch, with this much exchange text; 0 when not. */
+  transcriptBytes: number;
 }
 
 /** The outbox batches of a pipeline, in the order it wrote them: the `mirror` activities' inputs in its history. */
@@ -64,10 +72,11 @@ export function rowsByTable(batches: MirrorBatch[]): Record<string, number> {
  * Writes `batches` (one pipeline's) again and again under new pipeline ids into a fresh ledger in a
  * directory made under `parent`, for at least `seconds` and whole pipelines; returns the figures.
  */
-export function measureLedgerWrites(batches: MirrorBatch[], parent: string, seconds: number): LedgerWriteFigures {
+export function measureLedgerWrites(batches: MirrorBatch[], parent: string, seconds: number, transcriptBytes = 0): LedgerWriteFigures {
   const dir = mkdtempSync(join(parent, 'ag-ledger-bench-'));
   const ledger = new Ledger(join(dir, 'ledger.db'));
-  const byTable = rowsByTable(batches);
+  const byTable: Record<string, number> = rowsByTable(batches);
+  if (transcriptBytes) byTable.llm_transcripts = byTable.llm_calls!;
   const rowsPerPipeline = Object.values(byTable).reduce((a, b) => a + b, 0);
   const latencies: number[] = [];
   let pipelines = 0;
@@ -79,6 +88,7 @@ export function measureLedgerWrites(batches: MirrorBatch[], parent: string, seco
       for (const b of batches) {
         const start = performance.now();
         rows += ledger.recordBatch({ ...b, pipelineId });
+        if (transcriptBytes && b.calls.length) rows += ledger.recordTranscripts(b.calls.map((c) => transcriptOf(c, pipelineId, transcriptBytes)));
         latencies.push(performance.now() - start);
       }
     }
@@ -102,5 +112,30 @@ export function measureLedgerWrites(batches: MirrorBatch[], parent: string, seco
     pipelinesPerMinute: Math.round((batchesPerSecond / batches.length) * 60),
     batchMsP50: at(50),
     batchMsP99: at(99),
+    transcriptBytes,
+  };
+}
+
+/** A transcript of `call` as an llm worker would stash it: one exchange, `bytes` of prompt and answer. */
+function transcriptOf(call: CallRecord, pipelineId: string, bytes: number): TranscriptRecord {
+  const text = 'x'.repeat(Math.floor(bytes / 2));
+  return {
+    key: call.key,
+    pipelineId,
+    agentId: call.agentId,
+    agentRunId: call.key,
+    role: call.role,
+    task: call.task,
+    round: call.round,
+    try: call.attempt,
+    attempt: 1,
+    repair: null,
+    model: call.model,
+    usage: { promptTokens: call.promptTokens, completionTokens: call.completionTokens, totalTokens: call.totalTokens },
+    outcome: 'ok',
+    error: null,
+    exchanges: [{ request: { model: call.model, messages: [{ role: 'user', content: text }] }, answer: text, startedAt: call.at, ms: 1 }],
+    startedAt: call.at,
+    endedAt: call.at,
   };
 }

@@ -39,6 +39,7 @@ const { values: flags } = parseArgs({
     spawns: { type: 'string' },
     'ledger-seconds': { type: 'string' },
     'ledger-dir': { type: 'string', default: join(REPO_ROOT, '.tmp') },
+    'transcript-bytes': { type: 'string', default: '8192' },
     only: { type: 'string' },
     out: { type: 'string', default: join(REPO_ROOT, 'bench', 'results') },
     label: { type: 'string' },
@@ -48,7 +49,7 @@ const { values: flags } = parseArgs({
 
 if (flags.help) {
   console.log(`npm run bench -- [--quick] [--n 1,50,200,500] [--latency 200] [--scenario consensus|complex|conflict]
-                  [--duration 600] [--runs 5] [--spawns 30] [--ledger-seconds 20] [--ledger-dir .tmp]
+                  [--duration 600] [--runs 5] [--spawns 30] [--ledger-seconds 20] [--ledger-dir .tmp] [--transcript-bytes 8192]
                   [--only p1,p2,p3,p4,l1] [--out bench/results] [--label text]
   --quick     a small run (CI): N 1,10, 2 runs, 5 spawns, L1 for 2 s
   --n         P2's sweep of concurrent pipelines on one worker
@@ -57,7 +58,8 @@ if (flags.help) {
   --runs      P1/P3 repetitions (median reported)
   --spawns    P4 spawns
   --ledger-seconds  L1's writing time
-  --ledger-dir      where L1's ledger file goes: a directory on the disk LEDGER_PATH would be on (fsync cost)`);
+  --ledger-dir      where L1's ledger file goes: a directory on the disk LEDGER_PATH would be on (fsync cost)
+  --transcript-bytes  L1 again with each call's transcript this size (openrouter mode); 0: not`);
   process.exit(0);
 }
 
@@ -83,6 +85,7 @@ const opts = {
   runs: positive(flags.runs ?? (quick ? '2' : '5'), 'runs'),
   spawns: positive(flags.spawns ?? (quick ? '5' : '30'), 'spawns'),
   ledgerSeconds: positive(flags['ledger-seconds'] ?? (quick ? '2' : '20'), 'ledger-seconds'),
+  transcriptBytes: positive(flags['transcript-bytes']!, 'transcript-bytes', 0),
   only: new Set((flags.only ?? 'p1,p2,p3,p4,l1').split(',').map((s) => s.trim().toLowerCase())),
 };
 if (!['consensus', 'complex', 'conflict'].includes(opts.scenario))
@@ -105,6 +108,8 @@ interface Results {
   };
   p4?: { spawns: number; p50Ms: number; p95Ms: number; maxMs: number; target: { p95Ms: number } };
   l1?: LedgerWriteFigures;
+  /** L1 with each call's transcript written after its batch, as in openrouter mode. */
+  l1Transcripts?: LedgerWriteFigures;
 }
 
 type ScaleStep = (n: number) => Promise<{
@@ -240,6 +245,10 @@ async function main(): Promise<number> {
       // Synchronous, as the writer is: a progress bar could not redraw meanwhile.
       log(`L1 writing a pipeline's ${batches.length} outbox batches again and again for ${opts.ledgerSeconds} s`);
       results.l1 = measureLedgerWrites(batches, flags['ledger-dir']!, opts.ledgerSeconds);
+      if (opts.transcriptBytes) {
+        log(`L1 again, each call's transcript (${opts.transcriptBytes} bytes) after its batch, as in openrouter mode`);
+        results.l1Transcripts = measureLedgerWrites(batches, flags['ledger-dir']!, opts.ledgerSeconds, opts.transcriptBytes);
+      }
     }
 
     // The load sweep last, so what it leaves behind cannot disturb the other figures.
@@ -465,7 +474,7 @@ const verdict = (ok: boolean) => (ok ? 'met' : 'missed');
 
 function printTable(results: Results): void {
   const rows: string[][] = [['figure', 'measured', 'target', '']];
-  const { p1, p2, p3, p4, l1 } = results;
+  const { p1, p2, p3, p4, l1, l1Transcripts } = results;
   if (p1)
     rows.push([
       'P1 overhead (wall ÷ LLM critical path)',
@@ -493,13 +502,15 @@ function printTable(results: Results): void {
       verdict(p3.ratio <= TARGETS.p3),
     ]);
   if (p4) rows.push(['P4 spawn → first event', `p50 ${p4.p50Ms} ms, p95 ${p4.p95Ms} ms`, `p95 ≤ ${TARGETS.p4P95Ms} ms`, verdict(p4.p95Ms <= TARGETS.p4P95Ms)]);
-  if (l1)
+  const l1Row = (name: string, f: LedgerWriteFigures) =>
     rows.push([
-      'L1 ledger writes/s (one writer, WAL, synchronous=FULL)',
-      `${l1.rowsPerSecond} rows/s, ${l1.batchesPerSecond} batches/s (p50 ${l1.batchMsP50} ms, p99 ${l1.batchMsP99} ms); a pipeline writes ${l1.perPipeline.rows} rows in ${l1.perPipeline.batches} batches: ${l1.pipelinesPerMinute} pipelines/min`,
+      name,
+      `${f.rowsPerSecond} rows/s, ${f.batchesPerSecond} batches/s (p50 ${f.batchMsP50} ms, p99 ${f.batchMsP99} ms); a pipeline writes ${f.perPipeline.rows} rows in ${f.perPipeline.batches} batches: ${f.pipelinesPerMinute} pipelines/min`,
       '',
       '',
     ]);
+  if (l1) l1Row('L1 ledger writes/s (one writer, WAL, synchronous=FULL)', l1);
+  if (l1Transcripts) l1Row(`L1 with transcripts (${l1Transcripts.transcriptBytes} B a call)`, l1Transcripts);
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   console.log('');
   for (const [i, r] of rows.entries()) {

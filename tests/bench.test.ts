@@ -25,7 +25,7 @@ test('npm run bench -- --quick reports P1-P4 and L1, with every pipeline complet
   const files = readdirSync(out).filter((f) => f.endsWith('-quick.json'));
   assert.equal(files.length, 1, 'one JSON result file');
   const report = JSON.parse(readFileSync(join(out, files[0]!), 'utf8'));
-  const { p1, p2, p3, p4, l1 } = report.results;
+  const { p1, p2, p3, p4, l1, l1Transcripts } = report.results;
   assert.ok(p1.ratioMedian > 1 && Number.isFinite(p1.ratioMedian), `P1 is a ratio above 1 (${p1.ratioMedian})`);
   assert.equal(p1.llmCriticalPathMs, 1000, 'the simulator reports the critical path: 5 sequential calls of 200 ms');
   assert.ok(p3.ratio > 0 && Number.isFinite(p3.ratio), 'P3 measured');
@@ -39,6 +39,12 @@ test('npm run bench -- --quick reports P1-P4 and L1, with every pipeline complet
   assert.ok(l1.perPipeline.batches > 1 && l1.perPipeline.byTable.results === 1 && l1.perPipeline.byTable.audit_events > 0, 'L1 read a real outbox');
   assert.equal(l1.rows, l1.pipelines * l1.perPipeline.rows, 'L1 wrote every row of every replayed pipeline once');
   assert.ok(l1.batchesPerSecond > 0 && l1.rowsPerSecond >= l1.batchesPerSecond, `L1 measured (${l1.rowsPerSecond} rows/s)`);
-  assert.match(output, /P1 overhead[\s\S]*P2 scale[\s\S]*P3 price of durability[\s\S]*P4 spawn[\s\S]*L1 ledger writes\/s/, 'the table is printed');
+  assert.equal(l1Transcripts.perPipeline.byTable.llm_transcripts, l1.perPipeline.byTable.llm_calls, 'L1 with transcripts: one per call');
+  assert.equal(l1Transcripts.rows, l1Transcripts.pipelines * l1Transcripts.perPipeline.rows, 'L1 with transcripts wrote every row once');
+  assert.match(
+    output,
+    /P1 overhead[\s\S]*P2 scale[\s\S]*P3 price of durability[\s\S]*P4 spawn[\s\S]*L1 ledger writes\/s[\s\S]*L1 with transcripts/,
+    'the table is printed',
+  );
   assert.match(report.machine.cpuModel, /./, 'the machine is recorded');
 });
