@@ -97,6 +97,9 @@ const schema = z.object({
   BREAKER_FAILURES: int(1, 1000).default(5),
   BREAKER_COOLDOWN_SECONDS: int(1, 86_400).default(30),
   LLM_RATE_LIMIT: z.coerce.number().positive().optional(),
+  // Not in the contract: the worker's name in histories (WorkflowTaskStarted and ActivityTaskStarted `identity`),
+  // so an operator sees which of many workers ran a task; default the SDK's <pid>@<host>.
+  WORKER_IDENTITY: z.string().min(1).max(200).optional(),
   // Not in the contract: how long the ledger keeps LLM transcripts (prompts and raw answers); older ones are pruned.
   TRANSCRIPT_RETENTION_DAYS: z.coerce
     .number({ error: 'a whole number of days' })

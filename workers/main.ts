@@ -86,9 +86,10 @@ async function main(): Promise<void> {
     ledger,
     roles: workerRoles,
     metrics,
+    ...(cfg.WORKER_IDENTITY ? { identity: cfg.WORKER_IDENTITY } : {}),
     ...(bundle ? { workflowBundle: { codePath: bundle } } : {}),
   });
-  logger.info({ config: redactConfig(cfg), taskQueues: workers.map((w) => w.options.taskQueue) }, 'worker started');
+  logger.info({ config: redactConfig(cfg), identity: workers[0]?.options.identity, taskQueues: workers.map((w) => w.options.taskQueue) }, 'worker started');
   try {
     // The SDK shuts the workers down on SIGINT/SIGTERM; run() resolves once in-flight tasks are done.
     await Promise.all(workers.map((w) => w.run()));
