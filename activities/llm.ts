@@ -6,6 +6,7 @@ import { ProviderError, type AgentAnswer, type AgentRequest, type LlmProvider, t
 import { failureType, type BreakerSnapshot, type LlmFailureDetails } from '../common/failures';
 import type { LlmMode, LlmSettings } from '../common/types';
 import { priceCall, type PriceTable } from '../governance/costBudget';
+import type { WorkerMetrics } from '../lib/metrics/series';
 import { PartialPublisher } from '../lib/partials';
 import { stashTranscript } from '../lib/transcripts';
 
@@ -36,6 +37,8 @@ export interface LlmActivityDeps {
   taskQueue?: string;
   /** Prices for providers that report no cost (LLM_PRICES), so the cost budget holds with them too. */
   prices?: PriceTable;
+  /** The worker's Prometheus series: every call (each activity attempt) is counted once, with its latency, tokens and cost. */
+  metrics?: WorkerMetrics;
 }
 
 function sumUsage(exchanges: readonly Exchange[]): Usage | null {
@@ -116,6 +119,13 @@ export function createLlmActivities(providers: Partial<Record<LlmMode, LlmProvid
           })
         : undefined;
       let outcome = 'error';
+      const m = deps.metrics;
+      // Labels from closed sets (lib/metrics/series.ts): the model the call asked for, bounded by the allow-list.
+      const labels = m && { role: m.labels.role(req.role), model: m.modelLabel(modelFor(req.role, call.llm), call.llm.mode) };
+      const callStarted = performance.now();
+      let callSeconds: number | undefined;
+      const callEnded = () => (callSeconds ??= (performance.now() - callStarted) / 1000);
+      let usage: Usage | undefined;
       try {
         const result = await provider.complete(req, call.llm, {
           attempt: req.callAttempt ?? info.attempt,
@@ -127,11 +137,13 @@ export function createLlmActivities(providers: Partial<Record<LlmMode, LlmProvid
           },
           ...(live ? { onPartial: (text: string) => live.push(text) } : {}),
         });
+        callEnded();
         outcome = 'ok';
         if (result.usage.costUsd === undefined && deps.prices) {
           const costUsd = priceCall(result.usage, [result.model, modelFor(req.role, call.llm)], deps.prices);
           if (costUsd !== undefined) result.usage = { ...result.usage, costUsd };
         }
+        usage = result.usage;
         // The answer is paid for: a transcript Redis did not take is logged, not a reason to call the
         // provider again (which a failed attempt would do).
         const transcript = await transcribe('ok', null).catch((e: unknown) => void ctx.log.warn('transcript not stashed', { key, error: String(e) }));
@@ -139,7 +151,9 @@ export function createLlmActivities(providers: Partial<Record<LlmMode, LlmProvid
         const breaker: BreakerSnapshot | undefined = provider.breakerState ? { state: 'closed', failures: 0, openedUntil: null } : undefined;
         return { ...result, ...(breaker ? { breaker } : {}), ...(transcript ? { transcript } : {}) };
       } catch (err) {
+        callEnded();
         if (err instanceof ProviderError) outcome = err.kind;
+        else if (ctx.cancellationSignal.aborted) outcome = 'cancelled';
         // A failed call is transcribed too; a Redis failure here must not hide the provider's error.
         const transcript = await transcribe(err instanceof ProviderError ? err.kind : 'error', err instanceof Error ? err.message : String(err)).catch(
           (e: unknown) => void ctx.log.warn('transcript not stashed', { key, error: String(e) }),
@@ -166,6 +180,15 @@ export function createLlmActivities(providers: Partial<Record<LlmMode, LlmProvid
       } finally {
         clearInterval(alive);
         live?.end(outcome);
+        if (m && labels) {
+          m.llmDuration.observe(labels, callEnded());
+          m.llmCalls.inc({ ...labels, task: m.labels.task(req.task), outcome: m.labels.outcome(outcome) });
+          if (usage) {
+            m.llmTokens.inc({ ...labels, kind: 'prompt' }, usage.promptTokens);
+            m.llmTokens.inc({ ...labels, kind: 'completion' }, usage.completionTokens);
+            if (usage.costUsd !== undefined) m.llmCost.inc(labels, usage.costUsd);
+          }
+        }
       }
     },
   };

@@ -3,6 +3,8 @@ import type { Redis } from 'ioredis';
 import { applyBoardWrites, claimBoard, expireBoard, type BoardWrite } from '../lib/blackboard';
 import { publishEvents } from '../lib/events';
 import type { Ledger, LedgerBatch } from '../lib/ledger';
+import { countPipelineEvents } from '../lib/metrics/pipelineEvents';
+import type { WorkerMetrics } from '../lib/metrics/series';
 import { drainAllTranscripts, drainTranscripts } from '../lib/transcripts';
 
 // The pipeline's outbox, written by the one worker that owns the ledger (the ledger task queue): what
@@ -38,6 +40,8 @@ export interface MirrorOptions {
   transcriptRetentionDays?: number;
   /** A finished pipeline's Redis keys expire this long after its last batch (EVENT_RETENTION_SECONDS). */
   eventRetentionSeconds?: number;
+  /** The worker's Prometheus series (lib/metrics/series.ts): pipeline figures from the events new to the ledger. */
+  metrics?: WorkerMetrics;
 }
 
 const DAY_MS = 86_400_000;
@@ -60,13 +64,30 @@ export function createMirrorActivities(ledger: Ledger, redis: Redis, opts: Mirro
   return {
     async mirror(batch: MirrorBatch): Promise<MirrorOutcome> {
       // The ledger first; a ledger failure fails the activity (the outbox shows the stall and retries).
-      let rows = ledger.recordBatch(batch);
+      let written: ReturnType<Ledger['writeBatch']>;
+      try {
+        written = ledger.writeBatch(batch);
+      } catch (err) {
+        opts.metrics?.outboxFailures.inc({ target: 'ledger' });
+        throw err;
+      }
+      let rows = written.rows;
+      if (opts.metrics && written.newEvents.length) {
+        const ref = { pipelineId: batch.pipelineId, runKey: batch.runKey };
+        // Figures are a side view: whatever goes wrong counting them must not fail a written batch.
+        try {
+          countPipelineEvents(opts.metrics, written.newEvents, (seq) => ledger.phaseStartBefore(ref, seq));
+        } catch (err) {
+          Context.current().log.warn('pipeline metrics not counted', { pipelineId: batch.pipelineId, error: String(err) });
+        }
+      }
       let published = 0;
       try {
         published = await mirrorToRedis(redis, batch, opts.eventRetentionSeconds);
       } catch (err) {
         // Redis only mirrors: the ledger has the batch, so the pipeline goes on; the outbox sends the Redis part again.
         const redisError = String((err as Error).message ?? err).slice(0, 300);
+        opts.metrics?.outboxFailures.inc({ target: 'redis' });
         Context.current().log.warn('Redis mirror failed; the ledger has the batch', { pipelineId: batch.pipelineId, error: redisError });
         return { rows, published, redisError };
       }

@@ -3,10 +3,13 @@ import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { operation } from './docs';
 import { errorsFor } from './schemas';
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { pipelineIdFromWorkflowId } from '../common/ids';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectProcessMetrics } from '../lib/metrics/series';
 
-// Prometheus metrics at GET /metrics. One registry per server (tests build several in one process);
-// pipeline metrics can be added later by registering them on `app.metrics.registry`.
+// Prometheus metrics at GET /metrics. One registry per server (tests build several in one process).
+// The API's own HTTP and WebSocket series, and what Temporal's visibility tells of every pipeline (outbox
+// stalls, waits at REPORT); the pipeline and LLM series are the worker's (lib/metrics/series.ts).
 
 export interface ApiMetrics {
   registry: Registry;
@@ -15,11 +18,49 @@ export interface ApiMetrics {
   wsClients: Gauge;
   wsDropped: Counter<'reason'>;
   outboxStalled: Gauge<'target'>;
+  reportWaiting: Gauge;
+  reportOldestWait: Gauge;
 }
 
-function createMetrics(app: FastifyInstance): ApiMetrics {
+/** A visibility call that takes longer than this is left out of the scrape rather than holding /metrics. */
+const VISIBILITY_TIMEOUT_MS = 2000;
+/** Pipelines at REPORT looked at for the oldest wait: enough for an alert; the count has no bound. */
+const REPORT_SCAN_LIMIT = 1000;
+/** This deployment's pipelines (the API's task queue) waiting at REPORT. */
+const reportQuery = (app: FastifyInstance): string =>
+  `PipelineStatus = "REPORT" AND ExecutionStatus = "Running" AND TaskQueue = "${app.cfg.TEMPORAL_TASK_QUEUE.replace(/["\\]/g, '')}"`;
+
+function withTimeout<T>(p: Promise<T>): Promise<T> {
+  const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout')), VISIBILITY_TIMEOUT_MS).unref());
+  return Promise.race([p, timeout]);
+}
+
+/**
+ * Seconds the longest-waiting pipeline at REPORT has waited: since its phase_changed to REPORT in the
+ * ledger, or since it started when the ledger does not have that event yet (an upper bound). Undefined
+ * when none waits.
+ */
+async function oldestReportWait(app: FastifyInstance): Promise<number | undefined> {
+  const started = new Map<string, number>();
+  for await (const wf of app.temporal.workflow.list({ query: reportQuery(app), pageSize: REPORT_SCAN_LIMIT })) {
+    started.set(pipelineIdFromWorkflowId(wf.workflowId), wf.startTime.getTime());
+    if (started.size >= REPORT_SCAN_LIMIT) break;
+  }
+  if (!started.size) return undefined;
+  let entered = new Map<string, string>();
+  try {
+    entered = app.ledger.reportEnteredAt([...started.keys()]);
+  } catch {
+    // Ledger not readable (not created yet): the start times stand in.
+  }
+  const since = Math.min(...[...started].map(([id, start]) => (entered.has(id) ? Date.parse(entered.get(id)!) : start)));
+  return Math.max(0, (Date.now() - since) / 1000);
+}
+
+/** The API's series; `app` is read only at scrape time (visibility, ledger, task queue). */
+export function createApiMetrics(app: FastifyInstance): ApiMetrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
+  collectProcessMetrics(registry);
   const labelNames = ['method', 'route', 'status_code'] as const;
   return {
     registry,
@@ -49,12 +90,35 @@ function createMetrics(app: FastifyInstance): ApiMetrics {
         for (const target of ['ledger', 'redis']) {
           const query = `OutboxStalled = "${target}" AND ExecutionStatus = "Running"`;
           // Temporal unreachable or slow: the series is left out of this scrape rather than failing or holding /metrics.
-          const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout')), 2000).unref());
-          await Promise.race([app.temporal.workflow.count(query), timeout]).then(
+          await withTimeout(app.temporal.workflow.count(query)).then(
             ({ count }) => this.set({ target }, count),
             () => this.remove({ target }),
           );
         }
+      },
+    }),
+    // From visibility too (the PipelineStatus search attribute), so every API process reports the same.
+    reportWaiting: new Gauge({
+      name: 'pipelines_waiting_report',
+      help: 'Running pipelines waiting at REPORT for approval (the continue update)',
+      registers: [registry],
+      async collect() {
+        await withTimeout(app.temporal.workflow.count(reportQuery(app))).then(
+          ({ count }) => this.set(count),
+          // Unknown, not zero: an alert on it must not read "none waiting" while Temporal is unreachable.
+          () => this.set(Number.NaN),
+        );
+      },
+    }),
+    reportOldestWait: new Gauge({
+      name: 'pipeline_report_oldest_wait_seconds',
+      help: 'How long the longest-waiting pipeline at REPORT has waited for approval (0 when none waits)',
+      registers: [registry],
+      async collect() {
+        await withTimeout(oldestReportWait(app)).then(
+          (seconds) => this.set(seconds ?? 0),
+          () => this.set(Number.NaN),
+        );
       },
     }),
   };
@@ -67,7 +131,7 @@ declare module 'fastify' {
 }
 
 async function metricsPlugin(app: FastifyInstance): Promise<void> {
-  const metrics = createMetrics(app);
+  const metrics = createApiMetrics(app);
   app.decorate('metrics', metrics);
   app.addHook('onResponse', async (request, reply) => {
     // The route pattern, not the URL: ids in paths would make one series per pipeline.

@@ -120,6 +120,9 @@ export async function startChaosStack(opts: ChaosStackOptions = {}): Promise<Cha
       BREAKER_FAILURES: String(BREAKER_FAILURES),
       BREAKER_COOLDOWN_SECONDS: String(BREAKER_COOLDOWN_SECONDS),
       RECOVERY_WINDOW_SECONDS: '5',
+      // Workers come and go (and overlap while one restarts): no fixed metrics port to fight over.
+      WORKER_METRICS_PORT: 'off',
+      WORKER_SDK_METRICS_PORT: 'off',
     };
     const apiEnv: NodeJS.ProcessEnv = { ...base, API_HOST: '127.0.0.1', API_PORT: String(apiPort), API_TOKEN: CHAOS_TOKEN };
 

@@ -25,7 +25,10 @@ export interface StackOptions {
 }
 
 export async function startStack({ log = console.log, logFile }: StackOptions = {}): Promise<Stack> {
-  const env: NodeJS.ProcessEnv = {};
+  // Workers started on this stack (tests, the benchmark) leave their metrics ports closed: several
+  // processes, and several test runs, share a machine, and 9464/9465 fit one. A test of the metrics
+  // (tests/metrics.test.ts) gives its worker free ports.
+  const env: NodeJS.ProcessEnv = { WORKER_METRICS_PORT: 'off', WORKER_SDK_METRICS_PORT: 'off' };
   const cleanups: (() => Promise<void>)[] = [];
   const stop = async () => {
     for (const c of cleanups.reverse()) await c().catch(() => undefined);

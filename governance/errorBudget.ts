@@ -59,6 +59,20 @@ export function checkTokens(used: number, budget: number): BudgetVerdict['exhaus
   return used >= budget ? { budget: 'total', reason: `token budget spent: ${used} of ${budget} tokens` } : undefined;
 }
 
+/** Why an agent was revoked, as a closed set (a metrics label): which budget it spent. */
+export const REVOCATION_CAUSES = ['tokens', 'total', 'same', 'violations', 'fatal'] as const;
+export type RevocationCause = (typeof REVOCATION_CAUSES)[number];
+
+/** The budget behind a revocation's sentence (the reasons this file writes); undefined for any other text. */
+export function revocationCause(reason: string): RevocationCause | undefined {
+  if (/^token budget spent/.test(reason)) return 'tokens';
+  if (/^procedure violation:/.test(reason)) return 'violations';
+  if (/^\d+ failed attempts/.test(reason)) return 'total';
+  if (/^\S+ cannot be fixed by retrying/.test(reason)) return 'fatal';
+  if (/^\S+ \d+ times in a row/.test(reason)) return 'same';
+  return undefined;
+}
+
 /** The delay before retrying a failed attempt: the provider's Retry-After when it sent one, else exponential. */
 export function backoffMs(attempt: number, retryAfterMs?: number): number {
   if (retryAfterMs !== undefined && retryAfterMs >= 0) return Math.min(retryAfterMs, 5 * 60_000);

@@ -20,6 +20,8 @@ export interface BreakerOptions {
   cooldownMs: number;
   /** How long a half-open probe holds its lease if its worker dies mid-call; above the request timeout. */
   probeLeaseMs?: number;
+  /** Told of each transition this process makes (metrics): open, half_open (a probe let through), closed. */
+  onTransition?: (to: 'open' | 'half_open' | 'closed') => void;
 }
 
 /** The state as activities report it (openedUntil: epoch ms, Redis's clock; null when closed). */
@@ -69,17 +71,21 @@ return {0, math.max(1, math.min(redis.call('PTTL', KEYS[2]), tonumber(ARGV[3])))
 
 // ARGV: threshold, cooldownMs, keyTtlMs. A failure while open does not extend it; a failure while
 // half-open (the probe's) reopens it, as the count only resets on a success, which closes it.
+// Returns {failures, opened}: opened is 1 when this failure opened (or reopened) it.
 const FAILURE = `${NOW}
 local untilMs = tonumber(redis.call('HGET', KEYS[1], 'openedUntil') or '0')
 local failures = redis.call('HINCRBY', KEYS[1], 'failures', 1)
 if failures >= tonumber(ARGV[1]) and now >= untilMs then
   redis.call('HSET', KEYS[1], 'openedUntil', string.format('%.0f', now + tonumber(ARGV[2])))
   redis.call('DEL', KEYS[2])
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+  return {failures, 1}
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
-return failures`;
+return {failures, 0}`;
 
-const SUCCESS = `redis.call('DEL', KEYS[1], KEYS[2]) return 1`;
+// Returns 1 when it was open or half-open (this success closed it).
+const SUCCESS = `local was = redis.call('HEXISTS', KEYS[1], 'openedUntil') redis.call('DEL', KEYS[1], KEYS[2]) return was`;
 
 const RELEASE = `if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end return 1`;
 
@@ -109,17 +115,21 @@ export class CircuitBreaker {
     }
     const [allowed, retryAfterMs, probe] = result;
     if (!allowed) throw new BreakerOpenError(this.opts.name, retryAfterMs, probe === 2);
+    if (probe === 1) this.opts.onTransition?.('half_open');
     return { probe: probe === 1, token };
   }
 
   async success(_permit: BreakerPermit): Promise<void> {
-    await this.redis.eval(SUCCESS, 2, ...this.keys).catch(() => undefined);
+    const closed = await this.redis.eval(SUCCESS, 2, ...this.keys).catch(() => 0);
+    if (closed === 1) this.opts.onTransition?.('closed');
   }
 
   async failure(_permit: BreakerPermit): Promise<void> {
     // The count expires a day after the last failure: "consecutive" does not span days of quiet.
     const keyTtlMs = Math.max(86_400_000, 2 * this.opts.cooldownMs);
-    await this.redis.eval(FAILURE, 2, ...this.keys, this.opts.failures, this.opts.cooldownMs, keyTtlMs).catch(() => undefined);
+    const result = (await this.redis.eval(FAILURE, 2, ...this.keys, this.opts.failures, this.opts.cooldownMs, keyTtlMs).catch(() => undefined)) as
+      [number, number] | undefined;
+    if (result?.[1] === 1) this.opts.onTransition?.('open');
   }
 
   /** Neither success nor failure (e.g. a cancelled call): frees the probe lease for another caller. */

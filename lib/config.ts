@@ -10,6 +10,12 @@ const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => [
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
 const url = z.string().url();
 /** A comma-separated list; blanks dropped. */
+/** A TCP port, or `0`/`off` for none (null): a listener that can be turned off. */
+const optionalPort = z
+  .string()
+  .regex(/^(off|\d{1,5})$/, 'a port (1-65535), or 0 or off to disable')
+  .transform((v) => (v === 'off' || Number(v) === 0 ? null : Number(v)))
+  .refine((v) => v === null || v <= 65535, 'a port (1-65535), or 0 or off to disable');
 const list = z.string().transform((s) =>
   s
     .split(',')
@@ -91,6 +97,9 @@ const schema = z.object({
   BREAKER_FAILURES: int(1, 1000).default(5),
   BREAKER_COOLDOWN_SECONDS: int(1, 86_400).default(30),
   LLM_RATE_LIMIT: z.coerce.number().positive().optional(),
+  // Not in the contract: the worker's name in histories (WorkflowTaskStarted and ActivityTaskStarted `identity`),
+  // so an operator sees which of many workers ran a task; default the SDK's <pid>@<host>.
+  WORKER_IDENTITY: z.string().min(1).max(200).optional(),
   // Not in the contract: how long the ledger keeps LLM transcripts (prompts and raw answers); older ones are pruned.
   TRANSCRIPT_RETENTION_DAYS: z.coerce
     .number({ error: 'a whole number of days' })
@@ -119,6 +128,12 @@ const schema = z.object({
     .optional(),
   // Not in the contract: when the worker makes its version current (workers/versioning.ts): auto, always or never.
   WORKER_PROMOTE: z.enum(['auto', 'always', 'never']).default('auto'),
+  // Not in the contract: the worker's own Prometheus /metrics (pipeline, LLM, breaker and outbox series; lib/metrics/series.ts).
+  WORKER_METRICS_PORT: optionalPort.default(9464),
+  // Not in the contract: the Temporal SDK's Prometheus exporter (its own worker, poller and cache series).
+  WORKER_SDK_METRICS_PORT: optionalPort.default(9465),
+  // Not in the contract: where both metrics listeners bind; 0.0.0.0 for a Prometheus on another host.
+  WORKER_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
   // Not in the contract: where people open the Web UI (printed in links), default the dev server's.
   TEMPORAL_UI_URL: url.default('http://localhost:8233'),
 });

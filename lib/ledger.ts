@@ -222,6 +222,25 @@ export class LedgerReader {
     return row ? (JSON.parse(row.settings) as PipelineSettings) : null;
   }
 
+  /** When each of these pipelines last entered REPORT (its phase_changed event), by pipeline id; pipelines with none are left out. */
+  reportEnteredAt(pipelineIds: readonly string[]): Map<string, string> {
+    const out = new Map<string, string>();
+    // SQLite's default limit on bound parameters is 32766; chunks well under it.
+    for (let i = 0; i < pipelineIds.length; i += 500) {
+      const chunk = pipelineIds.slice(i, i + 500);
+      const rows = this.read((db) =>
+        db
+          .prepare(
+            `SELECT pipeline_id, MAX(ts) AS ts FROM audit_events WHERE type = 'phase_changed' AND json_extract(data, '$.phase') = 'REPORT'
+             AND pipeline_id IN (${chunk.map(() => '?').join(', ')}) GROUP BY pipeline_id`,
+          )
+          .all(...chunk),
+      ) as { pipeline_id: string; ts: string }[];
+      for (const r of rows) out.set(r.pipeline_id, r.ts);
+    }
+    return out;
+  }
+
   handoffs(pipelineId: string): (Handoff & { attempt: number; run_key: string })[] {
     const rows = this.read((db) => db.prepare(`SELECT run_key, attempt, data FROM handoffs WHERE pipeline_id = ? ORDER BY ts, agent_id`).all(pipelineId)) as {
       run_key: string;
@@ -519,24 +538,50 @@ export class Ledger extends LedgerReader {
 
   /** A pipeline's outbox batch in one transaction (activities/mirror.ts); returns the rows new to the ledger. */
   recordBatch(b: LedgerBatch): number {
+    return this.writeBatch(b).rows;
+  }
+
+  /** recordBatch, also returning the events new to the ledger: what the worker's metrics count (once, however often a batch is retried). */
+  writeBatch(b: LedgerBatch): { rows: number; newEvents: PipelineEvent[] } {
     const ref: RunRef = { pipelineId: b.pipelineId, runKey: b.runKey };
     return this.db.transaction(() => {
       let n = 0;
       if (b.pipeline) n += Number(this.recordPipeline({ ...ref, ...b.pipeline }));
       for (const c of b.checkpoints) n += Number(this.recordCheckpoint({ ...ref, ...c }));
       for (const h of b.handoffs) n += Number(this.recordHandoff({ ...ref, ...h }));
-      n += this.recordAudit(ref, b.events);
+      const newEvents = this.insertAudit(ref, b.events);
+      n += newEvents.length;
       if (b.calls.length) n += this.recordCalls(ref, b.calls);
       if (b.result) n += Number(this.recordResult({ ...ref, ...b.result }));
-      return n;
+      return { rows: n, newEvents };
     })();
   }
 
   /** Appends audit events in one transaction; events already there (by seq) are skipped. */
   recordAudit(ref: RunRef, events: PipelineEvent[]): number {
+    return this.insertAudit(ref, events).length;
+  }
+
+  /**
+   * Where the phase current at event `seq` began: the latest phase_changed (or, for SPAWN, the
+   * pipeline_spawned) event before it. What a phase's duration is measured from.
+   */
+  phaseStartBefore(ref: RunRef, seq: number): { phase: string; ts: string } | undefined {
+    const row = this.db
+      .prepare(
+        `SELECT type, data, ts FROM audit_events WHERE pipeline_id = ? AND run_key = ? AND seq < ? AND type IN ('phase_changed', 'pipeline_spawned')
+         ORDER BY seq DESC LIMIT 1`,
+      )
+      .get(ref.pipelineId, ref.runKey, seq) as { type: string; data: string; ts: string } | undefined;
+    if (!row) return undefined;
+    const phase = row.type === 'pipeline_spawned' ? 'SPAWN' : String((JSON.parse(row.data) as { phase?: unknown }).phase);
+    return { phase, ts: row.ts };
+  }
+
+  private insertAudit(ref: RunRef, events: PipelineEvent[]): PipelineEvent[] {
     const insert = this.db.prepare(`INSERT INTO audit_events (pipeline_id, run_key, seq, type, data, ts) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`);
     const tx = this.db.transaction((list: PipelineEvent[]) =>
-      list.reduce((n, e) => n + insert.run(ref.pipelineId, ref.runKey, e.seq, e.type, JSON.stringify(e.data), e.ts).changes, 0),
+      list.filter((e) => insert.run(ref.pipelineId, ref.runKey, e.seq, e.type, JSON.stringify(e.data), e.ts).changes > 0),
     );
     return tx(events);
   }

@@ -56,6 +56,7 @@ export const REDIS_COMMANDS = {
   PEXPIRE: { via: ['lua'], use: 'lib/breaker.ts', dragonfly: '' },
   PTTL: { via: ['lua'], use: 'lib/breaker.ts', dragonfly: '' },
   HSET: { via: ['client', 'lua'], use: 'the board, the transcript stash, lib/breaker.ts', dragonfly: '' },
+  HEXISTS: { via: ['lua'], use: 'lib/breaker.ts (whether a close is a transition)', dragonfly: '' },
   HGET: { via: ['lua'], use: 'lib/breaker.ts', dragonfly: '' },
   HMGET: { via: ['client', 'lua'], use: 'lib/transcripts.ts, lib/breaker.ts', dragonfly: '' },
   HKEYS: { via: ['client'], use: 'lib/transcripts.ts', dragonfly: '' },

@@ -4,6 +4,7 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runBaseline } from '../bench/baseline';
+import { measureLedgerWrites, outboxBatches, type LedgerWriteFigures } from '../bench/ledgerWrites';
 import { Progress } from '../bench/progress';
 import { median, percentile, watchProcess } from '../bench/stats';
 import { agentWorkflowId, PIPELINE_WORKFLOW_TYPE, pipelineWorkflowId } from '../common/ids';
@@ -23,6 +24,8 @@ import { freePort } from '../devstack/temporalServer';
 //   P2 scale: N concurrent pipelines on one worker.
 //   P3 the price of durability: the Temporal run ÷ the same logic as plain async code (bench/baseline.ts).
 //   P4 responsiveness: POST /api/spawn → the pipeline's first event on the Redis bus.
+//   L1 the one ledger writer: a real pipeline's outbox batches written again and again into a fresh
+//      SQLite ledger (WAL, synchronous=FULL), rows/s and batches/s (bench/ledgerWrites.ts).
 // It fails only when the benchmark itself breaks; a missed target is reported, not an error.
 
 const { values: flags } = parseArgs({
@@ -34,6 +37,9 @@ const { values: flags } = parseArgs({
     duration: { type: 'string' },
     runs: { type: 'string' },
     spawns: { type: 'string' },
+    'ledger-seconds': { type: 'string' },
+    'ledger-dir': { type: 'string', default: join(REPO_ROOT, '.tmp') },
+    'transcript-bytes': { type: 'string', default: '8192' },
     only: { type: 'string' },
     out: { type: 'string', default: join(REPO_ROOT, 'bench', 'results') },
     label: { type: 'string' },
@@ -43,13 +49,17 @@ const { values: flags } = parseArgs({
 
 if (flags.help) {
   console.log(`npm run bench -- [--quick] [--n 1,50,200,500] [--latency 200] [--scenario consensus|complex|conflict]
-                  [--duration 600] [--runs 5] [--spawns 30] [--only p1,p2,p3,p4] [--out bench/results] [--label text]
-  --quick     a small run (CI): N 1,10, 2 runs, 5 spawns
+                  [--duration 600] [--runs 5] [--spawns 30] [--ledger-seconds 20] [--ledger-dir .tmp] [--transcript-bytes 8192]
+                  [--only p1,p2,p3,p4,l1] [--out bench/results] [--label text]
+  --quick     a small run (CI): N 1,10, 2 runs, 5 spawns, L1 for 2 s
   --n         P2's sweep of concurrent pipelines on one worker
   --latency   simulated latency of every LLM call, ms
   --duration  P2's time limit per step, seconds (pipelines not done by then count as not completed)
   --runs      P1/P3 repetitions (median reported)
-  --spawns    P4 spawns`);
+  --spawns    P4 spawns
+  --ledger-seconds  L1's writing time
+  --ledger-dir      where L1's ledger file goes: a directory on the disk LEDGER_PATH would be on (fsync cost)
+  --transcript-bytes  L1 again with each call's transcript this size (openrouter mode); 0: not`);
   process.exit(0);
 }
 
@@ -74,7 +84,9 @@ const opts = {
   durationS: positive(flags.duration ?? (quick ? '120' : '600'), 'duration'),
   runs: positive(flags.runs ?? (quick ? '2' : '5'), 'runs'),
   spawns: positive(flags.spawns ?? (quick ? '5' : '30'), 'spawns'),
-  only: new Set((flags.only ?? 'p1,p2,p3,p4').split(',').map((s) => s.trim().toLowerCase())),
+  ledgerSeconds: positive(flags['ledger-seconds'] ?? (quick ? '2' : '20'), 'ledger-seconds'),
+  transcriptBytes: positive(flags['transcript-bytes']!, 'transcript-bytes', 0),
+  only: new Set((flags.only ?? 'p1,p2,p3,p4,l1').split(',').map((s) => s.trim().toLowerCase())),
 };
 if (!['consensus', 'complex', 'conflict'].includes(opts.scenario))
   throw new Error(`--scenario: "${opts.scenario}" is not one of consensus, complex, conflict (the scenarios the baseline runs too)`);
@@ -95,6 +107,9 @@ interface Results {
     target: number;
   };
   p4?: { spawns: number; p50Ms: number; p95Ms: number; maxMs: number; target: { p95Ms: number } };
+  l1?: LedgerWriteFigures;
+  /** L1 with each call's transcript written after its batch, as in openrouter mode. */
+  l1Transcripts?: LedgerWriteFigures;
 }
 
 type ScaleStep = (n: number) => Promise<{
@@ -162,6 +177,7 @@ async function main(): Promise<number> {
     // Warm-up: the first pipeline pays for caches and connections.
     const warm = await runPipeline();
     if (warm.error || warm.result?.status !== 'COMPLETED') throw new Error(`the warm-up pipeline did not complete: ${warm.error ?? warm.result?.status}`);
+    const warmWorkflowId = pipelineWorkflowId(`${runId}-${seq}`);
 
     const p1Runs: Timed[] = [];
     if (opts.only.has('p1') || opts.only.has('p3')) {
@@ -220,6 +236,19 @@ async function main(): Promise<number> {
     if (opts.only.has('p4')) {
       const api = await startApi(env, procs);
       results.p4 = await responsiveness(api, opts.spawns);
+    }
+
+    if (opts.only.has('l1')) {
+      // The warm-up pipeline's own batches, as its outbox wrote them.
+      const batches = await outboxBatches(client, warmWorkflowId);
+      mkdirSync(flags['ledger-dir']!, { recursive: true });
+      // Synchronous, as the writer is: a progress bar could not redraw meanwhile.
+      log(`L1 writing a pipeline's ${batches.length} outbox batches again and again for ${opts.ledgerSeconds} s`);
+      results.l1 = measureLedgerWrites(batches, flags['ledger-dir']!, opts.ledgerSeconds);
+      if (opts.transcriptBytes) {
+        log(`L1 again, each call's transcript (${opts.transcriptBytes} bytes) after its batch, as in openrouter mode`);
+        results.l1Transcripts = measureLedgerWrites(batches, flags['ledger-dir']!, opts.ledgerSeconds, opts.transcriptBytes);
+      }
     }
 
     // The load sweep last, so what it leaves behind cannot disturb the other figures.
@@ -445,7 +474,7 @@ const verdict = (ok: boolean) => (ok ? 'met' : 'missed');
 
 function printTable(results: Results): void {
   const rows: string[][] = [['figure', 'measured', 'target', '']];
-  const { p1, p2, p3, p4 } = results;
+  const { p1, p2, p3, p4, l1, l1Transcripts } = results;
   if (p1)
     rows.push([
       'P1 overhead (wall ÷ LLM critical path)',
@@ -473,6 +502,15 @@ function printTable(results: Results): void {
       verdict(p3.ratio <= TARGETS.p3),
     ]);
   if (p4) rows.push(['P4 spawn → first event', `p50 ${p4.p50Ms} ms, p95 ${p4.p95Ms} ms`, `p95 ≤ ${TARGETS.p4P95Ms} ms`, verdict(p4.p95Ms <= TARGETS.p4P95Ms)]);
+  const l1Row = (name: string, f: LedgerWriteFigures) =>
+    rows.push([
+      name,
+      `${f.rowsPerSecond} rows/s, ${f.batchesPerSecond} batches/s (p50 ${f.batchMsP50} ms, p99 ${f.batchMsP99} ms); a pipeline writes ${f.perPipeline.rows} rows in ${f.perPipeline.batches} batches: ${f.pipelinesPerMinute} pipelines/min`,
+      '',
+      '',
+    ]);
+  if (l1) l1Row('L1 ledger writes/s (one writer, WAL, synchronous=FULL)', l1);
+  if (l1Transcripts) l1Row(`L1 with transcripts (${l1Transcripts.transcriptBytes} B a call)`, l1Transcripts);
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   console.log('');
   for (const [i, r] of rows.entries()) {

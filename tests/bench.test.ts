@@ -9,7 +9,7 @@ import { REPO_ROOT } from '../devstack/processes';
 // CI runs the benchmark's quick mode: it must run end to end and report every figure. Targets are
 // not asserted here — a slow or busy machine misses them without anything being broken.
 
-test('npm run bench -- --quick reports P1-P4, with every pipeline completed', { timeout: 300_000 }, async () => {
+test('npm run bench -- --quick reports P1-P4 and L1, with every pipeline completed', { timeout: 300_000 }, async () => {
   const out = mkdtempSync(join(tmpdir(), 'ag-bench-'));
   const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/bench.ts', '--quick', '--out', out], {
     cwd: REPO_ROOT,
@@ -25,7 +25,7 @@ test('npm run bench -- --quick reports P1-P4, with every pipeline completed', { 
   const files = readdirSync(out).filter((f) => f.endsWith('-quick.json'));
   assert.equal(files.length, 1, 'one JSON result file');
   const report = JSON.parse(readFileSync(join(out, files[0]!), 'utf8'));
-  const { p1, p2, p3, p4 } = report.results;
+  const { p1, p2, p3, p4, l1, l1Transcripts } = report.results;
   assert.ok(p1.ratioMedian > 1 && Number.isFinite(p1.ratioMedian), `P1 is a ratio above 1 (${p1.ratioMedian})`);
   assert.equal(p1.llmCriticalPathMs, 1000, 'the simulator reports the critical path: 5 sequential calls of 200 ms');
   assert.ok(p3.ratio > 0 && Number.isFinite(p3.ratio), 'P3 measured');
@@ -35,6 +35,16 @@ test('npm run bench -- --quick reports P1-P4, with every pipeline completed', { 
     assert.ok(step.workerPeakRssBytes > 0 && step.historyEventsPerPipeline > 0, `P2 N=${step.n}: worker memory and history measured`);
   }
   assert.ok(p4.p95Ms > 0 && p4.p95Ms < 30_000, `P4 measured (${p4.p95Ms} ms)`);
-  assert.match(output, /P1 overhead[\s\S]*P2 scale[\s\S]*P3 price of durability[\s\S]*P4 spawn/, 'the table is printed');
+  // L1 replays the warm-up pipeline's own outbox batches: its per-pipeline rows are that pipeline's.
+  assert.ok(l1.perPipeline.batches > 1 && l1.perPipeline.byTable.results === 1 && l1.perPipeline.byTable.audit_events > 0, 'L1 read a real outbox');
+  assert.equal(l1.rows, l1.pipelines * l1.perPipeline.rows, 'L1 wrote every row of every replayed pipeline once');
+  assert.ok(l1.batchesPerSecond > 0 && l1.rowsPerSecond >= l1.batchesPerSecond, `L1 measured (${l1.rowsPerSecond} rows/s)`);
+  assert.equal(l1Transcripts.perPipeline.byTable.llm_transcripts, l1.perPipeline.byTable.llm_calls, 'L1 with transcripts: one per call');
+  assert.equal(l1Transcripts.rows, l1Transcripts.pipelines * l1Transcripts.perPipeline.rows, 'L1 with transcripts wrote every row once');
+  assert.match(
+    output,
+    /P1 overhead[\s\S]*P2 scale[\s\S]*P3 price of durability[\s\S]*P4 spawn[\s\S]*L1 ledger writes\/s[\s\S]*L1 with transcripts/,
+    'the table is printed',
+  );
   assert.match(report.machine.cpuModel, /./, 'the machine is recorded');
 });

@@ -127,6 +127,26 @@ describe('circuit breaker shared through Redis', () => {
     assert.equal((await b.before()).probe, false);
   });
 
+  test('each transition is told once, to the worker that made it (the worker metrics count them)', async () => {
+    const seen: string[][] = [[], []];
+    const [a, b] = pair({ failures: 2, cooldownMs: 1_000 });
+    const [ta, tb] = [a, b].map((w, i) => new CircuitBreaker(i ? workerB : workerA, { ...w.opts, onTransition: (to) => seen[i]!.push(to) }));
+    await fail(ta!);
+    assert.deepEqual(seen, [[], []], 'one failure: still closed');
+    await fail(tb!);
+    assert.deepEqual(seen, [[], ['open']], 'the failure that opened it');
+    // A call let through before it opened, failing now.
+    await ta!.failure({ probe: false, token: 'in-flight' });
+    assert.deepEqual(seen[0], [], 'a failure while open changes nothing');
+    await untilHalfOpen(ta!);
+    const probe = await ta!.before();
+    assert.deepEqual(seen[0], ['half_open'], 'the probe let through');
+    await ta!.success(probe);
+    assert.deepEqual(seen[0], ['half_open', 'closed']);
+    await tb!.success(await tb!.before());
+    assert.deepEqual(seen[1], ['open'], 'a success while closed is no transition');
+  });
+
   test('a probe that ends without a verdict frees the lease for the next caller', async () => {
     const [a, b] = pair({ failures: 1, cooldownMs: 1_000 });
     await fail(a);

@@ -7,7 +7,8 @@ import type { LlmProvider } from '../agents/provider';
 import { SimulatorProvider } from '../agents/simulator';
 import { ledgerTaskQueue, llmTaskQueue } from '../common/ids';
 import type { LlmMode } from '../common/types';
-import { pipelineDefaults, type Config } from '../lib/config';
+import { allowedModels, pipelineDefaults, type Config } from '../lib/config';
+import { createWorkerMetrics, type WorkerMetrics } from '../lib/metrics/series';
 import { breakerName, CircuitBreaker } from '../lib/breaker';
 import type { Ledger } from '../lib/ledger';
 import { refreshKeyOn401, VaultClient } from '../lib/vault';
@@ -40,7 +41,13 @@ export interface WorkerDeps {
   options?: Partial<WorkerOptions>;
   /** The deployment version all the workers declare; default from the config (workers/versioning.ts), null for none. */
   version?: DeploymentVersion | null;
+  /** The process's Prometheus series (one registry for all its workers); default a fresh one nobody serves. */
+  metrics?: WorkerMetrics;
 }
+
+/** The series of a worker process, with the models that may be labels (the allow-list). */
+export const workerMetrics = (config: Config, opts: { processMetrics?: boolean } = {}): WorkerMetrics =>
+  createWorkerMetrics({ models: allowedModels(config), ...opts });
 
 /** The workers' connection; retries like connectClient (a refused connection fails at once here). */
 export async function connectNative(address: string, deadlineMs?: number): Promise<NativeConnection> {
@@ -51,14 +58,16 @@ export async function connectNative(address: string, deadlineMs?: number): Promi
  * The LLM backends of this worker. The key is read here, inside the worker (environment or Vault),
  * never in workflow code; the provider path goes through the circuit breaker every worker shares.
  */
-export function llmProviders(config: Config, redis: Redis): Partial<Record<LlmMode, LlmProvider>> {
+export function llmProviders(config: Config, redis: Redis, metrics?: WorkerMetrics): Partial<Record<LlmMode, LlmProvider>> {
   const providers: Partial<Record<LlmMode, LlmProvider>> = { local: new SimulatorProvider() };
   const key = config.OPENROUTER_API_KEY;
   const vault = !key && config.VAULT_ADDR && config.VAULT_TOKEN ? new VaultClient({ addr: config.VAULT_ADDR, token: config.VAULT_TOKEN }) : undefined;
   if (key || vault) {
     const apiKey = key ? async () => key : () => vault!.openrouterApiKey();
-    const breaker = new CircuitBreaker(redis, {
-      name: breakerName(config.OPENROUTER_BASE_URL),
+    const name = breakerName(config.OPENROUTER_BASE_URL);
+    const breaker: CircuitBreaker = new CircuitBreaker(redis, {
+      name,
+      ...(metrics ? { onTransition: metrics.watchBreaker(name, () => breaker.state()) } : {}),
       failures: config.BREAKER_FAILURES,
       cooldownMs: config.BREAKER_COOLDOWN_SECONDS * 1000,
     });
@@ -74,7 +83,8 @@ export async function createWorkers(deps: WorkerDeps): Promise<Worker[]> {
   const taskQueue = deps.taskQueue ?? config.TEMPORAL_TASK_QUEUE;
   const namespace = config.TEMPORAL_NAMESPACE;
   const roles = new Set(deps.roles ?? WORKER_ROLES);
-  const providers = roles.has('pipeline') || roles.has('llm') ? llmProviders(config, deps.redis) : {};
+  const metrics = deps.metrics ?? workerMetrics(config);
+  const providers = roles.has('pipeline') || roles.has('llm') ? llmProviders(config, deps.redis, metrics) : {};
   // One version for every role: see workers/versioning.ts for why the activity-only queues are versioned.
   const deployment = workerDeploymentOptions(deps.version === undefined ? deploymentVersion(config) : (deps.version ?? undefined));
   const common = {
@@ -93,7 +103,7 @@ export async function createWorkers(deps: WorkerDeps): Promise<Worker[]> {
         activities: {
           ...createSettingsActivities(pipelineDefaults(config)),
           // The simulator's calls (local mode) run here; provider calls go to the LLM queue.
-          ...createLlmActivities({ local: providers.local }),
+          ...createLlmActivities({ local: providers.local }, { metrics }),
           ...createGammaActivities(),
         },
         ...deps.options,
@@ -106,7 +116,7 @@ export async function createWorkers(deps: WorkerDeps): Promise<Worker[]> {
         ...common,
         taskQueue: llmTaskQueue(taskQueue),
         // Transcripts go to Redis, where the ledger writer collects them (lib/transcripts.ts).
-        activities: createLlmActivities(providers, { redis: deps.redis, taskQueue, ...(config.LLM_PRICES ? { prices: config.LLM_PRICES } : {}) }),
+        activities: createLlmActivities(providers, { redis: deps.redis, taskQueue, metrics, ...(config.LLM_PRICES ? { prices: config.LLM_PRICES } : {}) }),
         // Server-side: the queue dispatches at most this many calls per second across all its workers.
         ...(config.LLM_RATE_LIMIT ? { maxTaskQueueActivitiesPerSecond: config.LLM_RATE_LIMIT } : {}),
       }),
@@ -121,6 +131,7 @@ export async function createWorkers(deps: WorkerDeps): Promise<Worker[]> {
           taskQueue,
           transcriptRetentionDays: config.TRANSCRIPT_RETENTION_DAYS,
           eventRetentionSeconds: config.EVENT_RETENTION_SECONDS,
+          metrics,
         }),
       }),
     );

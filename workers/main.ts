@@ -3,7 +3,10 @@ import { Ledger } from '../lib/ledger';
 import { createLogger } from '../lib/logger';
 import { connectRedis } from '../lib/redis';
 import { connectClient, ensureSearchAttributes } from '../lib/temporal';
-import { connectNative, createWorkers, WORKER_ROLES, type WorkerRole } from './create';
+import { freeLoopbackPort, sdkMetricsRelay } from '../lib/metrics/sdkRelay';
+import type { WorkerMetrics } from '../lib/metrics/series';
+import { serveMetrics, type MetricsServer } from '../lib/metrics/server';
+import { connectNative, createWorkers, WORKER_ROLES, workerMetrics, type WorkerRole } from './create';
 import { installRuntimeLogger } from './runtime';
 import { deploymentVersion, superviseVersion, versionKey } from './versioning';
 
@@ -25,9 +28,40 @@ function roles(): WorkerRole[] {
   return list as WorkerRole[];
 }
 const logger = createLogger('worker', cfg.LOG_LEVEL);
-installRuntimeLogger(logger);
+const metricsHost = cfg.WORKER_METRICS_HOST;
+
+/**
+ * The worker's two metrics listeners: its own series (lib/metrics/series.ts) on WORKER_METRICS_PORT,
+ * and the Temporal SDK's on WORKER_SDK_METRICS_PORT (through lib/metrics/sdkRelay.ts). Installs the
+ * SDK runtime (logs, and its exporter on a loopback port) before any worker exists.
+ */
+async function startMetrics(metrics: WorkerMetrics): Promise<MetricsServer[]> {
+  const servers: MetricsServer[] = [];
+  try {
+    if (cfg.WORKER_SDK_METRICS_PORT) {
+      const internal = await freeLoopbackPort();
+      installRuntimeLogger(logger, { sdkMetricsAddress: `127.0.0.1:${internal}` });
+      const relay = sdkMetricsRelay(`http://127.0.0.1:${internal}/metrics`);
+      servers.push(await serveMetrics(relay, metricsHost, cfg.WORKER_SDK_METRICS_PORT, 'WORKER_SDK_METRICS_PORT'));
+    } else {
+      installRuntimeLogger(logger);
+    }
+    if (cfg.WORKER_METRICS_PORT) {
+      const own = async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() });
+      servers.unshift(await serveMetrics(own, metricsHost, cfg.WORKER_METRICS_PORT, 'WORKER_METRICS_PORT'));
+    }
+  } catch (err) {
+    await Promise.all(servers.map((s) => s.close()));
+    throw err;
+  }
+  if (servers.length) logger.info({ metrics: servers.map((s) => `http://${s.address}/metrics`) }, 'worker metrics served');
+  return servers;
+}
 
 async function main(): Promise<void> {
+  // One registry for every worker of this process (lib/metrics/series.ts), served on its own port.
+  const metrics = workerMetrics(cfg, { processMetrics: true });
+  const metricsServers = await startMetrics(metrics);
   const client = await connectClient(cfg.TEMPORAL_ADDRESS, cfg.TEMPORAL_NAMESPACE);
   const added = await ensureSearchAttributes(client, cfg.TEMPORAL_NAMESPACE);
   if (added.length) logger.info({ added }, 'registered missing search attributes');
@@ -52,11 +86,18 @@ async function main(): Promise<void> {
     redis,
     ledger,
     roles: workerRoles,
+    metrics,
+    ...(cfg.WORKER_IDENTITY ? { identity: cfg.WORKER_IDENTITY } : {}),
     ...(bundle ? { workflowBundle: { codePath: bundle } } : {}),
   });
   const version = deploymentVersion(cfg);
   logger.info(
-    { config: redactConfig(cfg), taskQueues: workers.map((w) => w.options.taskQueue), version: version ? versionKey(version) : 'unversioned' },
+    {
+      config: redactConfig(cfg),
+      identity: workers[0]?.options.identity,
+      taskQueues: workers.map((w) => w.options.taskQueue),
+      version: version ? versionKey(version) : 'unversioned',
+    },
     'worker started',
   );
   if (version?.buildId.endsWith('+unknown')) {
@@ -84,6 +125,7 @@ async function main(): Promise<void> {
     await running;
   } finally {
     await connection.close();
+    await Promise.all(metricsServers.map((s) => s.close()));
     redis.disconnect();
     ledger?.close();
     logger.info('worker stopped');

@@ -4,7 +4,16 @@ import { describe, test } from 'node:test';
 import type { Proposal, Role, Vote } from '../../common/types';
 import { checkVote, findConsensus } from '../../governance/consensus';
 import { partialNotes } from '../../governance/deadline';
-import { backoffMs, checkTokens, emptyBudget, recordFailure, recordSuccess, recordViolation, type BudgetLimits } from '../../governance/errorBudget';
+import {
+  backoffMs,
+  checkTokens,
+  emptyBudget,
+  recordFailure,
+  recordSuccess,
+  recordViolation,
+  revocationCause,
+  type BudgetLimits,
+} from '../../governance/errorBudget';
 import { complexityTrigger, conflictTrigger, stuckTrigger, triggersAfterProposal } from '../../governance/gammaTriggers';
 import { procedureViolation } from '../../governance/procedure';
 import { bestProposal, recoverRejection, recoveryPlan } from '../../governance/recovery';
@@ -112,6 +121,18 @@ describe('error budget', () => {
     assert.equal(recordViolation(emptyBudget(), limits, 'no vote').exhausted?.budget, 'violations');
     assert.equal(recordViolation(emptyBudget(), { ...limits, violations: 2 }, 'no vote').exhausted, undefined);
     assert.equal(recordFailure(emptyBudget(), limits, 'LlmAuth', { fatal: true }).exhausted?.budget, 'fatal');
+  });
+
+  test('the sentence of a revocation tells which budget it spent (the metrics label), with the last error appended as agents do', () => {
+    const reasons = {
+      same: recordFailure(recordFailure(emptyBudget(), limits, 'LlmServer').state, limits, 'LlmServer').exhausted!.reason,
+      total: recordFailure({ ...emptyBudget(), total: 7 }, limits, 'LlmTimeout').exhausted!.reason,
+      violations: recordViolation(emptyBudget(), limits, 'no vote').exhausted!.reason,
+      fatal: recordFailure(emptyBudget(), limits, 'LlmAuth', { fatal: true }).exhausted!.reason,
+      tokens: checkTokens(1000, 1000)!.reason,
+    };
+    for (const [cause, reason] of Object.entries(reasons)) assert.equal(revocationCause(`${reason}; last error procedure violation: x`), cause, reason);
+    assert.equal(revocationCause('something else entirely'), undefined);
   });
 
   test('tokens: the agent stops at its budget; backoff honours Retry-After', () => {

@@ -2,6 +2,8 @@ import fc from 'fast-check';
 import { spawnSync } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -183,6 +185,14 @@ describe('input and config', () => {
       () => parseConfig({ API_TOKEN: 'sk-secret' }),
       (e: unknown) => e instanceof ConfigError && !e.message.includes('sk-secret'),
     );
+    // The worker's metrics ports: on by default (9464, 9465), off with 0 or off.
+    const defaults = parseConfig({});
+    assert.deepEqual([defaults.WORKER_METRICS_PORT, defaults.WORKER_SDK_METRICS_PORT, defaults.WORKER_METRICS_HOST], [9464, 9465, '127.0.0.1']);
+    assert.equal(parseConfig({ WORKER_METRICS_PORT: '0' }).WORKER_METRICS_PORT, null);
+    assert.equal(parseConfig({ WORKER_SDK_METRICS_PORT: 'off' }).WORKER_SDK_METRICS_PORT, null);
+    assert.equal(parseConfig({ WORKER_METRICS_PORT: '9100' }).WORKER_METRICS_PORT, 9100);
+    assert.throws(() => parseConfig({ WORKER_METRICS_PORT: '70000' }), /WORKER_METRICS_PORT/);
+    assert.throws(() => parseConfig({ WORKER_SDK_METRICS_PORT: 'yes' }), /WORKER_SDK_METRICS_PORT/);
     const cfg = parseConfig({ OPENROUTER_API_KEY: 'sk-or-test-KEY' });
     assert.equal(cfg.llmMode, 'openrouter', 'a configured key selects openrouter');
     assert.ok(!JSON.stringify(redactConfig(cfg)).includes('sk-or-test-KEY'));
@@ -197,6 +207,26 @@ describe('input and config', () => {
     });
     assert.equal(r.status, 78);
     assert.match(r.stderr, /bad value for ERROR_BUDGET_TOTAL/);
+  });
+});
+
+describe('worker metrics listener', () => {
+  test('a worker whose metrics port is taken stops at once, naming the variable to change', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const { port } = taken.address() as AddressInfo;
+    try {
+      const r = spawnSync(process.execPath, ['--import', 'tsx', 'workers/main.ts'], {
+        cwd: REPO_ROOT,
+        env: { ...process.env, WORKER_METRICS_PORT: String(port), WORKER_SDK_METRICS_PORT: 'off' },
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
+      assert.equal(r.status, 1);
+      assert.match(r.stderr, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port} \\(EADDRINUSE\\); set WORKER_METRICS_PORT, or off`));
+    } finally {
+      taken.close();
+    }
   });
 });
 
