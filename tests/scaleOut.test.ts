@@ -10,7 +10,6 @@ import { ledgerTaskQueue, llmTaskQueue, PIPELINE_WORKFLOW_TYPE, pipelineWorkflow
 import { statusQuery } from '../common/messages';
 import type { PipelineInput, PipelineResult } from '../common/types';
 import { startFakeLlm, type FakeLlm } from '../devstack/fakeLlm';
-import { runCli } from '../devstack/temporalServer';
 import { startTs, waitFor, type Managed } from '../devstack/processes';
 import { eventsSince } from '../lib/events';
 import { LedgerReader } from '../lib/ledger';
@@ -129,13 +128,19 @@ function startPipelines(prefix: string, n: number, mode: (i: number) => string =
   );
 }
 
-/** `temporal task-queue describe --task-queue <queue>-ledger --task-queue-type activity`'s approximate backlog. */
+/**
+ * The ledger queue's approximate backlog, over all worker versions: DescribeTaskQueue with report_stats.
+ * Not `temporal task-queue describe` (CLI 1.5.1): it reports the unversioned queue only, and with
+ * Worker Versioning the batches wait in the version's queue (README: Operations, Worker Versioning).
+ */
 async function ledgerBacklog(): Promise<number> {
-  const args = ['task-queue', 'describe', '--task-queue', ledgerTaskQueue(taskQueue), '--task-queue-type', 'activity', '--output', 'json'];
-  const r = await runCli(process.env.TEMPORAL_CLI_PATH ?? 'temporal', args, process.env.TEMPORAL_ADDRESS ?? 'localhost:7233');
-  if (r.status !== 0) throw new Error(`temporal task-queue describe failed: ${r.stderr}`);
-  const stats = (JSON.parse(r.stdout) as { stats?: { approximateBacklogCount?: number | string }[] }).stats ?? [];
-  return stats.reduce((n, s) => n + Number(s.approximateBacklogCount ?? 0), 0);
+  const r = await client.workflowService.describeTaskQueue({
+    namespace: 'default',
+    taskQueue: { name: ledgerTaskQueue(taskQueue) },
+    taskQueueType: proto.temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+    reportStats: true,
+  });
+  return Number(r.stats?.approximateBacklogCount ?? 0);
 }
 
 /** Each pipeline has exactly one result row, COMPLETED, and its audit events are 1..N, as Redis published them. */
@@ -261,7 +266,7 @@ describe('scale-out: three pipeline/llm workers and one ledger writer', () => {
     }
 
     // What an operator sees (README, Scale-out): the batches as a backlog on the ledger queue.
-    await waitFor('a backlog on the ledger queue in `temporal task-queue describe`', async () => (await ledgerBacklog()) >= 1, 60_000);
+    await waitFor('a backlog on the ledger queue (DescribeTaskQueue stats)', async () => (await ledgerBacklog()) >= 1, 60_000);
     ledgerWorker = startWorker(LEDGER_WORKER, 'ledger');
     const results: PipelineResult[] = await Promise.race([died, Promise.all(handles.map((h) => h.result()))]);
     assert.deepEqual(
