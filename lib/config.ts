@@ -109,6 +109,13 @@ const schema = z.object({
     .default(30),
   // Not in the contract: how long a finished pipeline's events and blackboard stay in Redis (the ledger keeps them for /ws replay).
   EVENT_RETENTION_SECONDS: int(1, 10 * 365 * 86_400).default(7 * 86_400),
+  // Not in the contract: the longest one workflow activation may run in the worker's sandbox before it is
+  // stopped (the SDK's isolateExecutionTimeout, 5s by default). Above the 10s workflow task timeout, so a
+  // slow activation (thousands of buffered signals on a loaded machine) is bounded by the server, which
+  // retries the task, rather than by this timer: when it fires mid-activation, Node can abort the whole
+  // worker process ("async hook stack has become corrupted"). It remains the guard against a workflow
+  // that loops forever.
+  WORKFLOW_ACTIVATION_TIMEOUT_SECONDS: int(1, 3600).default(60),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   VAULT_ADDR: url.optional(),
   VAULT_TOKEN: z.string().min(1).optional(),

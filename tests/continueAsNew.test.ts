@@ -119,7 +119,9 @@ async function floodUntilNewRun(workflowId: string, firstRunId: string): Promise
     sent += 100;
     assert.ok(sent <= 2 * HISTORY_LIMITS.continueAsNewAt, 'the history grows with the signals');
   }
-  const deadline = Date.now() + 20_000;
+  // After a workflow task times out under a flood, its retry replays the whole run (thousands of
+  // signals): on a loaded machine that alone can take tens of seconds.
+  const deadline = Date.now() + 90_000;
   while ((await raw.describe()).runId === firstRunId) {
     if (Date.now() > deadline) {
       const events = (await raw.fetchHistory()).events ?? [];

@@ -1,4 +1,4 @@
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { NativeConnection, Worker, type CompiledWorkerOptions, type WorkerOptions } from '@temporalio/worker';
 import type { Redis } from 'ioredis';
 import { fileURLToPath } from 'node:url';
 import { createGammaActivities, createLlmActivities, createMirrorActivities, createSettingsActivities } from '../activities';
@@ -78,6 +78,15 @@ export function llmProviders(config: Config, redis: Redis, metrics?: WorkerMetri
   return providers;
 }
 
+/**
+ * The sandbox's limit on one workflow activation (WORKFLOW_ACTIVATION_TIMEOUT_SECONDS, lib/config.ts): a
+ * signal flood must slow a workflow, never crash the worker. The SDK honours `isolateExecutionTimeout`
+ * but leaves it out of WorkerOptions' type ("not exposed at the moment"), hence this typed spread.
+ */
+function activationTimeout(config: Config): Pick<CompiledWorkerOptions, 'isolateExecutionTimeout'> {
+  return { isolateExecutionTimeout: config.WORKFLOW_ACTIVATION_TIMEOUT_SECONDS * 1000 };
+}
+
 export async function createWorkers(deps: WorkerDeps): Promise<Worker[]> {
   const { connection, config } = deps;
   const taskQueue = deps.taskQueue ?? config.TEMPORAL_TASK_QUEUE;
@@ -106,6 +115,7 @@ export async function createWorkers(deps: WorkerDeps): Promise<Worker[]> {
           ...createLlmActivities({ local: providers.local }, { metrics }),
           ...createGammaActivities(),
         },
+        ...activationTimeout(config),
         ...deps.options,
       }),
     );
