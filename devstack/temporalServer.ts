@@ -140,7 +140,16 @@ export interface DevServer {
  *   limit of 2/s let 4 calls out at once and a backlog in one partition drained at 0.5/s. A single
  *   node gains nothing from partitions. (In production, set these two for the `<queue>-llm` queue.)
  */
-const DYNAMIC_CONFIG = ['system.enableActivityEagerExecution=true', 'matching.numTaskqueueReadPartitions=1', 'matching.numTaskqueueWritePartitions=1'];
+// Worker Versioning: the server registers every task queue a deployment's workers poll, at most 100 by
+// default. A production deployment has three (the queue, -llm, -ledger); a test run gives each test
+// file queues of its own under the run's one build id, well past 100, after which polls fail forever.
+const DYNAMIC_CONFIG = [
+  'system.enableActivityEagerExecution=true',
+  'matching.numTaskqueueReadPartitions=1',
+  'matching.numTaskqueueWritePartitions=1',
+  'matching.maxTaskQueuesInDeployment=100000',
+  'matching.maxTaskQueuesInDeploymentVersion=100000',
+];
 
 /**
  * The first start on a fresh machine is the slowest: a 250 MB binary read for the first time and a
