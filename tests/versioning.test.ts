@@ -121,23 +121,30 @@ describe('worker versioning', () => {
     const auto = await promoteVersion({ connection, namespace: h.config.TEMPORAL_NAMESPACE, taskQueue: h.taskQueue, version: v2, mode: 'auto' });
     assert.equal(auto.action, 'left', JSON.stringify(auto));
 
-    // The rollout step the README shows.
-    const set = await runCli(
-      process.env.TEMPORAL_CLI_PATH ?? 'temporal',
-      [
-        'worker',
-        'deployment',
-        'set-current-version',
-        '--deployment-name',
-        deploymentName,
-        '--build-id',
-        v2.buildId,
-        '--yes',
-        '--namespace',
-        h.config.TEMPORAL_NAMESPACE,
-      ],
-      h.config.TEMPORAL_ADDRESS,
-    );
+    // The rollout step the README shows. The server refuses it until v2's workers have polled every
+    // task queue v1 has (the queue, -llm, -ledger), which on a loaded machine can take a few seconds.
+    const setCurrent = () =>
+      runCli(
+        process.env.TEMPORAL_CLI_PATH ?? 'temporal',
+        [
+          'worker',
+          'deployment',
+          'set-current-version',
+          '--deployment-name',
+          deploymentName,
+          '--build-id',
+          v2.buildId,
+          '--yes',
+          '--namespace',
+          h.config.TEMPORAL_NAMESPACE,
+        ],
+        h.config.TEMPORAL_ADDRESS,
+      );
+    let set = await setCurrent();
+    for (let i = 0; i < 60 && set.status !== 0 && /missing active task queues/.test(set.stderr); i++) {
+      await new Promise((r) => setTimeout(r, 500));
+      set = await setCurrent();
+    }
     assert.equal(set.status, 0, set.stderr);
 
     const fresh = await h.start({ autoContinue: true });
