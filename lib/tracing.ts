@@ -43,7 +43,9 @@ export function setupTracing(cfg: TracingConfig, service: string): Tracing {
   if (current.enabled || !cfg.OTEL_EXPORTER_OTLP_ENDPOINT) return current;
   const resource = new Resource({ 'service.name': cfg.OTEL_SERVICE_NAME ?? service });
   // Batched: a span's end costs a push to an array; the export runs every few seconds, off the hot path.
-  const spanProcessor = new BatchSpanProcessor(new OTLPTraceExporter({ url: tracesUrl(cfg.OTEL_EXPORTER_OTLP_ENDPOINT) }));
+  // A collector that does not answer costs at most 5 s per batch, within the processes' shutdown limit.
+  const exporter = new OTLPTraceExporter({ url: tracesUrl(cfg.OTEL_EXPORTER_OTLP_ENDPOINT), timeoutMillis: 5000 });
+  const spanProcessor = new BatchSpanProcessor(exporter);
   const provider = new NodeTracerProvider({ resource, spanProcessors: [spanProcessor] });
   provider.register();
   current = {

@@ -65,6 +65,8 @@ export const runIds: IdGenerator = { generateTraceId: () => ids('t', 4), generat
 
 let tracer: otel.Tracer | undefined;
 let contextManager: ContextManager | undefined;
+/** The run's RunWorkflow span: signal handlers run outside its context, their log lines still name it. */
+let runSpan: otel.SpanContext | undefined;
 
 function getTracer(): otel.Tracer {
   if (!tracer) {
@@ -112,7 +114,16 @@ class Inbound implements WorkflowInboundCallsInterceptor {
   execute(input: WorkflowExecuteInput, next: Next<WorkflowInboundCallsInterceptor, 'execute'>): Promise<unknown> {
     // The caller's span (the client's StartWorkflow, or the parent's StartChildWorkflow) when it sent one.
     const parent = extractContextFromHeaders(input.headers) ?? otel.ROOT_CONTEXT;
-    return traced(`${SpanName.WORKFLOW_EXECUTE}${SPAN_DELIMITER}${workflowInfo().workflowType}`, () => next(input), parent, isContinueAsNew);
+    const name = `${SpanName.WORKFLOW_EXECUTE}${SPAN_DELIMITER}${workflowInfo().workflowType}`;
+    return traced(
+      name,
+      (span) => {
+        runSpan = span.spanContext();
+        return next(input);
+      },
+      parent,
+      isContinueAsNew,
+    );
   }
 }
 
@@ -145,8 +156,9 @@ class Outbound implements WorkflowOutboundCallsInterceptor {
 
   /** The trace in the workflow's log lines (the SDK routes them to pino: workers/runtime.ts). */
   getLogAttributes(input: GetLogAttributesInput, next: Next<WorkflowOutboundCallsInterceptor, 'getLogAttributes'>): Record<string, unknown> {
-    const span = otel.trace.getSpan(otel.context.active())?.spanContext();
-    return next(span && otel.isSpanContextValid(span) ? { trace_id: span.traceId, span_id: span.spanId, ...input } : input);
+    const active = otel.trace.getSpan(otel.context.active())?.spanContext();
+    const span = active && otel.isSpanContextValid(active) ? active : runSpan;
+    return next(span ? { trace_id: span.traceId, span_id: span.spanId, ...input } : input);
   }
 }
 
