@@ -1,10 +1,5 @@
 import { NativeConnection, Worker, type CompiledWorkerOptions, type InjectedSinks, type WorkerInterceptors, type WorkerOptions } from '@temporalio/worker';
-import {
-  makeWorkflowExporter,
-  OpenTelemetryActivityInboundInterceptor,
-  OpenTelemetryActivityOutboundInterceptor,
-  type OpenTelemetrySinks,
-} from '@temporalio/interceptors-opentelemetry';
+import { makeWorkflowExporter, type OpenTelemetrySinks } from '@temporalio/interceptors-opentelemetry';
 import type { Redis } from 'ioredis';
 import { fileURLToPath } from 'node:url';
 import { createGammaActivities, createLlmActivities, createMirrorActivities, createSettingsActivities } from '../activities';
@@ -20,6 +15,7 @@ import type { Ledger } from '../lib/ledger';
 import { refreshKeyOn401, VaultClient } from '../lib/vault';
 import { retryConnect } from '../lib/temporal';
 import { tracing } from '../lib/tracing';
+import { activityTracing } from './tracing';
 import { deploymentVersion, workerDeploymentOptions, type DeploymentVersion } from './versioning';
 
 // Builds the worker(s) of one process: the pipeline worker (workflows, simulator calls)
@@ -77,10 +73,8 @@ export function workflowOptions(bundle?: { codePath: string }): {
   };
 }
 
-/** Activity spans (children of the workflow's StartActivity span), and the trace ids in activity logs. */
-const activityTracing: Pick<WorkerInterceptors, 'activity'> = {
-  activity: [(ctx) => ({ inbound: new OpenTelemetryActivityInboundInterceptor(ctx), outbound: new OpenTelemetryActivityOutboundInterceptor(ctx) })],
-};
+/** Activity spans (children of the workflow's StartActivity span), and the trace ids in activity logs (workers/tracing.ts). */
+const activityInterceptors: Pick<WorkerInterceptors, 'activity'> = { activity: [activityTracing] };
 
 /** The series of a worker process, with the models that may be labels (the allow-list). */
 export const workerMetrics = (config: Config, opts: { processMetrics?: boolean } = {}): WorkerMetrics =>
@@ -136,7 +130,7 @@ export async function createWorkers(deps: WorkerDeps): Promise<Worker[]> {
   const common = {
     connection,
     namespace,
-    interceptors: activityTracing,
+    interceptors: activityInterceptors,
     ...(deps.identity ? { identity: deps.identity } : {}),
     ...(deployment ? { workerDeploymentOptions: deployment } : {}),
   };
@@ -148,7 +142,7 @@ export async function createWorkers(deps: WorkerDeps): Promise<Worker[]> {
         ...common,
         taskQueue,
         ...wf,
-        interceptors: { ...activityTracing, ...wf.interceptors },
+        interceptors: { ...activityInterceptors, ...wf.interceptors },
         activities: {
           ...createSettingsActivities(pipelineDefaults(config)),
           // The simulator's calls (local mode) run here; provider calls go to the LLM queue.

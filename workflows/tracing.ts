@@ -13,6 +13,7 @@ import {
   type ActivityInput,
   type ContinueAsNewInput,
   type GetLogAttributesInput,
+  type LocalActivityInput,
   type Next,
   type SignalWorkflowInput,
   type StartChildWorkflowExecutionInput,
@@ -22,7 +23,7 @@ import {
   type WorkflowOutboundCallsInterceptor,
 } from '@temporalio/workflow';
 
-// Workflow spans (RunWorkflow, StartActivity, StartChildWorkflow, SignalExternalWorkflow, ContinueAsNew)
+// Workflow spans (RunWorkflow, StartActivity (local ones too), StartChildWorkflow, SignalExternalWorkflow, ContinueAsNew)
 // that replay can neither duplicate nor change, with the SDK's header format (`_tracer-data`) and its
 // span sink (`exporter`, lib/tracing.ts on the worker side), so they join the client's and the
 // activities' spans (@temporalio/interceptors-opentelemetry) in one trace.
@@ -132,6 +133,10 @@ class Outbound implements WorkflowOutboundCallsInterceptor {
     return traced(`${SpanName.ACTIVITY_START}${SPAN_DELIMITER}${input.activityType}`, () => next({ ...input, headers: headersWithContext(input.headers) }));
   }
 
+  scheduleLocalActivity(input: LocalActivityInput, next: Next<WorkflowOutboundCallsInterceptor, 'scheduleLocalActivity'>): Promise<unknown> {
+    return traced(`${SpanName.ACTIVITY_START}${SPAN_DELIMITER}${input.activityType}`, () => next({ ...input, headers: headersWithContext(input.headers) }));
+  }
+
   startChildWorkflowExecution(
     input: StartChildWorkflowExecutionInput,
     next: Next<WorkflowOutboundCallsInterceptor, 'startChildWorkflowExecution'>,
@@ -162,15 +167,19 @@ class Outbound implements WorkflowOutboundCallsInterceptor {
   }
 }
 
-export const interceptors = (): WorkflowInterceptors => ({
-  inbound: [new Inbound()],
-  outbound: [new Outbound()],
-  internals: [
-    {
-      dispose(input, next) {
-        contextManager?.disable();
-        next(input);
+export const interceptors = (): WorkflowInterceptors => {
+  // Now, not at the first span: the propagator must be there when execute reads the caller's header.
+  getTracer();
+  return {
+    inbound: [new Inbound()],
+    outbound: [new Outbound()],
+    internals: [
+      {
+        dispose(input, next) {
+          contextManager?.disable();
+          next(input);
+        },
       },
-    },
-  ],
-});
+    ],
+  };
+};
