@@ -1,4 +1,4 @@
-import { SpanKind } from '@opentelemetry/api';
+import { SpanKind, trace } from '@opentelemetry/api';
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
@@ -159,5 +159,60 @@ describe('traces', () => {
       ['incoming request', 'spawn', 'request completed'].map((m) => [m, spawn.traceId]),
     );
     assert.ok(!lines.some((l) => JSON.stringify(l).includes('TRACED-SECRET')), 'the key is in no log line');
+  });
+});
+
+describe('traces under replay', () => {
+  let r: Harness;
+  before(async () => {
+    // No workflow cache: every activation replays the run's history from the start, so every span the
+    // workflows opened earlier is made again each time.
+    r = await startHarness('tracing-replay', {
+      env: { OPENROUTER_API_KEY: KEY, OPENROUTER_BASE_URL: fake.url, BREAKER_FAILURES: '1000' },
+      workerOptions: { maxCachedWorkflows: 0 },
+    });
+  });
+  after(async () => r?.stop());
+
+  test('a workflow replayed at every activation exports each of its spans once, with the same ids, parents intact', async () => {
+    const tracer = trace.getTracer('tracing-test');
+    const { handle, root } = await tracer.startActiveSpan('test-root', async (span) => {
+      const started = await r.start({ mode: 'openrouter', model: 'openai/gpt-4o-mini' });
+      span.end();
+      return { handle: started, root: span.spanContext() };
+    });
+    assert.equal(((await handle.result()) as { status: string }).status, 'COMPLETED');
+    const inTrace = () => otlp.spans.filter((s) => s.traceId === root.traceId);
+    await until(
+      () => `the replayed pipeline's run span (received: ${summary(inTrace())})`,
+      async () => {
+        await tracing().flush();
+        return inTrace().some((s) => s.name === 'RunWorkflow:pipelineWorkflow') ? true : undefined;
+      },
+    );
+    const spans = inTrace();
+    const ids = new Set(spans.map((s) => s.spanId));
+    assert.equal(ids.size, spans.length, 'no span exported twice');
+    assert.equal(spans.filter((s) => s.name === 'RunWorkflow:pipelineWorkflow').length, 1);
+    const orphans = spans.filter((s) => s.spanId !== root.spanId && !ids.has(s.parentSpanId) && s.parentSpanId !== root.spanId);
+    assert.deepEqual(
+      orphans.map((s) => s.name),
+      [],
+      "every span's parent is in the trace: the ids made again by the replays are those first sent in headers",
+    );
+    // As many child starts and agent runs as the history has child workflows.
+    const history = await handle.fetchHistory();
+    const children = (history.events ?? []).filter((e) => e.startChildWorkflowExecutionInitiatedEventAttributes).length;
+    assert.ok(children >= 2);
+    assert.equal(spans.filter((s) => s.name === 'StartChildWorkflow:agentWorkflow').length, children);
+    assert.equal(spans.filter((s) => s.name === 'RunWorkflow:agentWorkflow').length, children);
+    // Activities and local activities (a marker each) that the pipeline's history holds.
+    const events = history.events ?? [];
+    const scheduled =
+      events.filter((e) => e.activityTaskScheduledEventAttributes).length +
+      events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity').length;
+    const pipelineRun = spans.find((s) => s.name === 'RunWorkflow:pipelineWorkflow')!;
+    const starts = spans.filter((s) => s.name.startsWith('StartActivity:') && s.parentSpanId === pipelineRun.spanId);
+    assert.equal(starts.length, scheduled, `one StartActivity span per activity in the pipeline's history (${starts.map((s) => s.name).join(', ')})`);
   });
 });
