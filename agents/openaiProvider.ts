@@ -4,6 +4,7 @@ import { answerJsonSchema, MAX_TOKENS } from './answerSchema';
 import { scrubDeep, type Exchange } from './exchange';
 import { inBodyError, toProviderError } from './openaiErrors';
 import { parseAnswer } from './parse';
+import { tracedFetch } from './tracedFetch';
 import { buildMessages, repairMessage, type ChatMessage } from './prompts';
 import {
   estimateTokens,
@@ -146,6 +147,8 @@ export class OpenAiProvider implements LlmProvider {
         baseURL: this.opts.baseURL,
         maxRetries: 0,
         timeout: this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+        // Each request a span of the activity's trace (agents/tracedFetch.ts).
+        fetch: tracedFetch,
         defaultHeaders: {
           'HTTP-Referer': this.opts.appUrl ?? 'https://github.com/agent-governance',
           'X-Title': this.opts.appTitle ?? 'agent-governance',

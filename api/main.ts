@@ -3,12 +3,13 @@ import { LedgerReader } from '../lib/ledger';
 import { createLogger } from '../lib/logger';
 import { connectRedis } from '../lib/redis';
 import { connectClient } from '../lib/temporal';
+import { setupTracing, tracing } from '../lib/tracing';
 import { exposureProblem } from './auth';
 import { buildServer } from './server';
 
 // `npm run api`: the Fastify API on API_HOST:API_PORT. SIGINT/SIGTERM stop it gracefully: no new
 // connections, requests in flight answered, WebSocket clients told (1001) so they reconnect with their
-// `since`, then the clients to Temporal, Redis and the ledger closed. A shutdown that hangs is cut
+// `since`, then the clients to Temporal, Redis and the ledger closed, and the last spans sent. A shutdown that hangs is cut
 // short after SHUTDOWN_TIMEOUT_MS.
 
 const SHUTDOWN_TIMEOUT_MS = 10_000;
@@ -21,6 +22,8 @@ if (exposed) {
 }
 
 async function main(): Promise<void> {
+  // Before the client and the server: they trace through the provider installed here (lib/tracing.ts).
+  setupTracing(cfg, 'agent-governance-api');
   const temporal = await connectClient(cfg.TEMPORAL_ADDRESS, cfg.TEMPORAL_NAMESPACE);
   const redis = await connectRedis(cfg.REDIS_URL, { name: 'api' });
   // Read-only: the worker with the ledger role owns the file and its tables.
@@ -47,6 +50,10 @@ async function main(): Promise<void> {
       await temporal.connection.close();
       redis.disconnect();
       ledger.close();
+      // The spans of the last requests, before the process goes.
+      await tracing()
+        .shutdown()
+        .catch(() => undefined);
       process.exit(0);
     } catch (err) {
       logger.error({ err }, 'shutdown failed');

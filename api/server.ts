@@ -24,6 +24,7 @@ import { spawnRoutes } from './routes/spawn';
 import { DEFAULT_WS_LIMITS, WS_CLOSE, wsRoutes, type WsLimits } from './routes/ws';
 import spendPolicy from './spendPolicy';
 import strictTypes from './strictTypes';
+import tracingHooks from './tracing';
 
 // The API: every route of the contract as a Fastify plugin with TypeBox schemas. It keeps no state of
 // its own: it reads Temporal (queries, visibility), the ledger and the event store in Redis, and writes
@@ -95,6 +96,8 @@ export async function buildServer(deps: ApiDeps) {
   app.decorate('redis', deps.redis);
   app.decorate('ledger', deps.ledger);
   app.decorate('cfg', deps.config);
+  // First: the request's span and its logger's trace ids before anything else of the request runs.
+  await app.register(tracingHooks);
   await app.register(errors);
   await app.register(docs);
   await app.register(metrics);

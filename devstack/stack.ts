@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { buildId } from '../lib/buildId';
 import { connectRedis } from '../lib/redis';
 import { connectClient } from '../lib/temporal';
-import { WORKFLOWS_PATH } from '../workers/create';
+import { WORKFLOW_INTERCEPTOR_MODULES, WORKFLOWS_PATH } from '../workers/create';
 import { REPO_ROOT, startRedisServer } from './processes';
 import { ensureTemporalCli, freePort, startDevServer } from './temporalServer';
 
@@ -78,7 +78,11 @@ export async function startStack({ log = console.log, logFile }: StackOptions = 
 export async function writeWorkflowBundle(logFile?: string): Promise<string> {
   const tmp = join(REPO_ROOT, '.tmp');
   mkdirSync(tmp, { recursive: true });
-  const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: bundlerLogger(logFile) });
+  const { code } = await bundleWorkflowCode({
+    workflowsPath: WORKFLOWS_PATH,
+    workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES,
+    logger: bundlerLogger(logFile),
+  });
   const file = join(tmp, `workflow-bundle-${process.pid}.js`);
   writeFileSync(file, code);
   return file;

@@ -141,6 +141,19 @@ const schema = z.object({
   WORKER_SDK_METRICS_PORT: optionalPort.default(9465),
   // Not in the contract: where both metrics listeners bind; 0.0.0.0 for a Prometheus on another host.
   WORKER_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  // Not in the contract: traces (lib/tracing.ts). The OTLP/HTTP collector's base URL, e.g. http://localhost:4318
+  // (spans go to <endpoint>/v1/traces); unset, nothing is traced or exported.
+  OTEL_EXPORTER_OTLP_ENDPOINT: z
+    .string()
+    .regex(/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/, 'an http:// or https:// URL of an OTLP/HTTP collector, e.g. http://localhost:4318')
+    .refine((v) => URL.canParse(v), 'an http:// or https:// URL of an OTLP/HTTP collector, e.g. http://localhost:4318')
+    .optional(),
+  // Not in the contract: the service name on this process's spans; default agent-governance-api or agent-governance-worker.
+  OTEL_SERVICE_NAME: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, ., _ and -')
+    .max(200)
+    .optional(),
   // Not in the contract: where people open the Web UI (printed in links), default the dev server's.
   TEMPORAL_UI_URL: url.default('http://localhost:8233'),
 });

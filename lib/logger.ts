@@ -1,4 +1,5 @@
 import { pino, type DestinationStream, type Logger } from 'pino';
+import { traceIds } from './traceLog';
 
 // One pino JSON logger for every process. Secrets are redacted by path as a second line of defence;
 // the first is never putting them in log calls at all. The destination is stdout unless given: the
@@ -9,6 +10,8 @@ export function createLogger(name: string, level = process.env.LOG_LEVEL ?? 'inf
       name,
       level,
       base: { service: name },
+      // trace_id and span_id of the span active where the line is written (lib/traceLog.ts).
+      mixin: traceIds,
       redact: {
         paths: ['apiKey', '*.apiKey', 'authorization', '*.authorization', 'headers.authorization', 'password', '*.password', 'token', '*.token'],
         censor: '[redacted]',

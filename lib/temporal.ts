@@ -1,4 +1,5 @@
 import { Client, Connection } from '@temporalio/client';
+import { OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry';
 import proto from '@temporalio/proto';
 import { SEARCH_ATTRIBUTE_NAMES } from '../common/searchAttributes';
 
@@ -57,9 +58,22 @@ export async function openConnection(address: string, timeoutMs: number): Promis
   }
 }
 
-/** A client whose server has answered a health check; retries for up to `deadlineMs`. */
+/**
+ * A client whose server has answered a health check; retries for up to `deadlineMs`. Its calls are
+ * traced (StartWorkflow, SignalWorkflow, QueryWorkflow... spans) and carry the caller's trace to the
+ * workflow in a header (lib/tracing.ts; without it the spans are no-ops and the header is empty).
+ */
 export async function connectClient(address: string, namespace: string, deadlineMs = CONNECT_DEADLINE_MS): Promise<Client> {
-  return retryConnect(address, async (timeoutMs) => new Client({ connection: await openConnection(address, timeoutMs), namespace }), deadlineMs);
+  return retryConnect(
+    address,
+    async (timeoutMs) =>
+      new Client({
+        connection: await openConnection(address, timeoutMs),
+        namespace,
+        interceptors: { workflow: [new OpenTelemetryWorkflowClientInterceptor()] },
+      }),
+    deadlineMs,
+  );
 }
 
 /** Registers the contract's Keyword search attributes that the namespace lacks; returns those added. */

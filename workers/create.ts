@@ -1,4 +1,5 @@
-import { NativeConnection, Worker, type CompiledWorkerOptions, type WorkerOptions } from '@temporalio/worker';
+import { NativeConnection, Worker, type CompiledWorkerOptions, type InjectedSinks, type WorkerInterceptors, type WorkerOptions } from '@temporalio/worker';
+import { makeWorkflowExporter, type OpenTelemetrySinks } from '@temporalio/interceptors-opentelemetry';
 import type { Redis } from 'ioredis';
 import { fileURLToPath } from 'node:url';
 import { createGammaActivities, createLlmActivities, createMirrorActivities, createSettingsActivities } from '../activities';
@@ -13,6 +14,8 @@ import { breakerName, CircuitBreaker } from '../lib/breaker';
 import type { Ledger } from '../lib/ledger';
 import { refreshKeyOn401, VaultClient } from '../lib/vault';
 import { retryConnect } from '../lib/temporal';
+import { tracing } from '../lib/tracing';
+import { activityTracing } from './tracing';
 import { deploymentVersion, workerDeploymentOptions, type DeploymentVersion } from './versioning';
 
 // Builds the worker(s) of one process: the pipeline worker (workflows, simulator calls)
@@ -44,6 +47,34 @@ export interface WorkerDeps {
   /** The process's Prometheus series (one registry for all its workers); default a fresh one nobody serves. */
   metrics?: WorkerMetrics;
 }
+
+/** The workflow interceptors (workflows/tracing.ts: replay-safe spans, trace ids in workflow logs), bundled with the workflows. */
+export const WORKFLOW_INTERCEPTOR_MODULES = [fileURLToPath(new URL('../workflows/tracing.ts', import.meta.url))];
+
+/**
+ * The workflow side of every pipeline worker, shared by the real workers and the replay tests so that
+ * histories replay through the same interceptors: the workflow code (a prebuilt bundle, which
+ * devstack/stack.ts bundles with WORKFLOW_INTERCEPTOR_MODULES, or the sources and those modules), and
+ * the `exporter` sink the workflow spans go to (the process's span processor, lib/tracing.ts; dropped
+ * when tracing is off). The SDK does not call the sink while a workflow replays: no span is exported twice.
+ */
+export function workflowOptions(bundle?: { codePath: string }): {
+  workflowsPath?: string;
+  workflowBundle?: { codePath: string };
+  interceptors: { workflowModules?: string[] };
+  sinks: InjectedSinks<OpenTelemetrySinks>;
+} {
+  const { spanProcessor, resource } = tracing();
+  return {
+    ...(bundle
+      ? { workflowBundle: bundle, interceptors: {} }
+      : { workflowsPath: WORKFLOWS_PATH, interceptors: { workflowModules: WORKFLOW_INTERCEPTOR_MODULES } }),
+    sinks: { exporter: spanProcessor && resource ? makeWorkflowExporter(spanProcessor, resource) : { export: { fn: () => undefined } } },
+  };
+}
+
+/** Activity spans (children of the workflow's StartActivity span), and the trace ids in activity logs (workers/tracing.ts). */
+const activityInterceptors: Pick<WorkerInterceptors, 'activity'> = { activity: [activityTracing] };
 
 /** The series of a worker process, with the models that may be labels (the allow-list). */
 export const workerMetrics = (config: Config, opts: { processMetrics?: boolean } = {}): WorkerMetrics =>
@@ -99,16 +130,19 @@ export async function createWorkers(deps: WorkerDeps): Promise<Worker[]> {
   const common = {
     connection,
     namespace,
+    interceptors: activityInterceptors,
     ...(deps.identity ? { identity: deps.identity } : {}),
     ...(deployment ? { workerDeploymentOptions: deployment } : {}),
   };
   const workers: Worker[] = [];
   if (roles.has('pipeline')) {
+    const wf = workflowOptions(deps.workflowBundle);
     workers.push(
       await Worker.create({
         ...common,
         taskQueue,
-        ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
+        ...wf,
+        interceptors: { ...activityInterceptors, ...wf.interceptors },
         activities: {
           ...createSettingsActivities(pipelineDefaults(config)),
           // The simulator's calls (local mode) run here; provider calls go to the LLM queue.

@@ -3,6 +3,7 @@ import { Ledger } from '../lib/ledger';
 import { createLogger } from '../lib/logger';
 import { connectRedis } from '../lib/redis';
 import { connectClient, ensureSearchAttributes } from '../lib/temporal';
+import { setupTracing, tracing } from '../lib/tracing';
 import { freeLoopbackPort, sdkMetricsRelay } from '../lib/metrics/sdkRelay';
 import type { WorkerMetrics } from '../lib/metrics/series';
 import { serveMetrics, type MetricsServer } from '../lib/metrics/server';
@@ -59,6 +60,8 @@ async function startMetrics(metrics: WorkerMetrics): Promise<MetricsServer[]> {
 }
 
 async function main(): Promise<void> {
+  // Before any client or worker: their interceptors and the workflow span sink use it (lib/tracing.ts).
+  setupTracing(cfg, 'agent-governance-worker');
   // One registry for every worker of this process (lib/metrics/series.ts), served on its own port.
   const metrics = workerMetrics(cfg, { processMetrics: true });
   const metricsServers = await startMetrics(metrics);
@@ -128,6 +131,10 @@ async function main(): Promise<void> {
     await Promise.all(metricsServers.map((s) => s.close()));
     redis.disconnect();
     ledger?.close();
+    // The spans of the last tasks (and the workflows' ended spans) before the process goes.
+    await tracing()
+      .shutdown()
+      .catch((err: Error) => logger.warn({ err: err.message }, 'the last spans could not be sent'));
     logger.info('worker stopped');
   }
 }

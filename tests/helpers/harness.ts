@@ -1,5 +1,5 @@
 import { type Client, type WorkflowHandle } from '@temporalio/client';
-import { type Worker } from '@temporalio/worker';
+import { type Worker, type WorkerOptions } from '@temporalio/worker';
 import type { Redis } from 'ioredis';
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -45,6 +45,8 @@ export interface HarnessOptions {
   roles?: readonly WorkerRole[];
   /** The workers' identity in histories (default the SDK's pid@host). */
   identity?: string;
+  /** More options for the pipeline worker (e.g. maxCachedWorkflows: 0 to replay every activation). */
+  workerOptions?: Partial<WorkerOptions>;
 }
 
 export async function startHarness(name: string, opts: HarnessOptions = {}): Promise<Harness> {
@@ -65,6 +67,7 @@ export async function startHarness(name: string, opts: HarnessOptions = {}): Pro
     ...(opts.roles ? { roles: opts.roles } : {}),
     ...(opts.identity ? { identity: opts.identity } : {}),
     ...(bundle ? { workflowBundle: { codePath: bundle } } : {}),
+    ...(opts.workerOptions ? { options: opts.workerOptions } : {}),
   });
   const running = Promise.all(workers.map((w) => w.run()));
   // As `npm run worker` does: the test run's fresh dev server has no current version until the first

@@ -1,7 +1,7 @@
 import { Worker } from '@temporalio/worker';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { WORKFLOWS_PATH } from '../../workers/create';
+import { workflowOptions } from '../../workers/create';
 import { CURRENT_RELEASE, declaredBreaks, loadHistories, releases } from '../../devstack/histories';
 import { routeSdkLogs } from '../helpers/logs';
 
@@ -19,7 +19,11 @@ test("every release's recorded histories replay without nondeterminism", async (
   assert.ok(histories.length >= 5, `histories are recorded under tests/histories/<release> (found ${histories.length})`);
   const breaks = declaredBreaks();
   const bundle = process.env.WORKFLOW_BUNDLE;
-  const results = Worker.runReplayHistories(bundle ? { workflowBundle: { codePath: bundle } } : { workflowsPath: WORKFLOWS_PATH }, histories);
+  const results = Worker.runReplayHistories(
+    // The workers' own workflow options: the same workflow interceptors (workflows/tracing.ts) as in production.
+    workflowOptions(bundle ? { codePath: bundle } : undefined),
+    histories,
+  );
   const failures: string[] = [];
   const skipped = new Map<string, number>();
   let count = 0;
