@@ -53,7 +53,7 @@ async function main(): Promise<void> {
       // The spans of the last requests, before the process goes.
       await tracing()
         .shutdown()
-        .catch(() => undefined);
+        .catch((err: Error) => logger.warn({ err: err.message }, 'the last spans could not be sent'));
       process.exit(0);
     } catch (err) {
       logger.error({ err }, 'shutdown failed');

@@ -145,8 +145,11 @@ const schema = z.object({
   // (spans go to <endpoint>/v1/traces); unset, nothing is traced or exported.
   OTEL_EXPORTER_OTLP_ENDPOINT: z
     .string()
-    .regex(/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/, 'an http:// or https:// URL of an OTLP/HTTP collector, e.g. http://localhost:4318')
-    .refine((v) => URL.canParse(v), 'an http:// or https:// URL of an OTLP/HTTP collector, e.g. http://localhost:4318')
+    .refine((v) => {
+      // A base URL: /v1/traces is appended (lib/tracing.ts), so a query or fragment would end up in the middle.
+      const u = URL.parse(v);
+      return !!u && (u.protocol === 'http:' || u.protocol === 'https:') && !u.search && !u.hash;
+    }, 'an http:// or https:// URL of an OTLP/HTTP collector, e.g. http://localhost:4318')
     .optional(),
   // Not in the contract: the service name on this process's spans; default agent-governance-api or agent-governance-worker.
   OTEL_SERVICE_NAME: z
