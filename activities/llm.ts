@@ -147,8 +147,9 @@ export function createLlmActivities(providers: Partial<Record<LlmMode, LlmProvid
         // The answer is paid for: a transcript Redis did not take is logged, not a reason to call the
         // provider again (which a failed attempt would do).
         const transcript = await transcribe('ok', null).catch((e: unknown) => void ctx.log.warn('transcript not stashed', { key, error: String(e) }));
-        // A success closes the shared breaker (lib/breaker.ts): no need to read it back.
-        const breaker: BreakerSnapshot | undefined = provider.breakerState ? { state: 'closed', failures: 0, openedUntil: null } : undefined;
+        // Read back, not assumed closed: a call let through before the breaker opened leaves it open
+        // when it succeeds (lib/breaker.ts), and the status must not say closed during the cooldown.
+        const breaker = await breakerOf(provider);
         return { ...result, ...(breaker ? { breaker } : {}), ...(transcript ? { transcript } : {}) };
       } catch (err) {
         callEnded();

@@ -9,7 +9,8 @@ import { BREAKER_COOLDOWN_SECONDS, BREAKER_FAILURES, TASK_QUEUE, type ChaosStack
 // R4: the provider misbehaves on 30 % of calls, at random (seeded): 429 with Retry-After, 500,
 // timeouts, malformed JSON, 1.5 MB answers. Every pipeline must end in a defined status with its
 // agents' budgets kept. Then the breaker: BREAKER_FAILURES provider failures in a row open it, no call
-// reaches the provider while it is open, and it closes after its cooldown.
+// reaches the provider while it is open (a call let through just before, succeeding after, does not
+// close it), and it closes after its cooldown.
 
 const HUGE = `{"summary": "${'x'.repeat(1_500_000)}"}`;
 
@@ -64,7 +65,12 @@ async function breakerCycle(stack: ChaosStack, rec: CaseRecorder): Promise<void>
     cooldownMs: BREAKER_COOLDOWN_SECONDS * 1000,
   });
   stack.fake.clearFaults();
-  stack.fake.addFault({ kind: 'status', status: 500, times: BREAKER_FAILURES });
+  // The provider fails until the breaker is seen open, then recovers (for the probe). Not exactly
+  // BREAKER_FAILURES 500s: RUN's two agents call at once, so the call after the last 500 is on its way
+  // beside it, and were it answered, its success could be recorded a moment before that failure. A
+  // success resets the count (only consecutive failures open it), so the breaker would stay closed
+  // by design, whichever of the two Redis scripts ran first deciding the case.
+  stack.fake.addFault({ kind: 'status', status: 500, times: 1000 });
   const firstCall = stack.fake.completions().length;
   // Error budgets wide enough that the agents outlast the failures: the breaker is what is measured.
   const input: PipelineInput = {
@@ -92,10 +98,12 @@ async function breakerCycle(stack: ChaosStack, rec: CaseRecorder): Promise<void>
       openedAt = Date.now();
       openedFailures = s.failures;
       openUntil = s.openedUntil ?? 0;
+      stack.fake.clearFaults();
     }
     if (openedAt !== undefined && s.state === 'closed') closedAt = Date.now();
     await sleep(100);
   }
+  stack.fake.clearFaults();
   const calls = stack.fake.completions().slice(firstCall);
   const failedBefore = calls.filter((c) => c.status === 500).length;
   // Calls that reached the provider while it was open (before its cooldown ended), the probe excepted.

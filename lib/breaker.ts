@@ -9,7 +9,11 @@ import type { BreakerSnapshot } from '../common/failures';
 //   closed    → `failures` consecutive provider failures → open for `cooldownMs`
 //   open      → before() fails fast with a retryable error whose retryAfterMs waits out the cooldown
 //   half_open → exactly one caller gets the probe (SET NX); its success closes, its failure reopens
-// A success anywhere closes it (the provider answered). Keyed by provider (breakerName(baseURL)).
+// While closed, a success anywhere resets the count (the failures were not consecutive). Once open,
+// only the probe's success closes it: a call let through before it opened may still end well (it was
+// on its way when the other calls failed), and closing on that would end the cooldown a few
+// milliseconds after it began, with every caller back on the failing provider. Keyed by provider
+// (breakerName(baseURL)).
 
 export interface BreakerOptions {
   /** Which provider this breaker guards; different endpoints must not share one. */
@@ -84,8 +88,13 @@ end
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return {failures, 0}`;
 
-// Returns 1 when it was open or half-open (this success closed it).
-const SUCCESS = `local was = redis.call('HEXISTS', KEYS[1], 'openedUntil') redis.call('DEL', KEYS[1], KEYS[2]) return was`;
+// ARGV: 1 when the permit was the half-open probe. Closed: resets the count. Open or half-open: only
+// the probe's success closes it; any other success is of a call let through before it opened, and
+// changes nothing. Returns 1 when this success closed an open or half-open breaker.
+const SUCCESS = `local opened = redis.call('HEXISTS', KEYS[1], 'openedUntil')
+if opened == 1 and ARGV[1] ~= '1' then return 0 end
+redis.call('DEL', KEYS[1], KEYS[2])
+return opened`;
 
 const RELEASE = `if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end return 1`;
 
@@ -119,8 +128,8 @@ export class CircuitBreaker {
     return { probe: probe === 1, token };
   }
 
-  async success(_permit: BreakerPermit): Promise<void> {
-    const closed = await this.redis.eval(SUCCESS, 2, ...this.keys).catch(() => 0);
+  async success(permit: BreakerPermit): Promise<void> {
+    const closed = await this.redis.eval(SUCCESS, 2, ...this.keys, permit.probe ? 1 : 0).catch(() => 0);
     if (closed === 1) this.opts.onTransition?.('closed');
   }
 

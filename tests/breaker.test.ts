@@ -99,6 +99,24 @@ describe('circuit breaker shared through Redis', () => {
     assert.deepEqual(await a.state(), { state: 'closed', failures: 2, openedUntil: null });
   });
 
+  test('a call let through before it opened and succeeding after does not close it: the cooldown holds', async () => {
+    // Two agents retrying on the same backoff: one's call fails (the Nth failure) while the other's,
+    // let through a moment earlier, is still on its way, and then succeeds.
+    const [a, b] = pair({ failures: 3, cooldownMs: 60_000 });
+    await fail(a);
+    await fail(b);
+    const inFlight = await b.before();
+    assert.equal(inFlight.probe, false);
+    await fail(a);
+    const opened = await a.state();
+    assert.equal(opened.state, 'open');
+    await b.success(inFlight);
+    assert.deepEqual(await a.state(), opened, 'still open, same cooldown');
+    await openError(a);
+    await openError(b);
+    // While closed a success still resets the count (see above); once open only the probe closes it.
+  });
+
   test('after the cooldown exactly one worker probes; its failure reopens, its success closes', async () => {
     const [a, b] = pair({ failures: 2, cooldownMs: 1_000 });
     await fail(a);
