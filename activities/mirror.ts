@@ -64,9 +64,11 @@ export function createMirrorActivities(ledger: Ledger, redis: Redis, opts: Mirro
   return {
     async mirror(batch: MirrorBatch): Promise<MirrorOutcome> {
       // The ledger first; a ledger failure fails the activity (the outbox shows the stall and retries).
+      // A locked ledger is waited for on timers, not in SQLite's busy handler, which would freeze this
+      // whole worker (every pipeline's workflow tasks and status queries) while it waits.
       let written: ReturnType<Ledger['writeBatch']>;
       try {
-        written = ledger.writeBatch(batch);
+        written = await ledger.writeBatchWhenFree(batch);
       } catch (err) {
         opts.metrics?.outboxFailures.inc({ target: 'ledger' });
         throw err;

@@ -376,9 +376,20 @@ function transcriptFromRow(r: Record<string, string | number | null>): Transcrip
   };
 }
 
+/** How long the writer's synchronous calls wait for another connection's write lock (SQLite's busy timeout). */
+const BUSY_TIMEOUT_MS = 5000;
+/** How long writeBatchWhenFree waits for another connection's write lock, on timers, before it fails. */
+export const WRITE_LOCK_WAIT_MS = 1000;
+const WRITE_LOCK_POLL_MS = 50;
+
+/** SQLite's "another connection holds the lock" (SQLITE_BUSY, SQLITE_LOCKED and their extended codes). */
+export function isLockBusy(err: unknown): boolean {
+  return /^SQLITE_(BUSY|LOCKED)/.test(String((err as { code?: unknown } | null)?.code ?? ''));
+}
+
 function openWriter(path: string): Database.Database {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-  const db = new Database(path, { timeout: 5000 });
+  const db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
   db.pragma('journal_mode = WAL');
   // FULL: a result row the outbox was told is written survives a power cut, not only a process crash.
   db.pragma('synchronous = FULL');
@@ -555,6 +566,29 @@ export class Ledger extends LedgerReader {
       if (b.result) n += Number(this.recordResult({ ...ref, ...b.result }));
       return { rows: n, newEvents };
     })();
+  }
+
+  /**
+   * writeBatch for the worker's outbox: while another connection holds the write lock (a backup, a
+   * stuck process), it waits on timers, never in SQLite's busy handler. better-sqlite3 is synchronous:
+   * a busy wait holds the whole worker process, so with the ledger locked every batch froze it for
+   * the busy timeout, one after another, and the pipelines' status queries, workflow tasks and other
+   * activities on that worker timed out: the stall the outbox shows in the status could not be read.
+   * Fails with SQLite's error (SQLITE_BUSY) after `waitMs`, for the outbox to retry and show the stall.
+   */
+  async writeBatchWhenFree(b: LedgerBatch, waitMs = WRITE_LOCK_WAIT_MS): Promise<{ rows: number; newEvents: PipelineEvent[] }> {
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      this.db.pragma('busy_timeout = 0');
+      try {
+        return this.writeBatch(b);
+      } catch (err) {
+        if (!isLockBusy(err) || Date.now() >= deadline) throw err;
+      } finally {
+        this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, WRITE_LOCK_POLL_MS));
+    }
   }
 
   /** Appends audit events in one transaction; events already there (by seq) are skipped. */
