@@ -15,8 +15,8 @@ export interface Managed {
   stop(): Promise<void>;
 }
 
-export function startTs(name: string, script: string, env: NodeJS.ProcessEnv, logFile?: NodeJS.WritableStream): Managed {
-  const child = spawn(process.execPath, ['--import', 'tsx', script], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+export function startTs(name: string, script: string, env: NodeJS.ProcessEnv, logFile?: NodeJS.WritableStream, nodeArgs: string[] = []): Managed {
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', script], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-2000)));
   if (logFile) {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { buildId } from '../lib/buildId';
 import { connectRedis } from '../lib/redis';
 import { connectClient } from '../lib/temporal';
-import { WORKFLOW_INTERCEPTOR_MODULES, WORKFLOWS_PATH } from '../workers/create';
+import { WORKFLOWS_PATH } from '../workers/create';
 import { REPO_ROOT, startRedisServer } from './processes';
 import { ensureTemporalCli, freePort, startDevServer } from './temporalServer';
 
@@ -79,8 +79,8 @@ export async function writeWorkflowBundle(logFile?: string): Promise<string> {
   const tmp = join(REPO_ROOT, '.tmp');
   mkdirSync(tmp, { recursive: true });
   const { code } = await bundleWorkflowCode({
+    // Without the tracing interceptors, as a worker without tracing bundles (workers/create.ts).
     workflowsPath: WORKFLOWS_PATH,
-    workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES,
     logger: bundlerLogger(logFile),
   });
   const file = join(tmp, `workflow-bundle-${process.pid}.js`);

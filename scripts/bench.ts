@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runBaseline } from '../bench/baseline';
 import { measureLedgerWrites, outboxBatches, type LedgerWriteFigures } from '../bench/ledgerWrites';
+import { breakdownLines, criticalPath as pathBreakdown, eventCounts, eventLines, pipelineHistories, type Breakdown } from '../bench/criticalPath';
 import { Progress } from '../bench/progress';
 import { median, percentile, watchProcess } from '../bench/stats';
 import { agentWorkflowId, PIPELINE_WORKFLOW_TYPE, pipelineWorkflowId } from '../common/ids';
@@ -33,6 +34,8 @@ const { values: flags } = parseArgs({
     quick: { type: 'boolean', default: false },
     n: { type: 'string' },
     latency: { type: 'string', default: '200' },
+    'real-latency': { type: 'string', default: '2000' },
+    'real-runs': { type: 'string' },
     scenario: { type: 'string', default: 'consensus' },
     duration: { type: 'string' },
     runs: { type: 'string' },
@@ -43,15 +46,20 @@ const { values: flags } = parseArgs({
     only: { type: 'string' },
     out: { type: 'string', default: join(REPO_ROOT, 'bench', 'results') },
     label: { type: 'string' },
+    path: { type: 'boolean', default: false },
+    'cpu-prof': { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 });
 
 if (flags.help) {
-  console.log(`npm run bench -- [--quick] [--n 1,50,200,500] [--latency 200] [--scenario consensus|complex|conflict]
+  console.log(`npm run bench -- [--quick] [--n 1,50,200,500] [--latency 200] [--real-latency 2000] [--real-runs 3] [--scenario consensus|complex|conflict]
                   [--duration 600] [--runs 5] [--spawns 30] [--ledger-seconds 20] [--ledger-dir .tmp] [--transcript-bytes 8192]
-                  [--only p1,p2,p3,p4,l1] [--out bench/results] [--label text]
-  --quick     a small run (CI): N 1,10, 2 runs, 5 spawns, L1 for 2 s
+                  [--only p1,p1real,p2,p3,p4,l1] [--out bench/results] [--label text] [--path] [--cpu-prof dir]
+  --quick     a small run (CI): N 1,10, 2 runs, 5 spawns, L1 for 2 s, no P1 at the real latency
+  --path      print each P1 median run's critical path, step by step
+  --cpu-prof  a directory: the worker runs with node --cpu-prof and writes its profile there at the end
+  --real-latency  P1 again (p1real) at a real model's latency per call, ms; --real-runs its runs
   --n         P2's sweep of concurrent pipelines on one worker
   --latency   simulated latency of every LLM call, ms
   --duration  P2's time limit per step, seconds (pipelines not done by then count as not completed)
@@ -80,23 +88,38 @@ const opts = {
   quick,
   sweep: intList(flags.n ?? (quick ? '1,10' : '1,50,200,500'), 'n'),
   latencyMs: positive(flags.latency!, 'latency', 0),
+  realLatencyMs: positive(flags['real-latency']!, 'real-latency', 1),
+  realRuns: positive(flags['real-runs'] ?? '3', 'real-runs'),
   scenario: flags.scenario as Scenario,
   durationS: positive(flags.duration ?? (quick ? '120' : '600'), 'duration'),
   runs: positive(flags.runs ?? (quick ? '2' : '5'), 'runs'),
   spawns: positive(flags.spawns ?? (quick ? '5' : '30'), 'spawns'),
   ledgerSeconds: positive(flags['ledger-seconds'] ?? (quick ? '2' : '20'), 'ledger-seconds'),
   transcriptBytes: positive(flags['transcript-bytes']!, 'transcript-bytes', 0),
-  only: new Set((flags.only ?? 'p1,p2,p3,p4,l1').split(',').map((s) => s.trim().toLowerCase())),
+  // P1 at a real latency takes ~10 s a run: not in the quick run CI makes.
+  only: new Set((flags.only ?? (quick ? 'p1,p2,p3,p4,l1' : 'p1,p1real,p2,p3,p4,l1')).split(',').map((s) => s.trim().toLowerCase())),
 };
 if (!['consensus', 'complex', 'conflict'].includes(opts.scenario))
   throw new Error(`--scenario: "${opts.scenario}" is not one of consensus, complex, conflict (the scenarios the baseline runs too)`);
 
 const SETTLE_MS = 1000;
-const TARGETS = { p1: 1.1, p2Ratio: 1.5, p2RssBytes: 1024 ** 3, p3: 1.2, p4P95Ms: 300 };
+// Issue #17's targets: within 2× of the durable peers' orchestration cost per call (DBOS, LangGraph.js).
+const TARGETS = {
+  p1: 1.15,
+  p3: 1.15,
+  p4P95Ms: 200,
+  /** P2: the p95 ratio at N pipelines at once (all must complete); RSS at the largest step. */
+  p2RatioAt: { 50: 2, 200: 5 } as Record<number, number>,
+  p2RssBytes: 1024 ** 3,
+  /** A pipeline's history events with its agents'. */
+  historyEvents: 110,
+};
 
 interface Results {
-  p1?: { runs: number; wallMsMedian: number; llmCriticalPathMs: number; rounds: number; ratioMedian: number; ratioMin: number; target: number };
-  p2?: { steps: Awaited<ReturnType<ScaleStep>>[]; target: { ratioP95: number; rssBytes: number; at: number } };
+  p1?: P1Figures;
+  /** P1 again at a real model's latency (--real-latency, 2,000 ms a call): what the overhead means in practice. */
+  p1Real?: P1Figures;
+  p2?: { steps: Awaited<ReturnType<ScaleStep>>[]; target: { ratioP95At: Record<number, number>; rssBytes: number } };
   p3?: {
     runs: number;
     baselineWallMsMedian: number;
@@ -129,7 +152,24 @@ type ScaleStep = (n: number) => Promise<{
   historyBytesPerPipeline: number;
 }>;
 
+interface P1Figures {
+  latencyMs: number;
+  /** Where the median run's time went, from its histories (bench/criticalPath.ts). */
+  breakdown: Breakdown;
+  /** The median run's history events, the pipeline's and its agents'. */
+  historyEvents: number;
+  runs: number;
+  wallMsMedian: number;
+  llmCriticalPathMs: number;
+  rounds: number;
+  ratioMedian: number;
+  ratioMin: number;
+  target: number;
+}
+
 interface Timed {
+  workflowId: string;
+  latencyMs: number;
   result?: PipelineResult;
   wallMs: number;
   error?: string;
@@ -151,7 +191,15 @@ async function main(): Promise<number> {
   const redis = await connectRedis(env.REDIS_URL!, { name: 'bench' });
   let seq = 0;
   try {
-    const worker = await startReady('worker', 'workers/main.ts', env, /worker started/, procs);
+    const profileDir = flags['cpu-prof'];
+    const worker = await startReady(
+      'worker',
+      'workers/main.ts',
+      env,
+      /worker started/,
+      procs,
+      profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
+    );
     log(`worker pid ${worker.child.pid} on task queue ${taskQueue}`);
     const results: Results = {};
 
@@ -162,47 +210,71 @@ async function main(): Promise<number> {
       ...extra,
     });
     const runPipeline = async (extra: Partial<PipelineInput> = {}): Promise<Timed> => {
-      const id = `${runId}-${++seq}`;
+      const workflowId = pipelineWorkflowId(`${runId}-${++seq}`);
       const t0 = performance.now();
       try {
-        const handle = await client.workflow.start(PIPELINE_WORKFLOW_TYPE, { taskQueue, workflowId: pipelineWorkflowId(id), args: [input(seq, extra)] });
+        const handle = await client.workflow.start(PIPELINE_WORKFLOW_TYPE, { taskQueue, workflowId, args: [input(seq, extra)] });
         const result = (await handle.result()) as PipelineResult;
-        return { result, wallMs: performance.now() - t0 };
+        return { workflowId, latencyMs: extra.latencyMs ?? opts.latencyMs, result, wallMs: performance.now() - t0 };
       } catch (err) {
-        return { wallMs: performance.now() - t0, error: (err as Error).message };
+        return { workflowId, latencyMs: extra.latencyMs ?? opts.latencyMs, wallMs: performance.now() - t0, error: (err as Error).message };
       }
     };
-    const ratio = (t: Timed) => (t.result ? t.wallMs / criticalPath(t.result) : NaN);
+    const ratio = (t: Timed) => (t.result ? t.wallMs / criticalPath(t.result, t.latencyMs) : NaN);
 
     // Warm-up: the first pipeline pays for caches and connections.
     const warm = await runPipeline();
     if (warm.error || warm.result?.status !== 'COMPLETED') throw new Error(`the warm-up pipeline did not complete: ${warm.error ?? warm.result?.status}`);
     const warmWorkflowId = pipelineWorkflowId(`${runId}-${seq}`);
 
-    const p1Runs: Timed[] = [];
-    if (opts.only.has('p1') || opts.only.has('p3')) {
-      const bar = new Progress('P1 one pipeline at a time', opts.runs);
-      for (let i = 0; i < opts.runs; i++) {
+    /** P1: pipelines one at a time on a settled system, at `latencyMs` a call; the median run's breakdown. */
+    const overhead = async (latencyMs: number, runs: number, name: string): Promise<{ figures: P1Figures; runs: Timed[] }> => {
+      const bar = new Progress(name, runs);
+      const done: Timed[] = [];
+      for (let i = 0; i < runs; i++) {
         // Each run starts on a settled system: the previous pipeline's close still keeps the server busy
         // (history and visibility tasks) for a moment after its result arrives.
         await new Promise((r) => setTimeout(r, SETTLE_MS));
-        p1Runs.push(await runPipeline());
+        done.push(await runPipeline({ latencyMs }));
         bar.tick();
       }
       bar.finish();
-      const failed = p1Runs.filter((r) => r.error || r.result?.status !== 'COMPLETED');
-      if (failed.length) throw new Error(`P1: ${failed.length} pipeline(s) did not complete: ${failed[0]!.error ?? failed[0]!.result?.status}`);
-      const ratios = p1Runs.map(ratio);
-      results.p1 = {
-        runs: opts.runs,
-        wallMsMedian: Math.round(median(p1Runs.map((r) => r.wallMs))),
-        llmCriticalPathMs: criticalPath(p1Runs[0]!.result!),
-        rounds: p1Runs[0]!.result!.rounds,
+      const failed = done.filter((r) => r.error || r.result?.status !== 'COMPLETED');
+      if (failed.length) throw new Error(`${name}: ${failed.length} pipeline(s) did not complete: ${failed[0]!.error ?? failed[0]!.result?.status}`);
+      const ratios = done.map(ratio);
+      const mid = [...done].sort((a, b) => a.wallMs - b.wallMs)[Math.floor(done.length / 2)]!;
+      const histories = await pipelineHistories(client, mid.workflowId);
+      const breakdown = pathBreakdown(mid.workflowId, histories);
+      log(`${name}, the median run:`);
+      for (const line of breakdownLines(breakdown, mid.wallMs)) log(line);
+      if (flags.path) {
+        for (const line of breakdown.path) log(`  ${line}`);
+        log("the pipeline's last events:");
+        for (const line of eventLines(histories.get(mid.workflowId)!.slice(-30))) log(`  ${line}`);
+        for (const line of eventCounts(mid.workflowId, histories)) log(line);
+      }
+      const figures: P1Figures = {
+        latencyMs,
+        breakdown,
+        historyEvents: [...histories.values()].reduce((n, events) => n + events.length, 0),
+        runs,
+        wallMsMedian: Math.round(median(done.map((r) => r.wallMs))),
+        llmCriticalPathMs: criticalPath(done[0]!.result!),
+        rounds: done[0]!.result!.rounds,
         ratioMedian: round3(median(ratios)),
         ratioMin: round3(Math.min(...ratios)),
         target: TARGETS.p1,
       };
+      return { figures, runs: done };
+    };
+
+    let p1Runs: Timed[] = [];
+    if (opts.only.has('p1') || opts.only.has('p3')) {
+      const p1 = await overhead(opts.latencyMs, opts.runs, 'P1 one pipeline at a time');
+      results.p1 = p1.figures;
+      p1Runs = p1.runs;
     }
+    if (opts.only.has('p1real')) results.p1Real = (await overhead(opts.realLatencyMs, opts.realRuns, `P1 at ${opts.realLatencyMs} ms a call`)).figures;
 
     if (opts.only.has('p3')) {
       const bar = new Progress('P3 baseline (no Temporal)', opts.runs);
@@ -258,7 +330,7 @@ async function main(): Promise<number> {
       // measures capacity, so each step's deadline is its time limit.
       const run = () => runPipeline({ timeoutSeconds: opts.durationS });
       for (const n of opts.sweep) steps.push(await scaleStep(n, worker.child.pid!, run, ratio));
-      results.p2 = { steps, target: { ratioP95: TARGETS.p2Ratio, rssBytes: TARGETS.p2RssBytes, at: 500 } };
+      results.p2 = { steps, target: { ratioP95At: TARGETS.p2RatioAt, rssBytes: TARGETS.p2RssBytes } };
     }
 
     const report = {
@@ -429,8 +501,8 @@ async function main(): Promise<number> {
   }
 }
 
-async function startReady(name: string, script: string, env: NodeJS.ProcessEnv, ready: RegExp, procs: Managed[]): Promise<Managed> {
-  const m = startTs(name, script, env);
+async function startReady(name: string, script: string, env: NodeJS.ProcessEnv, ready: RegExp, procs: Managed[], nodeArgs: string[] = []): Promise<Managed> {
+  const m = startTs(name, script, env, undefined, nodeArgs);
   procs.push(m);
   let seen = false;
   let output = '';
@@ -464,8 +536,8 @@ async function startApi(env: NodeJS.ProcessEnv, procs: Managed[]): Promise<{ url
  * measurement of an older commit) gets it computed: RUN's call, then a proposal and a review per
  * round, each at the fixed latency — exact for the consensus scenario, which has no GAMMA.
  */
-function criticalPath(r: PipelineResult): number {
-  return r.llmCriticalPathMs ?? opts.latencyMs * (1 + 2 * r.rounds);
+function criticalPath(r: PipelineResult, latencyMs = opts.latencyMs): number {
+  return r.llmCriticalPathMs ?? latencyMs * (1 + 2 * r.rounds);
 }
 
 const round3 = (x: number) => Math.round(x * 1000) / 1000;
@@ -474,18 +546,22 @@ const verdict = (ok: boolean) => (ok ? 'met' : 'missed');
 
 function printTable(results: Results): void {
   const rows: string[][] = [['figure', 'measured', 'target', '']];
-  const { p1, p2, p3, p4, l1, l1Transcripts } = results;
-  if (p1)
+  const { p1, p1Real, p2, p3, p4, l1, l1Transcripts } = results;
+  const p1Row = (name: string, p: P1Figures) =>
     rows.push([
-      'P1 overhead (wall ÷ LLM critical path)',
-      `${p1.ratioMedian} (${p1.wallMsMedian} ms ÷ ${p1.llmCriticalPathMs} ms)`,
-      `≤ ${TARGETS.p1}`,
-      verdict(p1.ratioMedian <= TARGETS.p1),
+      name,
+      `${p.ratioMedian} (${p.wallMsMedian} ms ÷ ${p.llmCriticalPathMs} ms); ${p.historyEvents} history events`,
+      `≤ ${TARGETS.p1}; ≤ ${TARGETS.historyEvents} events`,
+      verdict(p.ratioMedian <= TARGETS.p1 && p.historyEvents <= TARGETS.historyEvents),
     ]);
+  if (p1) p1Row(`P1 overhead (wall ÷ LLM critical path), ${p1.latencyMs} ms a call`, p1);
+  if (p1Real) p1Row(`P1 at ${p1Real.latencyMs} ms a call`, p1Real);
   if (p2) {
     for (const s of p2.steps) {
-      const at = s.n === 500 ? `all, p95 ≤ ${TARGETS.p2Ratio}, RSS ≤ 1 GiB` : '';
-      const ok = s.completed === s.n && s.ratioP95 <= TARGETS.p2Ratio && s.workerPeakRssBytes <= TARGETS.p2RssBytes;
+      const ratioTarget = TARGETS.p2RatioAt[s.n];
+      const last = s === p2.steps.at(-1);
+      const at = [ratioTarget !== undefined ? `all, p95 ≤ ${ratioTarget}` : '', last ? 'RSS ≤ 1 GiB' : ''].filter(Boolean).join(', ');
+      const ok = (ratioTarget === undefined || (s.completed === s.n && s.ratioP95 <= ratioTarget)) && (!last || s.workerPeakRssBytes <= TARGETS.p2RssBytes);
       rows.push([
         `P2 scale, N=${s.n}`,
         `${s.completed}/${s.n} done, ${s.pipelinesPerMinute}/min, ratio p50 ${s.ratioP50} p95 ${s.ratioP95}, RSS ${mib(s.workerPeakRssBytes)}, CPU ${s.workerCpuPercent}%, ${s.historyEventsPerPipeline} events / ${Math.round(s.historyBytesPerPipeline / 1024)} KiB`,

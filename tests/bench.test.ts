@@ -28,6 +28,16 @@ test('npm run bench -- --quick reports P1-P4 and L1, with every pipeline complet
   const { p1, p2, p3, p4, l1, l1Transcripts } = report.results;
   assert.ok(p1.ratioMedian > 1 && Number.isFinite(p1.ratioMedian), `P1 is a ratio above 1 (${p1.ratioMedian})`);
   assert.equal(p1.llmCriticalPathMs, 1000, 'the simulator reports the critical path: 5 sequential calls of 200 ms');
+  // Where the median P1 run's time went (bench/criticalPath.ts), from its histories: every millisecond
+  // of the pipeline's run on the server is put in one category, and the LLM time on the path is the
+  // simulator's critical path, so the walk crossed into the agents and back at every turn.
+  const b = p1.breakdown;
+  const sum = Object.values(b.ms as Record<string, number>).reduce((x, y) => x + y, 0);
+  assert.ok(Math.abs(sum - b.totalMs) <= 12, `the breakdown's categories sum to ${sum} ms, the run took ${b.totalMs} ms`);
+  assert.equal(b.ms.llm, p1.llmCriticalPathMs, 'the LLM time on the critical path is the simulated one');
+  assert.equal(b.steps.other, 0, 'every step on the path has a known cause');
+  assert.ok(b.steps.signal >= 4 && b.steps.childStart >= 2 && b.workflowTasks >= 5, `the path crosses the agents (${JSON.stringify(b.steps)})`);
+  assert.match(output, /critical path of one pipeline: \d+ ms on the server/, 'the breakdown is printed');
   assert.ok(p3.ratio > 0 && Number.isFinite(p3.ratio), 'P3 measured');
   assert.ok(Math.abs(p3.baselineCriticalPathMs - p1.llmCriticalPathMs) < 1, 'the baseline runs the same chain of calls');
   for (const step of p2.steps) {

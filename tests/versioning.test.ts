@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { continueUpdate } from '../common/messages';
 import { runCli } from '../devstack/temporalServer';
-import { connectNative, createWorkers, WORKFLOW_INTERCEPTOR_MODULES, WORKFLOWS_PATH } from '../workers/create';
+import { connectNative, createWorkers, WORKFLOWS_PATH } from '../workers/create';
 import { promoteVersion, versionKey, type DeploymentVersion } from '../workers/versioning';
 import { RELEASE_MARKER } from './fakes/releaseMarker';
 import { startHarness, uniqueId, type Harness } from './helpers/harness';
@@ -98,7 +98,7 @@ describe('worker versioning', () => {
     // Version 2 starts beside it: same task queues, a different build of the workflows.
     const { code } = await bundleWorkflowCode({
       workflowsPath: WORKFLOWS_PATH,
-      workflowInterceptorModules: [...WORKFLOW_INTERCEPTOR_MODULES, fileURLToPath(new URL('./fakes/releaseMarker.ts', import.meta.url))],
+      workflowInterceptorModules: [fileURLToPath(new URL('./fakes/releaseMarker.ts', import.meta.url))],
       logger: new DefaultLogger('WARN'),
     });
     const connection = await connectNative(h.config.TEMPORAL_ADDRESS);

@@ -48,17 +48,26 @@ export interface WorkerDeps {
   metrics?: WorkerMetrics;
 }
 
-/** The workflow interceptors (workflows/tracing.ts: replay-safe spans, trace ids in workflow logs), bundled with the workflows. */
-export const WORKFLOW_INTERCEPTOR_MODULES = [fileURLToPath(new URL('../workflows/tracing.ts', import.meta.url))];
+/**
+ * The workflow interceptors (workflows/tracing.ts: replay-safe spans, trace ids in workflow logs),
+ * bundled with the workflows only when tracing is on. With a reused V8 context every workflow, each
+ * agent child included, evaluates its bundle's modules when it starts: the OpenTelemetry SDK and the
+ * spans took a quarter of the workflow thread's CPU (`npm run bench -- --cpu-prof`) with nowhere to
+ * send them. Leaving them out changes no command, so histories replay either way (tests/unit/replay.test.ts).
+ */
+const WORKFLOW_INTERCEPTOR_MODULES = [fileURLToPath(new URL('../workflows/tracing.ts', import.meta.url))];
 
 /**
- * The workflow side of every pipeline worker, shared by the real workers and the replay tests so that
- * histories replay through the same interceptors: the workflow code (a prebuilt bundle, which
- * devstack/stack.ts bundles with WORKFLOW_INTERCEPTOR_MODULES, or the sources and those modules), and
- * the `exporter` sink the workflow spans go to (the process's span processor, lib/tracing.ts; dropped
- * when tracing is off). The SDK does not call the sink while a workflow replays: no span is exported twice.
+ * The workflow side of every pipeline worker, shared by the real workers and the replay tests: the
+ * workflow code and the `exporter` sink the workflow spans go to (the process's span processor,
+ * lib/tracing.ts; dropped when tracing is off). The SDK does not call the sink while a workflow
+ * replays: no span is exported twice. A prebuilt bundle (devstack/stack.ts builds one for the tests
+ * and the benchmark) has no interceptors: with tracing on, the sources are bundled with them instead.
  */
-export function workflowOptions(bundle?: { codePath: string }): {
+export function workflowOptions(
+  bundle?: { codePath: string },
+  traced = tracing().enabled,
+): {
   workflowsPath?: string;
   workflowBundle?: { codePath: string };
   interceptors: { workflowModules?: string[] };
@@ -66,9 +75,9 @@ export function workflowOptions(bundle?: { codePath: string }): {
 } {
   const { spanProcessor, resource } = tracing();
   return {
-    ...(bundle
+    ...(bundle && !traced
       ? { workflowBundle: bundle, interceptors: {} }
-      : { workflowsPath: WORKFLOWS_PATH, interceptors: { workflowModules: WORKFLOW_INTERCEPTOR_MODULES } }),
+      : { workflowsPath: WORKFLOWS_PATH, interceptors: { workflowModules: traced ? WORKFLOW_INTERCEPTOR_MODULES : [] } }),
     sinks: { exporter: spanProcessor && resource ? makeWorkflowExporter(spanProcessor, resource) : { export: { fn: () => undefined } } },
   };
 }

@@ -23,6 +23,8 @@ export interface AgentWorkflowInput {
   findings?: string;
   /** Sent back with every signal to the pipeline, which drops signals without its child's key. */
   key: string;
+  /** An orchestration agent's first turn, given at its start rather than signalled (workflows/patches.ts). */
+  firstTurn?: AgentTurn;
 }
 
 export interface AgentWorkflowResult {
@@ -64,7 +66,7 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<AgentWor
   });
 
   const parentId = workflowInfo().parent?.workflowId;
-  const parent = parentId ? new ParentLink(getExternalWorkflowHandle(parentId), input.key) : undefined;
+  const parent = parentId ? new ParentLink(getExternalWorkflowHandle(parentId), input.key, input.firstTurn) : undefined;
   caller.onFailure = () =>
     parent?.progress({
       agentId,

@@ -4,6 +4,8 @@ import {
   condition,
   isCancellation,
   log,
+  ParentClosePolicy,
+  patched,
   setHandler,
   startChild,
   uuid4,
@@ -16,6 +18,7 @@ import { clipObjective } from '../common/text';
 import { agentProgressSignal, agentTurnResultSignal, agentTurnSignal, type AgentProgress, type AgentTurn, type AgentTurnResult } from '../common/messages';
 import { ROLES, type AgentPhase, type AgentView, type BreakerView, type CallRecord, type GammaReason, type Role } from '../common/types';
 import type { agentWorkflow, AgentWorkflowResult } from './agent';
+import { PATCHES } from './patches';
 import type { PipelineState } from './pipelineState';
 
 // The channel between the pipeline and its agents (each a child workflow). Pipeline side: starting an
@@ -73,8 +76,11 @@ export class AgentChannel {
     this.breaker = c.breaker;
   }
 
-  /** Starts an agent child: business id, a static summary the Web UI shows, its view, the agent_spawned event. */
-  async start(role: Role, phase: AgentPhase, gammaReason?: GammaReason): Promise<Handle> {
+  /**
+   * Starts an agent child: business id, a static summary the Web UI shows, its view, the agent_spawned
+   * event. `released`: the agent is asked to end (cancelled) if the pipeline closes before it has.
+   */
+  async start(role: Role, phase: AgentPhase, gammaReason?: GammaReason, released = false, firstTurn?: AgentTurn): Promise<Handle> {
     const { pipelineId, objective, budgets } = this.s.settings;
     const id = agentWorkflowId(pipelineId, phase, role);
     const view: AgentView = { id, role, phase, status: 'STARTING', errors: 0, tokens: 0, violations: 0, budget: { ...budgets.errors, tokens: budgets.tokens } };
@@ -88,6 +94,7 @@ export class AgentChannel {
       workflowId: id,
       staticSummary: `${role.toUpperCase()} · ${PHASE_LABEL[phase]} · ${objectiveShort}`,
       staticDetails: `Agent **${role.toUpperCase()}** of pipeline \`${pipelineId}\`${gammaReason ? `, spawned for ${gammaReason}` : ''}.`,
+      ...(released ? { parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL } : {}),
       args: [
         {
           pipelineId,
@@ -99,6 +106,7 @@ export class AgentChannel {
           gammaReason,
           key,
           ...(phase === 'orch' && this.s.findings ? { findings: this.s.findings } : {}),
+          ...(firstTurn ? { firstTurn } : {}),
         },
       ],
     });
@@ -169,6 +177,11 @@ export class AgentChannel {
     return this.turns?.finished;
   }
 
+  /** What the pipeline waits for before it completes: the latest orchestration's agents ended. */
+  get released(): Promise<void> | undefined {
+    return this.turns?.released;
+  }
+
   /** Every answered call reaches the ledger, the run's tokens and its agent's usage through here. */
   account(calls: readonly CallRecord[] | undefined, breaker?: BreakerView): void {
     this.observe(breaker);
@@ -218,9 +231,15 @@ export class TurnChannel {
   private closed = false;
   /**
    * Resolves when every agent of this orchestration has ended. The pipeline writes its result while
-   * the agents wind down, and waits for this before it completes (or reruns).
+   * the agents wind down; a rerun waits for this (its agents take the same ids).
    */
   finished: Promise<void> = Promise.resolve();
+  /** What the pipeline waits for before it completes: every agent ended. */
+  released: Promise<void> = Promise.resolve();
+  /** PATCHES.quickEnd, decided once when the orchestration starts (before its agents). */
+  readonly releaseAtEnd = patched(PATCHES.quickEnd);
+  /** A turn handed to an agent in its start input (PATCHES.firstTurnInInput), by role, until it is asked for. */
+  private readonly preloaded = new Map<Role, string>();
 
   constructor(
     private readonly s: PipelineState,
@@ -237,15 +256,26 @@ export class TurnChannel {
     return this.agents.has(role);
   }
 
-  async start(role: Role, gammaReason?: GammaReason): Promise<void> {
+  /** Starts an orchestration agent; `firstTurn`: its first turn, in its input (ask() for it sends nothing). */
+  async start(role: Role, gammaReason?: GammaReason, firstTurn?: TurnRequest): Promise<void> {
     const scope = new CancellationScope();
-    const handle = await scope.run(() => this.channel.start(role, 'orch', gammaReason));
-    const agent: LiveAgent = { handle, scope, ended: false, busy: false, revoked: false };
+    let turn: AgentTurn | undefined;
+    if (firstTurn) {
+      turn = { ...firstTurn, turnId: this.turnId(role, firstTurn), orchestration: this.attempt };
+      this.open.set(turn.turnId, role);
+      this.preloaded.set(role, turn.turnId);
+    }
+    const handle = await scope.run(() => this.channel.start(role, 'orch', gammaReason, this.releaseAtEnd, turn));
+    const agent: LiveAgent = { handle, scope, ended: false, busy: !!turn, revoked: false };
     this.agents.set(role, agent);
     handle.result().then(
       () => void (agent.ended = true),
       () => void (agent.ended = true),
     );
+  }
+
+  private turnId(role: Role, turn: TurnRequest): string {
+    return `o${this.attempt}-r${turn.round}-${role}-${turn.action}`;
   }
 
   /**
@@ -267,12 +297,16 @@ export class TurnChannel {
   async ask(role: Role, turn: TurnRequest): Promise<AgentTurnResult | null> {
     const agent = this.agents.get(role);
     if (!agent || agent.ended || agent.revoked) return null;
-    const turnId = `o${this.attempt}-r${turn.round}-${role}-${turn.action}`;
+    const turnId = this.turnId(role, turn);
     const view = this.channel.view(agent.handle.workflowId)!;
     view.status = 'RUNNING';
     agent.busy = true;
-    this.open.set(turnId, role);
-    await agent.handle.signal(agentTurnSignal, { ...turn, turnId, orchestration: this.attempt });
+    if (this.preloaded.get(role) === turnId)
+      this.preloaded.delete(role); // it has the turn already
+    else {
+      this.open.set(turnId, role);
+      await agent.handle.signal(agentTurnSignal, { ...turn, turnId, orchestration: this.attempt });
+    }
     await condition(() => this.replies.has(turnId) || agent.ended || this.closed);
     agent.busy = false;
     if (this.closed && !this.replies.has(turnId)) return null; // the orchestration ended without it
@@ -295,22 +329,33 @@ export class TurnChannel {
    */
   close(): void {
     this.closed = true;
-    this.finished = CancellationScope.nonCancellable(() => this.finishAgents());
-  }
-
-  private async finishAgents(): Promise<void> {
     const running = [...this.agents.values()].filter((a) => !a.ended);
     // All at once: each signal is a round trip through the server, and they do not depend on each other.
-    await Promise.all(
-      running.map(async (a) => {
-        if (a.busy) a.scope.cancel();
-        else
-          await a.handle
-            .signal(agentTurnSignal, { turnId: `o${this.attempt}-finish`, round: 0, action: 'finish', orchestration: this.attempt })
-            .catch(() => a.scope.cancel());
-        await a.handle.result().catch(() => undefined);
-      }),
+    // Non-cancellable: a stop must not cut the agents' end short.
+    const told = CancellationScope.nonCancellable(() => Promise.all(running.map((a) => this.tell(a))));
+    const ended = async () => {
+      await Promise.all(running.map((a) => told.then(async () => void (await a.handle.result().catch(() => undefined)))));
+    };
+    this.finished = CancellationScope.nonCancellable(ended);
+    // Not sooner than their end: an agent's completion arriving during the pipeline's last task would
+    // fail that task (the server refuses to close a workflow with new events), a retry the Web UI shows.
+    this.released = this.finished;
+  }
+
+  /** Tells an agent to finish: an idle one by a finish turn, one mid-call by cancelling it (and waiting for its end). */
+  private async tell(a: LiveAgent): Promise<void> {
+    if (a.busy) {
+      a.scope.cancel();
+      await a.handle.result().catch(() => undefined);
+      return;
+    }
+    const told = await a.handle.signal(agentTurnSignal, { turnId: `o${this.attempt}-finish`, round: 0, action: 'finish', orchestration: this.attempt }).then(
+      () => true,
+      () => void a.scope.cancel(),
     );
+    // The pipeline may close before the agent's result arrives; a finish turn is its last.
+    const view = this.channel.view(a.handle.workflowId);
+    if (told && this.releaseAtEnd && view && view.status === 'WAITING') view.status = 'COMPLETED';
   }
 }
 
@@ -321,12 +366,23 @@ export class ParentLink {
   constructor(
     private readonly parent: ExternalWorkflowHandle,
     private readonly key: string,
+    /** The first turn, when the pipeline put it in the agent's input. */
+    firstTurn?: AgentTurn,
   ) {
+    if (firstTurn) this.inbox.push(firstTurn);
     setHandler(agentTurnSignal, (turn) => void this.inbox.push(turn));
   }
 
   async nextTurn(): Promise<AgentTurn> {
-    await condition(() => this.inbox.length > 0);
+    try {
+      await condition(() => this.inbox.length > 0);
+    } catch (err) {
+      // Told to finish, then asked to end as its pipeline closed (REQUEST_CANCEL, PATCHES.quickEnd),
+      // both before this task: the finish turn wins, and the agent completes rather than being cancelled.
+      const finish = this.inbox.find((t) => t.action === 'finish');
+      if (finish && isCancellation(err) && patched(PATCHES.quickEnd)) return finish;
+      throw err;
+    }
     return this.inbox.shift()!;
   }
 

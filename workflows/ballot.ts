@@ -63,7 +63,8 @@ export class Ballot {
       proposal_id: consensus.proposalId,
       votes: consensus.votes.map((v) => ({ agent: v.agent.toUpperCase(), approve: v.approve })),
     });
-    s.outbox.flush();
+    // The pipeline ends next: its result goes in the same batch (PATCHES.quickEnd).
+    if (!this.turns.releaseAtEnd) s.outbox.flush();
     return true;
   }
 

@@ -1,4 +1,4 @@
-import { CancellationScope, condition, isCancellation, log, sleep } from '@temporalio/workflow';
+import { CancellationScope, condition, isCancellation, log, patched, sleep } from '@temporalio/workflow';
 import type { AgentTurnResult } from '../common/messages';
 import { LOCAL_MODEL, type Handoff, type Proposal, type Role } from '../common/types';
 import { deadlineSummary } from '../governance/deadline';
@@ -6,6 +6,7 @@ import { triggersAfterProposal } from '../governance/gammaTriggers';
 import type { TurnChannel, TurnRequest } from './agentChannel';
 import { Ballot } from './ballot';
 import { MessageBus } from './messageBus';
+import { PATCHES } from './patches';
 import type { PipelineState } from './pipelineState';
 
 // ORCHESTRATE, one orchestration (a `recover` rerun is another): rounds in which the proposer (ALPHA,
@@ -62,7 +63,9 @@ export class Orchestration {
 
     try {
       return await rounds.run(async () => {
-        await Promise.all(starting.map((role) => turns.start(role)));
+        // The proposer (the first of ALPHA and BETA to start) gets its first turn with its start.
+        const first = !opts.gammaAtOnce && starting[0] && patched(PATCHES.firstTurnInInput) ? starting[0] : undefined;
+        await Promise.all(starting.map((role) => turns.start(role, undefined, role === first ? this.proposeTurn(1, role) : undefined)));
         s.gamma.watchStuck().catch((err: unknown) => this.background('STUCK watch', err));
         s.gamma.join(this.attempt, (reason) => turns.start('gamma', reason)).catch((err: unknown) => this.background('GAMMA start', err));
         if (opts.gammaAtOnce) await s.gamma.fire({ reason: 'MANUAL', detail: `recover: rerun_with_gamma (orchestration ${this.attempt})` });
@@ -102,8 +105,14 @@ export class Orchestration {
       if (trigger) await s.gamma.arrival();
 
       await this.review(round, proposal);
-      s.outbox.flush();
-      if (this.ballot.settle()) return 'CONSENSUS';
+      if (this.turns.releaseAtEnd) {
+        // Consensus: its events go with the result's, in one batch (PATCHES.quickEnd).
+        if (this.ballot.settle()) return 'CONSENSUS';
+        s.outbox.flush();
+      } else {
+        s.outbox.flush();
+        if (this.ballot.settle()) return 'CONSENSUS';
+      }
       if (!this.turns.active.some((r) => r === 'alpha' || r === 'beta')) return 'ALL_REVOKED';
     }
     return 'NO_CONSENSUS';
@@ -115,20 +124,19 @@ export class Orchestration {
     for (;;) {
       const author = this.ballot.proposer();
       if (!author) return null;
-      const subproblems = s.orchestration.subproblems.length ? s.orchestration.subproblems : undefined;
-      const reply = await this.ask(author, {
-        round,
-        action: 'propose',
-        proposals: this.ballot.openProposals(),
-        objections: this.objections,
-        inbox: this.bus.take(author),
-        subproblems,
-      });
+      const turn = this.proposeTurn(round, author);
+      const reply = await this.ask(author, turn);
       s.llmCriticalPathMs += reply?.simulatedLatencyMs ?? 0;
       if (!reply?.proposal) continue; // revoked (or ended): the partner takes over
-      const proposal = this.ballot.post(reply.proposal, round, author, subproblems);
+      const proposal = this.ballot.post(reply.proposal, round, author, turn.subproblems);
       return proposal;
     }
+  }
+
+  /** A proposer's turn: the open proposals by title, the objections to its last one, its messages, GAMMA's subproblems. */
+  private proposeTurn(round: number, author: Role): TurnRequest {
+    const subproblems = this.s.orchestration.subproblems.length ? this.s.orchestration.subproblems : undefined;
+    return { round, action: 'propose', proposals: this.ballot.openProposals(), objections: this.objections, inbox: this.bus.take(author), subproblems };
   }
 
   /** Reviewers (BETA, GAMMA) answer in parallel; GAMMA joins mid-round when it is spawned then. */

@@ -12,28 +12,30 @@ import { routeSdkLogs } from '../helpers/logs';
 // declaration the test fails, so such a change is never made by accident (README: Releases and
 // recorded histories).
 
-test("every release's recorded histories replay without nondeterminism", async () => {
-  routeSdkLogs();
-  const histories = loadHistories();
-  assert.ok(releases().includes(CURRENT_RELEASE), `tests/histories/${CURRENT_RELEASE} holds this release's histories (releases: ${releases().join(', ')})`);
-  assert.ok(histories.length >= 5, `histories are recorded under tests/histories/<release> (found ${histories.length})`);
-  const breaks = declaredBreaks();
-  const bundle = process.env.WORKFLOW_BUNDLE;
-  const results = Worker.runReplayHistories(
-    // The workers' own workflow options: the same workflow interceptors (workflows/tracing.ts) as in production.
-    workflowOptions(bundle ? { codePath: bundle } : undefined),
-    histories,
-  );
-  const failures: string[] = [];
-  const skipped = new Map<string, number>();
-  let count = 0;
-  for await (const r of results) {
-    const { release, file } = histories[count++]!;
-    if (!r.error) continue;
-    if (release !== CURRENT_RELEASE && breaks.has(release)) skipped.set(release, (skipped.get(release) ?? 0) + 1);
-    else failures.push(`${release}/${file} (${r.workflowId}): ${r.error.message}`);
-  }
-  for (const [release, n] of skipped) console.log(`# ${n} histories of ${release} do not replay, as ${CURRENT_RELEASE}'s BREAKS declares`);
-  assert.equal(count, histories.length);
-  assert.deepEqual(failures, []);
-});
+// Twice: as a worker without tracing runs them (the prebuilt bundle when there is one), and with the
+// tracing interceptors (workflows/tracing.ts), which must change nothing a replay checks.
+for (const traced of [false, true]) {
+  test(`every release's recorded histories replay without nondeterminism${traced ? ', with the tracing interceptors' : ''}`, async () => {
+    routeSdkLogs();
+    const histories = loadHistories();
+    assert.ok(releases().includes(CURRENT_RELEASE), `tests/histories/${CURRENT_RELEASE} holds this release's histories (releases: ${releases().join(', ')})`);
+    assert.ok(histories.length >= 5, `histories are recorded under tests/histories/<release> (found ${histories.length})`);
+    const breaks = declaredBreaks();
+    const bundle = process.env.WORKFLOW_BUNDLE;
+    const options = workflowOptions(bundle ? { codePath: bundle } : undefined, traced);
+    assert.equal(options.interceptors.workflowModules?.length ?? 0, traced ? 1 : 0);
+    const results = Worker.runReplayHistories(options, histories);
+    const failures: string[] = [];
+    const skipped = new Map<string, number>();
+    let count = 0;
+    for await (const r of results) {
+      const { release, file } = histories[count++]!;
+      if (!r.error) continue;
+      if (release !== CURRENT_RELEASE && breaks.has(release)) skipped.set(release, (skipped.get(release) ?? 0) + 1);
+      else failures.push(`${release}/${file} (${r.workflowId}): ${r.error.message}`);
+    }
+    for (const [release, n] of skipped) console.log(`# ${n} histories of ${release} do not replay, as ${CURRENT_RELEASE}'s BREAKS declares`);
+    assert.equal(count, histories.length);
+    assert.deepEqual(failures, []);
+  });
+}
