@@ -78,9 +78,9 @@ export class AgentChannel {
 
   /**
    * Starts an agent child: business id, a static summary the Web UI shows, its view, the agent_spawned
-   * event. `released`: the agent is asked to end (cancelled) if the pipeline closes before it has.
+   * event. `cancelOnClose`: the agent is asked to end (cancelled) if the pipeline closes before it has.
    */
-  async start(role: Role, phase: AgentPhase, gammaReason?: GammaReason, released = false, firstTurn?: AgentTurn): Promise<Handle> {
+  async start(role: Role, phase: AgentPhase, gammaReason?: GammaReason, cancelOnClose = false, firstTurn?: AgentTurn): Promise<Handle> {
     const { pipelineId, objective, budgets } = this.s.settings;
     const id = agentWorkflowId(pipelineId, phase, role);
     const view: AgentView = { id, role, phase, status: 'STARTING', errors: 0, tokens: 0, violations: 0, budget: { ...budgets.errors, tokens: budgets.tokens } };
@@ -94,7 +94,7 @@ export class AgentChannel {
       workflowId: id,
       staticSummary: `${role.toUpperCase()} · ${PHASE_LABEL[phase]} · ${objectiveShort}`,
       staticDetails: `Agent **${role.toUpperCase()}** of pipeline \`${pipelineId}\`${gammaReason ? `, spawned for ${gammaReason}` : ''}.`,
-      ...(released ? { parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL } : {}),
+      ...(cancelOnClose ? { parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL } : {}),
       args: [
         {
           pipelineId,
@@ -177,11 +177,6 @@ export class AgentChannel {
     return this.turns?.finished;
   }
 
-  /** What the pipeline waits for before it completes: the latest orchestration's agents ended. */
-  get released(): Promise<void> | undefined {
-    return this.turns?.released;
-  }
-
   /** Every answered call reaches the ledger, the run's tokens and its agent's usage through here. */
   account(calls: readonly CallRecord[] | undefined, breaker?: BreakerView): void {
     this.observe(breaker);
@@ -234,10 +229,8 @@ export class TurnChannel {
    * the agents wind down; a rerun waits for this (its agents take the same ids).
    */
   finished: Promise<void> = Promise.resolve();
-  /** What the pipeline waits for before it completes: every agent ended. */
-  released: Promise<void> = Promise.resolve();
   /** PATCHES.quickEnd, decided once when the orchestration starts (before its agents). */
-  readonly releaseAtEnd = patched(PATCHES.quickEnd);
+  readonly quickEnd = patched(PATCHES.quickEnd);
   /** A turn handed to an agent in its start input (PATCHES.firstTurnInInput), by role, until it is asked for. */
   private readonly preloaded = new Map<Role, string>();
 
@@ -265,7 +258,7 @@ export class TurnChannel {
       this.open.set(turn.turnId, role);
       this.preloaded.set(role, turn.turnId);
     }
-    const handle = await scope.run(() => this.channel.start(role, 'orch', gammaReason, this.releaseAtEnd, turn));
+    const handle = await scope.run(() => this.channel.start(role, 'orch', gammaReason, this.quickEnd, turn));
     const agent: LiveAgent = { handle, scope, ended: false, busy: !!turn, revoked: false };
     this.agents.set(role, agent);
     handle.result().then(
@@ -329,33 +322,22 @@ export class TurnChannel {
    */
   close(): void {
     this.closed = true;
-    const running = [...this.agents.values()].filter((a) => !a.ended);
-    // All at once: each signal is a round trip through the server, and they do not depend on each other.
-    // Non-cancellable: a stop must not cut the agents' end short.
-    const told = CancellationScope.nonCancellable(() => Promise.all(running.map((a) => this.tell(a))));
-    const ended = async () => {
-      await Promise.all(running.map((a) => told.then(async () => void (await a.handle.result().catch(() => undefined)))));
-    };
-    this.finished = CancellationScope.nonCancellable(ended);
-    // Not sooner than their end: an agent's completion arriving during the pipeline's last task would
-    // fail that task (the server refuses to close a workflow with new events), a retry the Web UI shows.
-    this.released = this.finished;
+    this.finished = CancellationScope.nonCancellable(() => this.finishAgents());
   }
 
-  /** Tells an agent to finish: an idle one by a finish turn, one mid-call by cancelling it (and waiting for its end). */
-  private async tell(a: LiveAgent): Promise<void> {
-    if (a.busy) {
-      a.scope.cancel();
-      await a.handle.result().catch(() => undefined);
-      return;
-    }
-    const told = await a.handle.signal(agentTurnSignal, { turnId: `o${this.attempt}-finish`, round: 0, action: 'finish', orchestration: this.attempt }).then(
-      () => true,
-      () => void a.scope.cancel(),
+  private async finishAgents(): Promise<void> {
+    const running = [...this.agents.values()].filter((a) => !a.ended);
+    // All at once: each signal is a round trip through the server, and they do not depend on each other.
+    await Promise.all(
+      running.map(async (a) => {
+        if (a.busy) a.scope.cancel();
+        else
+          await a.handle
+            .signal(agentTurnSignal, { turnId: `o${this.attempt}-finish`, round: 0, action: 'finish', orchestration: this.attempt })
+            .catch(() => a.scope.cancel());
+        await a.handle.result().catch(() => undefined);
+      }),
     );
-    // The pipeline may close before the agent's result arrives; a finish turn is its last.
-    const view = this.channel.view(a.handle.workflowId);
-    if (told && this.releaseAtEnd && view && view.status === 'WAITING') view.status = 'COMPLETED';
   }
 }
 
@@ -374,15 +356,7 @@ export class ParentLink {
   }
 
   async nextTurn(): Promise<AgentTurn> {
-    try {
-      await condition(() => this.inbox.length > 0);
-    } catch (err) {
-      // Told to finish, then asked to end as its pipeline closed (REQUEST_CANCEL, PATCHES.quickEnd),
-      // both before this task: the finish turn wins, and the agent completes rather than being cancelled.
-      const finish = this.inbox.find((t) => t.action === 'finish');
-      if (finish && isCancellation(err) && patched(PATCHES.quickEnd)) return finish;
-      throw err;
-    }
+    await condition(() => this.inbox.length > 0);
     return this.inbox.shift()!;
   }
 

@@ -64,7 +64,7 @@ export class Ballot {
       votes: consensus.votes.map((v) => ({ agent: v.agent.toUpperCase(), approve: v.approve })),
     });
     // The pipeline ends next: its result goes in the same batch (PATCHES.quickEnd).
-    if (!this.turns.releaseAtEnd) s.outbox.flush();
+    if (!this.turns.quickEnd) s.outbox.flush();
     return true;
   }
 

@@ -53,8 +53,8 @@ export async function finish(s: PipelineState, ending: Ending): Promise<Pipeline
   s.enter('COMPLETE', status);
   s.outbox.recordResult(result);
   s.outbox.emit('pipeline_finished', { status, reason: reason ?? null, rounds: result.rounds, tokens, cost_usd: result.costUsd ?? 0 });
-  // The last batch is written while the agents are told to finish; the pipeline ends when both are done.
-  await Promise.all([s.outbox.drain(), s.agents.released]);
+  // The last batch is written while the agents wind down; the pipeline ends when both are done.
+  await Promise.all([s.outbox.drain(), s.agents.wound]);
   await s.outbox.drain(); // what a late reply reported while the agents wound down (its calls' usage)
   return result;
 }

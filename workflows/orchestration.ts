@@ -105,7 +105,7 @@ export class Orchestration {
       if (trigger) await s.gamma.arrival();
 
       await this.review(round, proposal);
-      if (this.turns.releaseAtEnd) {
+      if (this.turns.quickEnd) {
         // Consensus: its events go with the result's, in one batch (PATCHES.quickEnd).
         if (this.ballot.settle()) return 'CONSENSUS';
         s.outbox.flush();

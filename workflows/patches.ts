@@ -9,8 +9,7 @@ export const PATCHES = {
    * The end of a pipeline, shorter (issue #17's profile): the round that reaches consensus is not
    * flushed on its own, so its events, the result and the last events leave in one outbox batch (one
    * ledger activity and one workflow task fewer on the critical path). The orchestration agents are
-   * started with parent close policy REQUEST_CANCEL, so none outlives a pipeline that is terminated,
-   * and one told to finish ends normally even when that request comes with its finish turn.
+   * started with parent close policy REQUEST_CANCEL, so none outlives a pipeline that is terminated.
    */
   quickEnd: 'quick-end',
   /**
