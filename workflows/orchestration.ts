@@ -63,9 +63,10 @@ export class Orchestration {
 
     try {
       return await rounds.run(async () => {
-        // The proposer (the first of ALPHA and BETA to start) gets its first turn with its start.
+        // The proposer (the first of ALPHA and BETA to start) gets its first turn with its start: the
+        // next round's (a rerun's rounds go on from the first orchestration's).
         const first = !opts.gammaAtOnce && starting[0] && patched(PATCHES.firstTurnInInput) ? starting[0] : undefined;
-        await Promise.all(starting.map((role) => turns.start(role, undefined, role === first ? this.proposeTurn(1, role) : undefined)));
+        await Promise.all(starting.map((role) => turns.start(role, undefined, role === first ? this.proposeTurn(s.orchestration.round + 1, role) : undefined)));
         s.gamma.watchStuck().catch((err: unknown) => this.background('STUCK watch', err));
         s.gamma.join(this.attempt, (reason) => turns.start('gamma', reason)).catch((err: unknown) => this.background('GAMMA start', err));
         if (opts.gammaAtOnce) await s.gamma.fire({ reason: 'MANUAL', detail: `recover: rerun_with_gamma (orchestration ${this.attempt})` });
