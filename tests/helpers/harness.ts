@@ -31,6 +31,8 @@ export interface Harness {
   start(input: Partial<PipelineInput>, pipelineId?: string): Promise<WorkflowHandle<typeof pipelineWorkflow>>;
   events(pipelineId: string): Promise<PipelineEvent[]>;
   waitForStatus(handle: WorkflowHandle, status: PipelineStatusName, timeoutMs?: number): Promise<void>;
+  /** Until the workflow waits on nothing of its own: no activity pending, its last workflow task completed. */
+  waitForQuiet(handle: WorkflowHandle, timeoutMs?: number): Promise<void>;
   /** The pipeline's history (its latest run, or `runId`) and its agents' child workflows. */
   recordHistory(name: string, handle: WorkflowHandle, runId?: string): Promise<void>;
   stop(): Promise<void>;
@@ -102,6 +104,21 @@ export async function startHarness(name: string, opts: HarnessOptions = {}): Pro
         await new Promise((r) => setTimeout(r, 100));
       }
       throw new Error(`pipeline did not reach ${status} within ${timeoutMs}ms (last: ${last})`);
+    },
+    async waitForQuiet(handle, timeoutMs = 30_000) {
+      // The status query runs ahead of the outbox: a mirror batch may still be in flight after a
+      // status is reached, and its activity and workflow task events land later.
+      const deadline = Date.now() + timeoutMs;
+      while (Date.now() < deadline) {
+        const d = await handle.describe();
+        const events = (await handle.fetchHistory()).events ?? [];
+        const lastTask = [...events]
+          .reverse()
+          .find((e) => e.workflowTaskScheduledEventAttributes || e.workflowTaskStartedEventAttributes || e.workflowTaskCompletedEventAttributes);
+        if ((d.raw.pendingActivities ?? []).length === 0 && lastTask?.workflowTaskCompletedEventAttributes) return;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new Error(`workflow ${handle.workflowId} did not go quiet within ${timeoutMs}ms`);
     },
     async recordHistory(historyName, handle, runId) {
       // Recorded once, into the current release's folder (tests/histories/<package version>), and
