@@ -48,7 +48,8 @@ test('the page shows an answer forming, then the transcripts per agent', { timeo
   });
 
   const research = 'Findings, streamed slowly: <b>not markup</b> '.padEnd(300, '~');
-  fake.addFault({ kind: 'slow_stream', match: 'Task: research', chunkMs: 250, chunks: 16, content: JSON.stringify({ summary: research }) });
+  // Partials are live only: the stream lasts long enough (12 s) for a page that loads slowly on a busy machine to join it.
+  fake.addFault({ kind: 'slow_stream', match: 'Task: research', chunkMs: 250, chunks: 48, content: JSON.stringify({ summary: research }) });
   const handle = await h.start({ mode: 'openrouter', model: 'openai/gpt-4o-mini', maxRounds: 2 });
   const pipelineId = pipelineIdFromWorkflowId(handle.workflowId);
   await page.goto(`${base}/#/pipeline/${encodeURIComponent(pipelineId)}`);
