@@ -238,9 +238,19 @@ export async function pipelineHistories(client: Client, pipelineWorkflowId: stri
   out.set(pipelineWorkflowId, pipeline);
   for (const ev of pipeline) {
     const id = ev.startChildWorkflowExecutionInitiatedEventAttributes?.workflowId;
-    if (id && !out.has(id)) out.set(id, (await client.workflow.getHandle(id).fetchHistory()).events ?? []);
+    if (id && !out.has(id)) out.set(id, await closedHistory(client, id));
   }
   return out;
+}
+
+/**
+ * A child's whole history: an idle agent ends just after its pipeline (its parent close policy asks it
+ * to), so its last events land after the pipeline's result. Waits for it to close, a few seconds at most.
+ */
+async function closedHistory(client: Client, workflowId: string): Promise<Event[]> {
+  const handle = client.workflow.getHandle(workflowId);
+  for (let i = 0; i < 50 && (await handle.describe()).status.name === 'RUNNING'; i++) await new Promise((r) => setTimeout(r, 100));
+  return (await handle.fetchHistory()).events ?? [];
 }
 
 /** The breakdown as lines of text, largest first, beside the wall time a client saw. */

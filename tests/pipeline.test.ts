@@ -52,6 +52,7 @@ describe('pipelineWorkflow', () => {
       );
     }
 
+    await h.waitForAgents(handle);
     for (const [phase, role] of [
       ['run', 'alpha'],
       ['run', 'beta'],
@@ -137,6 +138,7 @@ describe('pipelineWorkflow', () => {
     const gammaStarts = history.events!.filter((e) => e.startChildWorkflowExecutionInitiatedEventAttributes?.workflowId?.endsWith('-orch-gamma'));
     assert.equal(gammaStarts.length, 1);
     assert.equal((await h.events(pipelineId)).filter((e) => e.type === 'gamma_spawned').length, 1);
+    await h.waitForAgents(handle);
     const gamma = await h.client.workflow.getHandle(agentWorkflowId(pipelineId, 'orch', 'gamma')).describe();
     assert.equal(gamma.status.name, 'COMPLETED');
     const sa = (await handle.describe()).typedSearchAttributes.getAll();

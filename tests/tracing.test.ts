@@ -182,6 +182,7 @@ describe('traces under replay', () => {
       return { handle: started, root: span.spanContext() };
     });
     assert.equal(((await handle.result()) as { status: string }).status, 'COMPLETED');
+    await r.waitForAgents(handle); // their run spans end with them, just after the pipeline's
     const inTrace = () => otlp.spans.filter((s) => s.traceId === root.traceId);
     await until(
       () => `the replayed pipeline's run span (received: ${summary(inTrace())})`,

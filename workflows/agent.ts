@@ -1,9 +1,10 @@
-import { ApplicationFailure, getExternalWorkflowHandle, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, getExternalWorkflowHandle, isCancellation, patched, workflowInfo } from '@temporalio/workflow';
 import type { AgentTask } from '../agents/provider';
 import type { AgentTurn, AgentTurnResult } from '../common/messages';
 import type { AgentPhase, BreakerView, CallRecord, GammaReason, Handoff, LlmSettings, Role } from '../common/types';
 import { BudgetedCaller, type CallBudget } from './agentCall';
 import { ParentLink } from './agentChannel';
+import { PATCHES } from './patches';
 
 // agentWorkflow: one agent (ALPHA, BETA or GAMMA) as a child of its pipeline. In RUN it makes its one
 // analysis call and returns; in ORCHESTRATE it takes the turns the pipeline sends it and answers each
@@ -83,7 +84,15 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<AgentWor
 
   if (!parent) throw ApplicationFailure.nonRetryable('an orchestration agent must run as a child of its pipeline', 'NoParent');
   for (;;) {
-    const turn = await parent.nextTurn();
+    let turn: AgentTurn;
+    try {
+      turn = await parent.nextTurn();
+    } catch (err) {
+      // Asked to end while waiting for a turn: the pipeline has ended and its close policy ends its
+      // idle agents (PATCHES.agentsEndWithPipeline). Nothing was cut short, so this is a normal end.
+      if (isCancellation(err) && patched(PATCHES.agentsEndWithPipeline)) return result();
+      throw err;
+    }
     const task = TASK_BY_ACTION[turn.action];
     if (!task) return result();
     const latencyBefore = caller.simulatedLatencyMs;

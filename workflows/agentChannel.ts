@@ -177,6 +177,15 @@ export class AgentChannel {
     return this.turns?.finished;
   }
 
+  /**
+   * What the pipeline's end waits for: the agents that were busy when the orchestration closed have
+   * ended; the idle ones end with the pipeline (PATCHES.agentsEndWithPipeline). Without the patch,
+   * every agent, as `wound`.
+   */
+  get settled(): Promise<void> | undefined {
+    return this.turns?.settled;
+  }
+
   /** Every answered call reaches the ledger, the run's tokens and its agent's usage through here. */
   account(calls: readonly CallRecord[] | undefined, breaker?: BreakerView): void {
     this.observe(breaker);
@@ -224,11 +233,10 @@ export class TurnChannel {
   private readonly open = new Map<string, Role>();
   /** Set when the orchestration ends: a reply that arrives later (a review overtaken by consensus) changes nothing. */
   private closed = false;
-  /**
-   * Resolves when every agent of this orchestration has ended. The pipeline writes its result while
-   * the agents wind down; a rerun waits for this (its agents take the same ids).
-   */
-  finished: Promise<void> = Promise.resolve();
+  /** Every agent of this orchestration has ended, once it is closed (see `finished`). */
+  private ended: Promise<void> | null = null;
+  /** The agents that were busy when it closed have ended (cancelled), once it is closed. */
+  private busyEnded: Promise<void> | null = null;
   /** PATCHES.quickEnd, decided once when the orchestration starts (before its agents). */
   readonly quickEnd = patched(PATCHES.quickEnd);
   /** A turn handed to an agent in its start input (PATCHES.firstTurnInInput), by role, until it is asked for. */
@@ -317,16 +325,36 @@ export class TurnChannel {
   }
 
   /**
-   * Ends the orchestration's turns: idle agents are told to finish, one still busy (a stalled call) is
-   * cancelled. Resolves when every agent has ended.
+   * Resolves when every agent of this orchestration has ended. The pipeline writes its result while
+   * the agents wind down; a rerun waits for this (its agents take the same ids). With
+   * PATCHES.agentsEndWithPipeline the idle agents are told to finish only when this is asked for.
+   */
+  get finished(): Promise<void> {
+    if (this.closed && !this.ended) this.ended = CancellationScope.nonCancellable(() => this.finishAgents(false));
+    return this.ended ?? Promise.resolve();
+  }
+
+  /** What the pipeline's end waits for (AgentChannel.settled). */
+  get settled(): Promise<void> {
+    return this.busyEnded ?? this.finished;
+  }
+
+  /**
+   * Ends the orchestration's turns: one still busy (a stalled call) is cancelled, idle agents are told
+   * to finish, or with PATCHES.agentsEndWithPipeline left to end with the pipeline (their parent close
+   * policy) unless a rerun asks for `finished`.
    */
   close(): void {
     this.closed = true;
-    this.finished = CancellationScope.nonCancellable(() => this.finishAgents());
+    if (this.quickEnd && patched(PATCHES.agentsEndWithPipeline)) {
+      this.busyEnded = CancellationScope.nonCancellable(() => this.finishAgents(true));
+      // The status the pipeline's record shows for them: asked to end, they complete once it has.
+      for (const a of this.agents.values()) if (!a.ended && !a.busy && !a.revoked) this.channel.view(a.handle.workflowId)!.status = 'COMPLETED';
+    } else this.ended = CancellationScope.nonCancellable(() => this.finishAgents(false));
   }
 
-  private async finishAgents(): Promise<void> {
-    const running = [...this.agents.values()].filter((a) => !a.ended);
+  private async finishAgents(busyOnly: boolean): Promise<void> {
+    const running = [...this.agents.values()].filter((a) => !a.ended && (a.busy || !busyOnly));
     // All at once: each signal is a round trip through the server, and they do not depend on each other.
     await Promise.all(
       running.map(async (a) => {

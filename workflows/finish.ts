@@ -53,8 +53,9 @@ export async function finish(s: PipelineState, ending: Ending): Promise<Pipeline
   s.enter('COMPLETE', status);
   s.outbox.recordResult(result);
   s.outbox.emit('pipeline_finished', { status, reason: reason ?? null, rounds: result.rounds, tokens, cost_usd: result.costUsd ?? 0 });
-  // The last batch is written while the agents wind down; the pipeline ends when both are done.
-  await Promise.all([s.outbox.drain(), s.agents.wound]);
+  // The last batch is written while the agents wind down; the pipeline ends when both are done
+  // (idle agents end with the pipeline: PATCHES.agentsEndWithPipeline).
+  await Promise.all([s.outbox.drain(), s.agents.settled]);
   await s.outbox.drain(); // what a late reply reported while the agents wound down (its calls' usage)
   return result;
 }

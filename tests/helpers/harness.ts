@@ -31,6 +31,11 @@ export interface Harness {
   start(input: Partial<PipelineInput>, pipelineId?: string): Promise<WorkflowHandle<typeof pipelineWorkflow>>;
   events(pipelineId: string): Promise<PipelineEvent[]>;
   waitForStatus(handle: WorkflowHandle, status: PipelineStatusName, timeoutMs?: number): Promise<void>;
+  /**
+   * Until every agent the pipeline started has closed: idle orchestration agents end just after their
+   * pipeline (their parent close policy asks them to), so its result can come first.
+   */
+  waitForAgents(handle: WorkflowHandle, timeoutMs?: number): Promise<void>;
   /** Until the workflow waits on nothing of its own: no activity pending, its last workflow task completed. */
   waitForQuiet(handle: WorkflowHandle, timeoutMs?: number): Promise<void>;
   /** The pipeline's history (its latest run, or `runId`) and its agents' child workflows. */
@@ -120,6 +125,18 @@ export async function startHarness(name: string, opts: HarnessOptions = {}): Pro
       }
       throw new Error(`workflow ${handle.workflowId} did not go quiet within ${timeoutMs}ms`);
     },
+    async waitForAgents(handle, timeoutMs = 30_000) {
+      const deadline = Date.now() + timeoutMs;
+      const events = (await handle.fetchHistory()).events ?? [];
+      const ids = new Set(events.map((e) => e.startChildWorkflowExecutionInitiatedEventAttributes?.workflowId).filter((id): id is string => !!id));
+      for (const id of ids) {
+        const child = client.workflow.getHandle(id);
+        while ((await child.describe()).status.name === 'RUNNING') {
+          if (Date.now() > deadline) throw new Error(`agent ${id} still running ${timeoutMs}ms after its pipeline`);
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      }
+    },
     async recordHistory(historyName, handle, runId) {
       // Recorded once, into the current release's folder (tests/histories/<package version>), and
       // committed; the replay test replays every release's against the current code. A file is written
@@ -156,7 +173,11 @@ export async function startHarness(name: string, opts: HarnessOptions = {}): Pro
         const n = (seen.get(base) ?? 0) + 1;
         seen.set(base, n);
         const childFile = join(dir, `${historyName}.${base}${n > 1 ? `-${n}` : ''}.json`);
-        if (wanted(childFile)) write(childFile, child.workflowId, await show(child.workflowId, child.runId));
+        if (!wanted(childFile)) continue;
+        // An idle agent ends just after its pipeline: record its end too (bounded: some tests record a run still open).
+        const childHandle = client.workflow.getHandle(child.workflowId, child.runId);
+        for (let i = 0; i < 100 && (await childHandle.describe()).status.name === 'RUNNING'; i++) await new Promise((r) => setTimeout(r, 50));
+        write(childFile, child.workflowId, await show(child.workflowId, child.runId));
       }
     },
     async stop() {
