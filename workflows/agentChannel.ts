@@ -235,7 +235,7 @@ export class TurnChannel {
   private closed = false;
   /** Every agent of this orchestration has ended, once it is closed (see `finished`). */
   private ended: Promise<void> | null = null;
-  /** The agents that were busy when it closed have ended (cancelled), once it is closed. */
+  /** The agents that were busy (cancelled) or revoked when it closed have ended, once it is closed. */
   private busyEnded: Promise<void> | null = null;
   /** PATCHES.quickEnd, decided once when the orchestration starts (before its agents). */
   readonly quickEnd = patched(PATCHES.quickEnd);
@@ -353,13 +353,19 @@ export class TurnChannel {
     } else this.ended = CancellationScope.nonCancellable(() => this.finishAgents(false));
   }
 
-  private async finishAgents(busyOnly: boolean): Promise<void> {
-    const running = [...this.agents.values()].filter((a) => !a.ended && (a.busy || !busyOnly));
+  /**
+   * `leaveIdle` (PATCHES.agentsEndWithPipeline): an idle agent is left to end with the pipeline; a
+   * busy one is cancelled and a revoked one (already returning) waited for, so that no agent's end
+   * reaches the pipeline during its last task (the server would refuse that task's completion).
+   */
+  private async finishAgents(leaveIdle: boolean): Promise<void> {
+    const running = [...this.agents.values()].filter((a) => !a.ended && (a.busy || a.revoked || !leaveIdle));
     // All at once: each signal is a round trip through the server, and they do not depend on each other.
     await Promise.all(
       running.map(async (a) => {
+        // Left here with `leaveIdle` and not busy: a revoked agent, which ends on its own.
         if (a.busy) a.scope.cancel();
-        else
+        else if (!leaveIdle)
           await a.handle
             .signal(agentTurnSignal, { turnId: `o${this.attempt}-finish`, round: 0, action: 'finish', orchestration: this.attempt })
             .catch(() => a.scope.cancel());
