@@ -172,15 +172,18 @@ export class AgentChannel {
     }
   }
 
-  /** Resolves when the latest orchestration's agents have ended (undefined when none ran). */
-  get wound(): Promise<void> | undefined {
-    return this.turns?.finished;
+  /**
+   * Ends the latest orchestration's agents (idle ones told to finish) and resolves when they have
+   * ended; undefined when none ran. A rerun waits for this: its agents take the same ids.
+   */
+  windDown(): Promise<void> | undefined {
+    return this.turns?.windDown();
   }
 
   /**
    * What the pipeline's end waits for: the agents that were busy when the orchestration closed have
    * ended; the idle ones end with the pipeline (PATCHES.agentsEndWithPipeline). Without the patch,
-   * every agent, as `wound`.
+   * every agent, as `windDown`.
    */
   get settled(): Promise<void> | undefined {
     return this.turns?.settled;
@@ -233,7 +236,7 @@ export class TurnChannel {
   private readonly open = new Map<string, Role>();
   /** Set when the orchestration ends: a reply that arrives later (a review overtaken by consensus) changes nothing. */
   private closed = false;
-  /** Every agent of this orchestration has ended, once it is closed (see `finished`). */
+  /** Every agent of this orchestration has ended, once it is closed (see `windDown`). */
   private ended: Promise<void> | null = null;
   /** The agents that were busy (cancelled) or revoked when it closed have ended, once it is closed. */
   private busyEnded: Promise<void> | null = null;
@@ -325,24 +328,25 @@ export class TurnChannel {
   }
 
   /**
-   * Resolves when every agent of this orchestration has ended. The pipeline writes its result while
-   * the agents wind down; a rerun waits for this (its agents take the same ids). With
-   * PATCHES.agentsEndWithPipeline the idle agents are told to finish only when this is asked for.
+   * Once closed: every agent of this orchestration told to finish (if `close` has not already), and
+   * resolves when all have ended. The pipeline writes its result while the agents wind down; a rerun
+   * waits for this (its agents take the same ids). With PATCHES.agentsEndWithPipeline the idle agents
+   * are told to finish only when this is called.
    */
-  get finished(): Promise<void> {
+  windDown(): Promise<void> {
     if (this.closed && !this.ended) this.ended = CancellationScope.nonCancellable(() => this.finishAgents(false));
     return this.ended ?? Promise.resolve();
   }
 
   /** What the pipeline's end waits for (AgentChannel.settled). */
   get settled(): Promise<void> {
-    return this.busyEnded ?? this.finished;
+    return this.busyEnded ?? this.windDown();
   }
 
   /**
    * Ends the orchestration's turns: one still busy (a stalled call) is cancelled, idle agents are told
    * to finish, or with PATCHES.agentsEndWithPipeline left to end with the pipeline (their parent close
-   * policy) unless a rerun asks for `finished`.
+   * policy) unless a rerun calls `windDown`.
    */
   close(): void {
     this.closed = true;

@@ -126,7 +126,7 @@ async function orchestrateOnce(
   }
   // No consensus within maxRounds: wait for a person to recover, for the recovery window. A rerun
   // starts agents with the same ids, so these must have ended first.
-  await s.agents.wound;
+  await s.agents.windDown();
   s.orchestration.status = 'NO_CONSENSUS';
   s.enter('ORCHESTRATE', 'ORCHESTRATION_FAILED');
   s.outbox.flush();

@@ -43,6 +43,15 @@ export interface Harness {
   stop(): Promise<void>;
 }
 
+/** Polls until the workflow is no longer running; false when `deadline` (epoch ms) came first. */
+async function untilClosed(handle: WorkflowHandle, deadline: number): Promise<boolean> {
+  while ((await handle.describe()).status.name === 'RUNNING') {
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return true;
+}
+
 export const uniqueId = (prefix: string): string => `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
 
 export interface HarnessOptions {
@@ -130,11 +139,7 @@ export async function startHarness(name: string, opts: HarnessOptions = {}): Pro
       const events = (await handle.fetchHistory()).events ?? [];
       const ids = new Set(events.map((e) => e.startChildWorkflowExecutionInitiatedEventAttributes?.workflowId).filter((id): id is string => !!id));
       for (const id of ids) {
-        const child = client.workflow.getHandle(id);
-        while ((await child.describe()).status.name === 'RUNNING') {
-          if (Date.now() > deadline) throw new Error(`agent ${id} still running ${timeoutMs}ms after its pipeline`);
-          await new Promise((r) => setTimeout(r, 50));
-        }
+        if (!(await untilClosed(client.workflow.getHandle(id), deadline))) throw new Error(`agent ${id} still running ${timeoutMs}ms after its pipeline`);
       }
     },
     async recordHistory(historyName, handle, runId) {
@@ -175,8 +180,7 @@ export async function startHarness(name: string, opts: HarnessOptions = {}): Pro
         const childFile = join(dir, `${historyName}.${base}${n > 1 ? `-${n}` : ''}.json`);
         if (!wanted(childFile)) continue;
         // An idle agent ends just after its pipeline: record its end too (bounded: some tests record a run still open).
-        const childHandle = client.workflow.getHandle(child.workflowId, child.runId);
-        for (let i = 0; i < 100 && (await childHandle.describe()).status.name === 'RUNNING'; i++) await new Promise((r) => setTimeout(r, 50));
+        await untilClosed(client.workflow.getHandle(child.workflowId, child.runId), Date.now() + 5_000);
         write(childFile, child.workflowId, await show(child.workflowId, child.runId));
       }
     },
