@@ -152,6 +152,22 @@ const DYNAMIC_CONFIG = [
 ];
 
 /**
+ * More `key=value` settings from TEMPORAL_DYNAMIC_CONFIG (comma-separated), to try a server setting on
+ * the dev stack, the tests or the bench without editing this file. For example
+ * `history.transferProcessorMaxPollRPS=1000` (README, "Per-call cost": the 50 ms waits).
+ */
+export function extraDynamicConfig(env: NodeJS.ProcessEnv = process.env): string[] {
+  const raw = env.TEMPORAL_DYNAMIC_CONFIG?.trim();
+  if (!raw) return [];
+  return raw.split(',').map((kv) => {
+    const t = kv.trim();
+    if (!/^[A-Za-z][\w.]*=\S+$/.test(t))
+      throw new Error(`TEMPORAL_DYNAMIC_CONFIG: "${t}" is not key=value (for example history.transferProcessorMaxPollRPS=1000)`);
+    return t;
+  });
+}
+
+/**
  * The first start on a fresh machine is the slowest: a 250 MB binary read for the first time and a
  * new SQLite file, often on a 2-core machine still busy from the build. Waiting costs nothing once
  * the server answers.
@@ -167,7 +183,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   }
   if (opts.namespace && opts.namespace !== 'default') args.push('--namespace', opts.namespace);
   for (const name of SEARCH_ATTRIBUTE_NAMES) args.push('--search-attribute', `${name}=Keyword`);
-  for (const kv of DYNAMIC_CONFIG) args.push('--dynamic-config-value', kv);
+  for (const kv of [...DYNAMIC_CONFIG, ...extraDynamicConfig()]) args.push('--dynamic-config-value', kv);
 
   const child = spawn(opts.cli, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: false });
   const output: string[] = [];

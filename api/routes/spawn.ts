@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/common';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { WorkflowHandle } from '@temporalio/client';
 import { randomBytes } from 'node:crypto';
 import { PIPELINE_WORKFLOW_TYPE, pipelineWorkflowId } from '../../common/ids';
@@ -9,44 +9,19 @@ import type { PipelineInput } from '../../common/types';
 import type { pipelineWorkflow } from '../../workflows/pipeline';
 import { operation } from '../docs';
 import { HttpError } from '../errors';
+import { RunningCap } from '../runningCap';
 import { errorsFor, SpawnBody, SpawnReply } from '../schemas';
 
 // POST /api/spawn: starts a pipeline. Idempotent for a given pipeline_id, with Temporal as the only
 // record: a running pipeline is reused (conflict policy USE_EXISTING) and a finished one is never
 // started again (reuse policy REJECT_DUPLICATE), so every repeat answers with the same run.
 // At MAX_RUNNING_PIPELINES running on the task queue, a new pipeline is refused with 429 (a repeat is
-// still answered); an id held by a workflow of another type is refused with 409.
+// still answered; api/runningCap.ts); an id held by a workflow of another type is refused with 409.
 
 const newPipelineId = (): string => `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
 
 export const spawnRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const cap = app.cfg.MAX_RUNNING_PIPELINES;
-
-  /** 429 at the cap, unless `workflowId` names a pipeline that exists (a repeat starts nothing). */
-  async function refuseAtCap(workflowId: string | undefined): Promise<void> {
-    // Visibility lags a start by a moment, so a burst can pass the cap by a few: a bound, not a lock.
-    const { count } = await app.temporal.workflow.count(
-      `WorkflowType = '${PIPELINE_WORKFLOW_TYPE}' AND ExecutionStatus = 'Running' AND TaskQueue = '${app.cfg.TEMPORAL_TASK_QUEUE.replace(/'/g, '')}'`,
-    );
-    if (count < cap) return;
-    if (workflowId !== undefined) {
-      const known = await app.temporal.workflow
-        .getHandle(workflowId)
-        .describe()
-        .then(
-          () => true,
-          (err: unknown) => {
-            if (err instanceof WorkflowNotFoundError) return false;
-            throw err;
-          },
-        );
-      if (known) return;
-    }
-    throw new HttpError(
-      429,
-      `${count} pipelines are running, the most this server starts at once (MAX_RUNNING_PIPELINES=${cap}); retry when some have finished`,
-    );
-  }
+  const cap = new RunningCap(app.temporal, app.cfg.TEMPORAL_TASK_QUEUE, app.cfg.MAX_RUNNING_PIPELINES);
 
   app.post(
     '/api/spawn',
@@ -77,34 +52,37 @@ export const spawnRoutes: FastifyPluginAsyncTypebox = async (app) => {
         ...(body.approval_window !== undefined ? { approvalWindowSeconds: body.approval_window } : {}),
         ...(body.cost_budget_usd !== undefined ? { budgets: { costUsd: body.cost_budget_usd } } : {}),
       };
-      await refuseAtCap(body.pipeline_id === undefined ? undefined : workflowId);
-      let runId: string;
-      let existing: Awaited<ReturnType<WorkflowHandle['describe']>> | undefined;
-      try {
-        const handle = await app.temporal.workflow.start<typeof pipelineWorkflow>(PIPELINE_WORKFLOW_TYPE, {
-          taskQueue: cfg.TEMPORAL_TASK_QUEUE,
-          workflowId,
-          args: [input],
-          workflowIdConflictPolicy: 'USE_EXISTING',
-          workflowIdReusePolicy: 'REJECT_DUPLICATE',
-          staticSummary: `Pipeline · ${clipObjective(body.objective)}`,
-          // The mode only when the request names it: by default the worker decides (it holds the key).
-          staticDetails: `Objective: ${body.objective}${body.mode ? `\n\nMode: ${body.mode}` : ''}${body.scenario ? `${body.mode ? ' · ' : '\n\n'}scenario ${body.scenario}` : ''}`,
-          typedSearchAttributes: [
-            { key: PipelineStatusKey, value: 'SPAWNING' },
-            { key: PipelinePhaseKey, value: 'SPAWN' },
-            ...(body.mode ? [{ key: LlmModeKey, value: body.mode }] : []),
-          ],
-        });
-        runId = handle.firstExecutionRunId;
-      } catch (err) {
-        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-        // Finished earlier: the same pipeline, not a second one.
-        existing = await app.temporal.workflow.getHandle(workflowId).describe();
-        runId = existing.raw.workflowExecutionInfo?.firstRunId || existing.runId;
-      }
-      // Its current status (SPAWNING when new) from the search attribute: no worker needed to answer.
-      const d = existing ?? (await app.temporal.workflow.getHandle(workflowId).describe());
+      const { runId, d } = await cap.admit(body.pipeline_id === undefined ? undefined : workflowId, async () => {
+        let runId: string;
+        let existing: Awaited<ReturnType<WorkflowHandle['describe']>> | undefined;
+        try {
+          const handle = await app.temporal.workflow.start<typeof pipelineWorkflow>(PIPELINE_WORKFLOW_TYPE, {
+            taskQueue: cfg.TEMPORAL_TASK_QUEUE,
+            workflowId,
+            args: [input],
+            workflowIdConflictPolicy: 'USE_EXISTING',
+            workflowIdReusePolicy: 'REJECT_DUPLICATE',
+            staticSummary: `Pipeline · ${clipObjective(body.objective)}`,
+            // The mode only when the request names it: by default the worker decides (it holds the key).
+            staticDetails: `Objective: ${body.objective}${body.mode ? `\n\nMode: ${body.mode}` : ''}${body.scenario ? `${body.mode ? ' · ' : '\n\n'}scenario ${body.scenario}` : ''}`,
+            typedSearchAttributes: [
+              { key: PipelineStatusKey, value: 'SPAWNING' },
+              { key: PipelinePhaseKey, value: 'SPAWN' },
+              ...(body.mode ? [{ key: LlmModeKey, value: body.mode }] : []),
+            ],
+          });
+          runId = handle.firstExecutionRunId;
+        } catch (err) {
+          if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+          // Finished earlier: the same pipeline, not a second one.
+          existing = await app.temporal.workflow.getHandle(workflowId).describe();
+          runId = existing.raw.workflowExecutionInfo?.firstRunId || existing.runId;
+        }
+        // Its current status (SPAWNING when new) from the search attribute: no worker needed to answer.
+        const d = existing ?? (await app.temporal.workflow.getHandle(workflowId).describe());
+        if (d.type === PIPELINE_WORKFLOW_TYPE) cap.started(workflowId, d.startTime);
+        return { runId, d };
+      });
       // USE_EXISTING and REJECT_DUPLICATE answer with whatever holds the id, whatever its type.
       if (d.type !== PIPELINE_WORKFLOW_TYPE) throw new HttpError(409, `workflow id ${workflowId} is taken by a ${d.type} workflow, not a pipeline`);
       const status = d.typedSearchAttributes.get(PipelineStatusKey) ?? 'SPAWNING';

@@ -17,6 +17,7 @@ import { checkVote, findConsensus, isAccepted } from '../../governance/consensus
 import { ConfigError, parseConfig, pipelineDefaults, redactConfig } from '../../lib/config';
 import { Ledger, LedgerReader, LedgerUnavailable } from '../../lib/ledger';
 import { REPO_ROOT } from '../../devstack/processes';
+import { extraDynamicConfig } from '../../devstack/temporalServer';
 import { sampleDesign, sampleProposal } from '../helpers/proposals';
 
 // Plain logic, no server: the rules, the simulator, input and config validation, the ledger.
@@ -208,6 +209,18 @@ describe('input and config', () => {
     assert.equal(r.status, 78);
     assert.match(r.stderr, /bad value for ERROR_BUDGET_TOTAL/);
   });
+});
+
+test('TEMPORAL_DYNAMIC_CONFIG adds dev server settings; a malformed one is named', () => {
+  assert.deepEqual(extraDynamicConfig({}), []);
+  assert.deepEqual(extraDynamicConfig({ TEMPORAL_DYNAMIC_CONFIG: 'history.transferProcessorMaxPollRPS=1000, limit.maxIDLength=255' }), [
+    'history.transferProcessorMaxPollRPS=1000',
+    'limit.maxIDLength=255',
+  ]);
+  assert.throws(
+    () => extraDynamicConfig({ TEMPORAL_DYNAMIC_CONFIG: 'history.transferProcessorMaxPollRPS' }),
+    /TEMPORAL_DYNAMIC_CONFIG: "history.transferProcessorMaxPollRPS" is not key=value/,
+  );
 });
 
 describe('worker metrics listener', () => {
