@@ -62,7 +62,7 @@ export const CASES: CaseDef[] = [
   },
   {
     id: 'R8',
-    title: 'the ledger locked by another process mid-run, then released',
+    title: 'the ledger locked by another process mid-run, then released; then its disk full, then freed',
     run: (stack, rec, quick) => ledgerStall(stack, rec, { pipelines: quick ? 2 : 6, lockMs: quick ? 20_000 : 30_000 }),
   },
 ];

@@ -1,6 +1,7 @@
 import type { Client } from '@temporalio/client';
 import type { Redis } from 'ioredis';
-import { createWriteStream, mkdtempSync, readFileSync, rmSync, type WriteStream } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { cpSync, createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, type WriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startFakeLlm, type FakeLlm } from '../devstack/fakeLlm';
@@ -14,7 +15,7 @@ import { connectClient } from '../lib/temporal';
 // again. A Temporal dev server on a database FILE (so a restart keeps every workflow), a redis-server
 // on a free port (never the shared 6379: R3 restarts and FLUSHALLs it), worker and API processes (the
 // real entry points, killed with SIGKILL), the fake OpenAI server in this process, and the ledger
-// file. Everything the processes print goes to one log file, which R6 searches for secrets.
+// file, on a small tmpfs of its own where the machine allows a mount (R8 fills it). Everything the processes print goes to one log file, which R6 searches for secrets.
 
 /** Recognisable secrets: R6 counts where they appear. */
 export const CHAOS_KEY = 'sk-or-v1-chaosKEY-7d41b2aa9c0e5f31';
@@ -29,6 +30,11 @@ export interface ChaosStack {
   temporalAddress: string;
   redisUrl: string;
   ledgerPath: string;
+  /**
+   * The ledger's directory when it is a small filesystem of its own (a tmpfs this stack mounted, so R8
+   * can fill it); undefined where mounting is not allowed (it needs root), and the ledger is in `dir`.
+   */
+  ledgerFs?: string;
   bundle: string;
   apiUrl: string;
   fake: FakeLlm;
@@ -60,6 +66,18 @@ export interface ChaosStackOptions {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The tmpfs R8 fills (its size: room for a full run's ledger, and little to fill). */
+const LEDGER_FS_SIZE = '64m';
+
+/** Mounts a tmpfs of its own at `path`, or says why not and returns undefined. */
+function mountSmallFs(path: string, log: (line: string) => void): string | undefined {
+  mkdirSync(path, { recursive: true });
+  const r = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${LEDGER_FS_SIZE},mode=0700`, 'tmpfs', path], { encoding: 'utf8' });
+  if (r.status === 0) return path;
+  log(`the ledger is on the run's disk: mounting a tmpfs for it failed (${(r.stderr || r.error?.message || '').trim()}), so R8 cannot fill it`);
+  return undefined;
+}
 
 export async function startChaosStack(opts: ChaosStackOptions = {}): Promise<ChaosStack> {
   const log = opts.log ?? ((line: string) => console.log(`chaos: ${line}`));
@@ -97,7 +115,14 @@ export async function startChaosStack(opts: ChaosStackOptions = {}): Promise<Cha
     }
     const fake = await startFakeLlm({ apiKey: CHAOS_KEY });
     cleanups.push(() => fake.close());
-    const ledgerPath = join(dir, 'ledger.db');
+    const ledgerFs = mountSmallFs(join(dir, 'ledger-fs'), log);
+    if (ledgerFs)
+      cleanups.push(async () => {
+        // CHAOS_KEEP keeps the run's directory: the ledger with it, before its filesystem goes.
+        if (process.env.CHAOS_KEEP) cpSync(ledgerFs, join(dir, 'ledger'), { recursive: true });
+        spawnSync('umount', [ledgerFs]);
+      });
+    const ledgerPath = join(ledgerFs ?? dir, 'ledger.db');
     const apiPort = await freePort();
     const apiUrl = `http://127.0.0.1:${apiPort}`;
 
@@ -194,6 +219,7 @@ export async function startChaosStack(opts: ChaosStackOptions = {}): Promise<Cha
       temporalAddress,
       redisUrl,
       ledgerPath,
+      ...(ledgerFs ? { ledgerFs } : {}),
       bundle,
       apiUrl,
       fake,
