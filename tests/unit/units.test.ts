@@ -17,7 +17,7 @@ import { checkVote, findConsensus, isAccepted } from '../../governance/consensus
 import { ConfigError, parseConfig, pipelineDefaults, redactConfig } from '../../lib/config';
 import { Ledger, LedgerReader, LedgerUnavailable } from '../../lib/ledger';
 import { REPO_ROOT } from '../../devstack/processes';
-import { extraDynamicConfig } from '../../devstack/temporalServer';
+import { dynamicConfig, extraDynamicConfig } from '../../devstack/temporalServer';
 import { sampleDesign, sampleProposal } from '../helpers/proposals';
 
 // Plain logic, no server: the rules, the simulator, input and config validation, the ledger.
@@ -211,7 +211,12 @@ describe('input and config', () => {
   });
 });
 
-test('TEMPORAL_DYNAMIC_CONFIG adds dev server settings; a malformed one is named', () => {
+test('TEMPORAL_DYNAMIC_CONFIG adds dev server settings or replaces ours; a malformed one is named', () => {
+  const rps = (cfg: string[]) => cfg.filter((kv) => kv.startsWith('history.transferProcessorMaxPollRPS='));
+  assert.deepEqual(rps(dynamicConfig({})), ['history.transferProcessorMaxPollRPS=100']);
+  const replaced = dynamicConfig({ TEMPORAL_DYNAMIC_CONFIG: 'history.transferProcessorMaxPollRPS=20,limit.maxIDLength=255' });
+  assert.deepEqual(rps(replaced), ['history.transferProcessorMaxPollRPS=20']);
+  assert.ok(replaced.includes('limit.maxIDLength=255') && replaced.includes('system.enableActivityEagerExecution=true'));
   assert.deepEqual(extraDynamicConfig({}), []);
   assert.deepEqual(extraDynamicConfig({ TEMPORAL_DYNAMIC_CONFIG: 'history.transferProcessorMaxPollRPS=1000, limit.maxIDLength=255' }), [
     'history.transferProcessorMaxPollRPS=1000',
