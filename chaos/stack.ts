@@ -8,6 +8,7 @@ import { startFakeLlm, type FakeLlm } from '../devstack/fakeLlm';
 import { startRedisServer, startTs, waitFor, type Managed } from '../devstack/processes';
 import { writeWorkflowBundle } from '../devstack/stack';
 import { ensureTemporalCli, freePort, startDevServer, type DevServer } from '../devstack/temporalServer';
+import { buildId } from '../lib/buildId';
 import { connectRedis } from '../lib/redis';
 import { connectClient } from '../lib/temporal';
 
@@ -135,6 +136,9 @@ export async function startChaosStack(opts: ChaosStackOptions = {}): Promise<Cha
       LEDGER_PATH: ledgerPath,
       TEMPORAL_TASK_QUEUE: TASK_QUEUE,
       LOG_LEVEL: 'info',
+      // Read once for the run: a worker restarted after a commit landed would otherwise be a new
+      // deployment version, and the pipelines pinned to the old one would wait for workers that never come.
+      WORKER_BUILD_ID: buildId(process.env.WORKER_BUILD_ID || undefined),
     };
     // The key goes to the worker only, as in production; the token to the API only.
     const workerEnv: NodeJS.ProcessEnv = {
