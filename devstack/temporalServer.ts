@@ -139,17 +139,17 @@ export interface DevServer {
  * - One partition per task queue: LLM_RATE_LIMIT is enforced per partition, so with the default 4 a
  *   limit of 2/s let 4 calls out at once and a backlog in one partition drained at 0.5/s. A single
  *   node gains nothing from partitions. (In production, set these two for the `<queue>-llm` queue.)
+ * - The transfer queue (the history service's "start this workflow task", "deliver this signal",
+ *   "dispatch this activity") read every 10 ms: by default at most 20 times a second per history
+ *   shard, and the dev server has one, so a task falling due within 50 ms of the last read waited out
+ *   the rest, three times on P1's critical path and twice between a spawn and its first event. 100
+ *   reads a second measured P1 1.40-1.45 against 1.45-1.52 and P4 p95 118-185 ms against 195-214 ms,
+ *   side by side, P2 unchanged; 1,000 shortened the waits further but competed for the 2 cores and P1
+ *   did not move (README, "Per-call cost").
  */
 // Worker Versioning: the server registers every task queue a deployment's workers poll, at most 100 by
 // default. A production deployment has three (the queue, -llm, -ledger); a test run gives each test
 // file queues of its own under the run's one build id, well past 100, after which polls fail forever.
-// The transfer queue (the history service's "start this workflow task", "deliver this signal",
-// "dispatch this activity") is read at most 20 times a second per history shard by default, and the dev
-// server has one shard: a task falling due within 50 ms of the last read waited out the rest, three
-// times on P1's critical path and twice between a spawn and its first event. 100 reads a second (10 ms)
-// measured P1 1.40-1.45 against 1.45-1.52 and P4 p95 118-185 ms against 195-214 ms, side by side, with
-// P2 unchanged; 1,000 shortened the waits further but competed for the 2 cores and P1 did not move
-// (README, "Per-call cost").
 const DYNAMIC_CONFIG = [
   'system.enableActivityEagerExecution=true',
   'matching.numTaskqueueReadPartitions=1',
