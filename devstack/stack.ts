@@ -15,6 +15,8 @@ import { ensureTemporalCli, freePort, startDevServer } from './temporalServer';
 export interface Stack {
   /** TEMPORAL_ADDRESS, TEMPORAL_CLI_PATH, REDIS_URL, WORKFLOW_BUNDLE and WORKER_BUILD_ID, for child processes. */
   env: NodeJS.ProcessEnv;
+  /** The dev server's process id when the stack started one (not with TEMPORAL_ADDRESS): the benchmark reads its CPU. */
+  serverPid?: number;
   stop(): Promise<void>;
 }
 
@@ -30,6 +32,7 @@ export async function startStack({ log = console.log, logFile }: StackOptions = 
   // (tests/metrics.test.ts) gives its worker free ports.
   const env: NodeJS.ProcessEnv = { WORKER_METRICS_PORT: 'off', WORKER_SDK_METRICS_PORT: 'off' };
   const cleanups: (() => Promise<void>)[] = [];
+  let serverPid: number | undefined;
   const stop = async () => {
     for (const c of cleanups.reverse()) await c().catch(() => undefined);
   };
@@ -44,6 +47,7 @@ export async function startStack({ log = console.log, logFile }: StackOptions = 
       const server = await startDevServer({ cli, port: await freePort(), logFile });
       cleanups.push(() => server.stop());
       env.TEMPORAL_ADDRESS = server.address;
+      serverPid = server.process.pid;
       log(`Temporal dev server at ${server.address}`);
     }
 
@@ -67,7 +71,7 @@ export async function startStack({ log = console.log, logFile }: StackOptions = 
       cleanups.push(async () => rmSync(file, { force: true }));
       env.WORKFLOW_BUNDLE = file;
     }
-    return { env, stop };
+    return { env, serverPid, stop };
   } catch (err) {
     await stop();
     throw err;

@@ -148,6 +148,8 @@ type ScaleStep = (n: number) => Promise<{
   workerPeakRssBytes: number;
   workerCpuSeconds: number;
   workerCpuPercent: number;
+  /** The dev server's CPU over the step (100 = one core); null when the bench did not start the server. */
+  serverCpuPercent: number | null;
   historyEventsPerPipeline: number;
   historyBytesPerPipeline: number;
 }>;
@@ -359,6 +361,7 @@ async function main(): Promise<number> {
   async function scaleStep(n: number, pid: number, run: () => Promise<Timed>, ratioOf: (t: Timed) => number): ReturnType<ScaleStep> {
     const bar = new Progress(`P2 ${n} concurrent`, n);
     const watch = watchProcess(pid);
+    const watchServer = stack.serverPid ? watchProcess(stack.serverPid) : undefined;
     const t0 = performance.now();
     const first = seq + 1;
     const limit = new Promise<'limit'>((resolve) => setTimeout(() => resolve('limit'), opts.durationS * 1000).unref());
@@ -372,6 +375,7 @@ async function main(): Promise<number> {
     await Promise.race([Promise.all(runs), limit]);
     const wallMs = performance.now() - t0;
     const proc = watch.stop();
+    const server = watchServer?.stop();
     if (all.length < n) {
       // Past the step's time limit: the rest are stopped, so the next step starts on an idle system.
       const ids = Array.from({ length: n }, (_, i) => pipelineWorkflowId(`${runId}-${first + i}`));
@@ -409,6 +413,7 @@ async function main(): Promise<number> {
       workerPeakRssBytes: proc.peakRssBytes,
       workerCpuSeconds: Math.round(proc.cpuSeconds * 10) / 10,
       workerCpuPercent: Math.round(proc.cpuPercent),
+      serverCpuPercent: server ? Math.round(server.cpuPercent) : null,
       ...history,
     };
   }
@@ -564,7 +569,7 @@ function printTable(results: Results): void {
       const ok = (ratioTarget === undefined || (s.completed === s.n && s.ratioP95 <= ratioTarget)) && (!last || s.workerPeakRssBytes <= TARGETS.p2RssBytes);
       rows.push([
         `P2 scale, N=${s.n}`,
-        `${s.completed}/${s.n} done, ${s.pipelinesPerMinute}/min, ratio p50 ${s.ratioP50} p95 ${s.ratioP95}, RSS ${mib(s.workerPeakRssBytes)}, CPU ${s.workerCpuPercent}%, ${s.historyEventsPerPipeline} events / ${Math.round(s.historyBytesPerPipeline / 1024)} KiB`,
+        `${s.completed}/${s.n} done, ${s.pipelinesPerMinute}/min, ratio p50 ${s.ratioP50} p95 ${s.ratioP95}, RSS ${mib(s.workerPeakRssBytes)}, CPU ${s.workerCpuPercent}%${s.serverCpuPercent === null ? '' : ` (dev server ${s.serverCpuPercent}%)`}, ${s.historyEventsPerPipeline} events / ${Math.round(s.historyBytesPerPipeline / 1024)} KiB`,
         at,
         at ? verdict(ok) : '',
       ]);

@@ -43,6 +43,9 @@ test('npm run bench -- --quick reports P1-P4 and L1, with every pipeline complet
   for (const step of p2.steps) {
     assert.equal(step.completed, step.n, `P2 N=${step.n}: every pipeline completed`);
     assert.ok(step.workerPeakRssBytes > 0 && step.historyEventsPerPipeline > 0, `P2 N=${step.n}: worker memory and history measured`);
+    // What saturates first: the dev server's CPU beside the worker's, when the benchmark started the server.
+    if (process.env.TEMPORAL_ADDRESS) assert.equal(step.serverCpuPercent, null, `P2 N=${step.n}: a server the bench did not start is not measured`);
+    else assert.ok(step.serverCpuPercent > 0, `P2 N=${step.n}: the dev server's CPU measured (${step.serverCpuPercent})`);
   }
   assert.ok(p4.p95Ms > 0 && p4.p95Ms < 30_000, `P4 measured (${p4.p95Ms} ms)`);
   // L1 replays the warm-up pipeline's own outbox batches: its per-pipeline rows are that pipeline's.
