@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { after, before, test } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type Page, type Request } from 'playwright-core';
 import { pipelineWorkflowId } from '../common/ids';
 import { reportQuery } from '../common/messages';
 import { listen, startApi, type Api } from './helpers/api';
@@ -99,6 +99,70 @@ test('spawn from the page, watch it reach COMPLETED, read the report there', { t
     'nothing from another site',
   );
   assert.deepEqual(problems, []);
+});
+
+/** Spawns an auto-continued consensus pipeline from the page and returns its id. */
+async function spawnConsensus(page: Page, objective: string): Promise<string> {
+  await page.fill('#objective', objective);
+  await page.check('#auto-continue');
+  await page.selectOption('#mode', 'local');
+  await page.selectOption('#scenario', 'consensus');
+  await page.click('#spawn');
+  await page.waitForURL(/#\/pipeline\//);
+  return selectedId(page);
+}
+
+test('an answer that arrives late does not take the page back to an older state', { timeout: 120_000 }, async (t) => {
+  if (!installed) return t.skip(`Chromium is not installed at ${CHROMIUM} (apt-get install -y chromium; .ci/run does it)`);
+  const { page, problems } = await openDashboard();
+  t.after(() => page.close());
+  // The page's first read of the pipeline is answered at once, but its orchestration part reaches the
+  // page only after the pipeline has finished (a slow API under load does this).
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  let heldRequest: Request | undefined;
+  await page.route('**/orchestration', async (route) => {
+    if (heldRequest) return route.continue();
+    heldRequest = route.request();
+    const response = await route.fetch();
+    await held;
+    await route.fulfill({ response });
+  });
+  await spawnConsensus(page, 'Design a session store');
+  await page.waitForSelector('#p-status[data-status="COMPLETED"]', { timeout: 90_000 });
+  await page.waitForSelector('#events li[data-type="pipeline_finished"]');
+  await page.waitForSelector('#proposals tbody tr');
+
+  const delivered = page.waitForEvent('requestfinished', (r) => r === heldRequest);
+  release();
+  await delivered;
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal(await page.getAttribute('#p-status', 'data-status'), 'COMPLETED', 'the status stays the newest read');
+  assert.equal(await page.locator('#phases li.done').count(), 5);
+  assert.ok((await page.locator('#proposals tbody tr').count()) >= 1, 'the proposals stay listed');
+  assert.deepEqual(problems, []);
+});
+
+test("a finished pipeline's read that failed is read again", { timeout: 120_000 }, async (t) => {
+  if (!installed) return t.skip(`Chromium is not installed at ${CHROMIUM} (apt-get install -y chromium; .ci/run does it)`);
+  const { page } = await openDashboard();
+  t.after(() => page.close());
+  // Every orchestration read fails until one is made after the last event was shown: no event comes
+  // after it to read again on.
+  let failing = true;
+  await page.route('**/orchestration', async (route) => {
+    if (!failing) return route.continue();
+    if ((await page.locator('#events li[data-type="pipeline_finished"]').count()) > 0) failing = false;
+    return route.fulfill({
+      status: 503,
+      contentType: 'application/json',
+      body: JSON.stringify({ statusCode: 503, error: 'Service Unavailable', message: 'busy' }),
+    });
+  });
+  await spawnConsensus(page, 'Design a job queue');
+  await page.waitForSelector('#p-status[data-status="COMPLETED"]', { timeout: 90_000 });
+  await page.waitForSelector('#events li[data-type="pipeline_finished"]');
+  await page.waitForSelector('#proposals tbody tr', { timeout: 15_000 });
 });
 
 test('steer from the page: spawn GAMMA and continue a pipeline waiting at REPORT', { timeout: 120_000 }, async (t) => {

@@ -1,18 +1,19 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { PIPELINE_WORKFLOW_TYPE, pipelineIdFromWorkflowId, pipelineWorkflowId } from '../../common/ids';
+import { PIPELINE_WORKFLOW_TYPE, pipelineIdFromWorkflowId } from '../../common/ids';
 import { orchestrationQuery, reportQuery, statusQuery } from '../../common/messages';
 import { PipelinePhaseKey, PipelineStatusKey } from '../../common/searchAttributes';
 import { renderReportMarkdown } from '../../agents/report';
 import { operation } from '../docs';
 import { HttpError } from '../errors';
+import { PipelineQueries } from '../pipelineQueries';
 import { pipelineAutoContinue } from '../pipelineSettings';
 import { errorsFor, IdParams, ListQuery, ListReply, MarkdownReply, OrchestrationReply, PipelineQuery, ReportReply, StatusReply } from '../schemas';
 
-// Reading pipelines: Temporal visibility for the list, the workflow's queries for one pipeline. The
-// API keeps no state of its own.
+// Reading pipelines: Temporal visibility for the list, the workflow's queries for one pipeline (one at a
+// time per pipeline: api/pipelineQueries.ts). The API keeps no state of its own.
 
 export const pipelineRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const handle = (id: string) => app.temporal.workflow.getHandle(pipelineWorkflowId(id));
+  const queries = new PipelineQueries(app.temporal);
 
   app.get(
     '/api/pipelines',
@@ -57,7 +58,7 @@ export const pipelineRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: StatusReply, ...errorsFor(400, 401, 404, 409, 503) },
       },
     },
-    async (request) => handle(request.params.id).query(statusQuery),
+    async (request) => queries.query(request.params.id, statusQuery),
   );
 
   app.get(
@@ -72,7 +73,7 @@ export const pipelineRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      const report = await handle(request.params.id).query(reportQuery);
+      const report = await queries.query(request.params.id, reportQuery);
       if (!report) throw new HttpError(409, `pipeline ${request.params.id} has no report yet: it is written at REPORT`);
       return reply.type('text/markdown; charset=utf-8').send(renderReportMarkdown(report));
     },
@@ -88,7 +89,7 @@ export const pipelineRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: OrchestrationReply, ...errorsFor(400, 401, 404, 409, 503) },
       },
     },
-    async (request) => handle(request.params.id).query(orchestrationQuery),
+    async (request) => queries.query(request.params.id, orchestrationQuery),
   );
 
   app.get(
@@ -103,12 +104,7 @@ export const pipelineRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       const id = request.query.pipeline_id;
-      const h = handle(id);
-      // One after the other: two queries at once on a pipeline that has just closed can leave one
-      // buffered in the worker when the run leaves its cache, and that one then waits out the RPC
-      // timeout (30 s, seen in tests/api.test.ts; SDK 1.23).
-      const report = await h.query(reportQuery);
-      const status = await h.query(statusQuery);
+      const [report, status] = await Promise.all([queries.query(id, reportQuery), queries.query(id, statusQuery)]);
       // The pipeline's own setting, not a guess from the report's wording.
       const autoContinue = await pipelineAutoContinue(app.ledger, app.redis, id).catch((err: Error) => {
         request.log.warn({ err: err.message, pipelineId: id }, 'cannot read the pipeline settings');

@@ -20,6 +20,9 @@ const state = {
   finished: false,
   live: new Map(), // agent id → its answer forming (llm_partial messages)
   transcriptAt: 0, // when the transcript was last read
+  reads: 0, // pipeline reads started (refreshPipeline), numbered
+  shown: 0, // the number of the newest read painted on the page
+  failedReads: 0, // reads in a row with a failed part, once the pipeline has finished
 };
 
 /** Builds an element; children are nodes or text (always as text, never HTML). */
@@ -189,6 +192,7 @@ function select(id, force = false) {
   state.status = null;
   state.lastSeq = 0;
   state.finished = false;
+  state.failedReads = 0;
   $('pipeline').hidden = false;
   $('p-title').textContent = id;
   $('p-status').textContent = '…';
@@ -261,19 +265,36 @@ function appendEvent(e) {
   list.scrollTop = list.scrollHeight;
 }
 
+/** How often, and after how long (growing), a finished pipeline's failed read is tried again. */
+const FAILED_READ_RETRIES = 5;
+const FAILED_READ_RETRY_MS = 1000;
+
 async function refreshPipeline() {
   const id = state.selected;
   if (!id) return;
-  const [status, orch, report] = await Promise.allSettled([
-    api('GET', `/api/pipeline/${encodeURIComponent(id)}`),
+  const read = ++state.reads;
+  // The status first, the rest after it, so no pane is older than the status above it: read at once,
+  // a COMPLETED status could come with an orchestration answered before the orchestration began.
+  const [status] = await Promise.allSettled([api('GET', `/api/pipeline/${encodeURIComponent(id)}`)]);
+  const [orch, report] = await Promise.allSettled([
     api('GET', `/api/pipeline/${encodeURIComponent(id)}/orchestration`),
     api('GET', `/api/checkpoint/report?pipeline_id=${encodeURIComponent(id)}`),
   ]);
-  if (state.selected !== id) return;
+  // Reads overlap (an event's, the timer's, a button's): one answered late must not paint its older
+  // state over a newer read's.
+  if (state.selected !== id || read < state.shown) return;
+  state.shown = read;
   if (status.status === 'fulfilled') renderStatus(status.value);
   else $('p-status').textContent = `unavailable: ${status.reason.message}`;
   if (orch.status === 'fulfilled') renderOrchestration(orch.value);
   if (report.status === 'fulfilled') renderReport(report.value);
+  // A finished pipeline sends no more events to read it again after: a part that failed (the API busy,
+  // the run just closed) is read again a few times, rather than leaving the page behind the pipeline.
+  if (![status, orch, report].some((r) => r.status === 'rejected')) state.failedReads = 0;
+  else if (state.finished && state.failedReads < FAILED_READ_RETRIES) {
+    state.failedReads += 1;
+    setTimeout(() => state.selected === id && refreshPipeline(), FAILED_READ_RETRY_MS * state.failedReads);
+  }
   // Every page of the transcript is read again: not on every event, but a few seconds apart.
   if (Date.now() - state.transcriptAt > TRANSCRIPT_EVERY_MS || state.finished) refreshTranscriptSoon();
 }
