@@ -98,6 +98,28 @@ export interface AgentTurn {
   subproblems?: string[];
   /** Which orchestration (1, then 2... after a recover rerun). */
   orchestration: number;
+  /** For a proposer: hand the review of its proposal straight to the reviewer (workflows/directReview.ts). */
+  review?: ReviewOffer;
+}
+
+/**
+ * What a proposer needs to hand the review of its proposal to the reviewer itself, instead of the
+ * pipeline doing it after the proposal reaches it: the review turn's id and what the pipeline would
+ * put in it besides the proposal and the proposer's own messages.
+ */
+export interface ReviewOffer {
+  to: Role;
+  turnId: string;
+  /** The id the pipeline gives the proposal when it posts it. */
+  proposalId: string;
+  /** The open proposals before this one, newest last (the review turn lists them with the new one). */
+  proposals: Pick<Proposal, 'id' | 'title' | 'complexity' | 'author'>[];
+  /** The reviewer's unread messages so far. */
+  inbox?: Omit<AgentMessage, 'id'>[];
+  /** A proposal above this complexity calls GAMMA in before its review: the pipeline hands that review out. */
+  maxComplexity: number;
+  /** What the pipeline's calls had cost when the turn was handed out, and its budget: a turn that spends it hands nothing out. */
+  cost: { spentUsd: number; budgetUsd: number };
 }
 
 /**
@@ -126,6 +148,8 @@ export interface AgentTurnResult {
   breaker?: BreakerView;
   /** The simulator's latency spent on this turn (0 for a real provider), for the LLM critical path. */
   simulatedLatencyMs?: number;
+  /** The reviewer this proposer handed its proposal's review to (the turn's `review` offer), if it did. */
+  handedTo?: Role;
 }
 export const agentTurnSignal = defineSignal<[AgentTurn]>('agentTurn');
 export const agentTurnResultSignal = defineSignal<[AgentTurnResult]>('agentTurnResult');

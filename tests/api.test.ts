@@ -67,6 +67,9 @@ describe('API', () => {
     assert.equal(view.phase, 'REPORT');
     assert.ok(view.agents.length >= 2 && view.agents.every((a) => typeof a.tokens === 'number' && typeof a.errors === 'number'));
 
+    // auto_continue is read from the pipeline's settings row, which the outbox's first batch writes: under
+    // load the pipeline can reach REPORT before that batch is in (the answer is null until then).
+    await until('the settings in the ledger', async () => h.ledger.pipelineSettings(pipelineId) ?? undefined);
     const report = await app.inject({ method: 'GET', url: `/api/checkpoint/report?pipeline_id=${pipelineId}` });
     assert.equal(report.statusCode, 200);
     const rep = json<{ pipeline_id: string; report: { kind: string } | null; continuation: Record<string, unknown> }>(report);

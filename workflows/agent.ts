@@ -4,6 +4,7 @@ import type { AgentTurn, AgentTurnResult } from '../common/messages';
 import type { AgentPhase, BreakerView, CallRecord, GammaReason, Handoff, LlmSettings, Role } from '../common/types';
 import { BudgetedCaller, type CallBudget } from './agentCall';
 import { ParentLink } from './agentChannel';
+import { handOver, reviewTurn } from './directReview';
 import { PATCHES } from './patches';
 
 // agentWorkflow: one agent (ALPHA, BETA or GAMMA) as a child of its pipeline. In RUN it makes its one
@@ -131,6 +132,9 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<AgentWor
       if (a.vote) reply.vote = a.vote;
       if (a.subproblems?.length) reply.subproblems = a.subproblems;
       if (a.messages?.length) reply.messages = a.messages;
+      // Its reviewer starts on the proposal now; the pipeline takes this reply meanwhile.
+      const review = reviewTurn(turn, input.role, reply);
+      if (review && turn.review && (await handOver(input.pipelineId, turn.review.to, review))) reply.handedTo = turn.review.to;
     } else {
       reply.revoked = out.revoked;
     }

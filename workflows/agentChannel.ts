@@ -244,6 +244,8 @@ export class TurnChannel {
   readonly quickEnd = patched(PATCHES.quickEnd);
   /** A turn handed to an agent in its start input (PATCHES.firstTurnInInput), by role, until it is asked for. */
   private readonly preloaded = new Map<Role, string>();
+  /** Review turns a proposer handed to their reviewer itself (PATCHES.directReview), until asked for. */
+  private readonly handed = new Set<string>();
 
   constructor(
     private readonly s: PipelineState,
@@ -278,8 +280,28 @@ export class TurnChannel {
     );
   }
 
-  private turnId(role: Role, turn: TurnRequest): string {
+  private turnId(role: Role, turn: Pick<TurnRequest, 'round' | 'action'>): string {
     return `o${this.attempt}-r${turn.round}-${role}-${turn.action}`;
+  }
+
+  /**
+   * A review turn a proposer is offered to hand out itself (workflows/directReview.ts): its id, open
+   * from now, so the reviewer's reply is taken even if it comes before the proposer's.
+   */
+  reserveReview(role: Role, round: number): string {
+    const turnId = this.turnId(role, { round, action: 'evaluate' });
+    this.open.set(turnId, role);
+    return turnId;
+  }
+
+  /** The proposer did hand the reserved review turn to `role`: asking for it waits for the reply without sending it. */
+  handedOver(turnId: string, role: Role): void {
+    const agent = this.agents.get(role);
+    // Reserved for it, and not answered and taken already.
+    if (!agent || (this.open.get(turnId) !== role && !this.replies.has(turnId))) return;
+    this.handed.add(turnId);
+    agent.busy = true; // a stop cancels it as any busy agent
+    this.channel.view(agent.handle.workflowId)!.status = 'RUNNING';
   }
 
   /**
@@ -307,7 +329,9 @@ export class TurnChannel {
     agent.busy = true;
     if (this.preloaded.get(role) === turnId)
       this.preloaded.delete(role); // it has the turn already
-    else {
+    else if (this.handed.delete(turnId)) {
+      // its proposer sent it the turn
+    } else {
       this.open.set(turnId, role);
       await agent.handle.signal(agentTurnSignal, { ...turn, turnId, orchestration: this.attempt });
     }

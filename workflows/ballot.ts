@@ -17,7 +17,7 @@ export class Ballot {
   /** A new proposal, which its author votes for. */
   post(draft: Omit<Proposal, 'id' | 'round' | 'author' | 'subproblems'>, round: number, author: Role, subproblems?: string[]): Proposal {
     const { s } = this;
-    const proposal: Proposal = { ...draft, id: `P${s.orchestration.proposals.length + 1}`, round, author, ...(subproblems ? { subproblems } : {}) };
+    const proposal: Proposal = { ...draft, id: this.nextProposalId(), round, author, ...(subproblems ? { subproblems } : {}) };
     s.orchestration.proposals.push(proposal);
     s.outbox.write({ kind: 'proposal', value: proposal });
     s.outbox.emit('proposal_posted', {
@@ -32,6 +32,11 @@ export class Ballot {
     this.vote({ proposalId: proposal.id, agent: proposal.author, approve: true, reason: 'proposer' }, proposal.id);
     s.outbox.flush();
     return proposal;
+  }
+
+  /** The id the next proposal posted gets. */
+  nextProposalId(): string {
+    return `P${this.s.orchestration.proposals.length + 1}`;
   }
 
   vote(vote: Vote, underReview: string | undefined): void {

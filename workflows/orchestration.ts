@@ -1,10 +1,11 @@
 import { CancellationScope, condition, isCancellation, log, patched, sleep } from '@temporalio/workflow';
-import type { AgentTurnResult } from '../common/messages';
+import type { AgentTurnResult, ReviewOffer } from '../common/messages';
 import { LOCAL_MODEL, type Handoff, type Proposal, type Role } from '../common/types';
 import { deadlineSummary } from '../governance/deadline';
-import { triggersAfterProposal } from '../governance/gammaTriggers';
+import { triggersAfterProposal, unresolvedProposals } from '../governance/gammaTriggers';
 import type { TurnChannel, TurnRequest } from './agentChannel';
 import { Ballot } from './ballot';
+import { directReviewer, REVIEW_OPEN_PROPOSALS } from './directReview';
 import { MessageBus } from './messageBus';
 import { PATCHES } from './patches';
 import type { PipelineState } from './pipelineState';
@@ -66,7 +67,9 @@ export class Orchestration {
         // The proposer (the first of ALPHA and BETA to start) gets its first turn with its start: the
         // next round's (a rerun's rounds go on from the first orchestration's).
         const first = !opts.gammaAtOnce && starting[0] && patched(PATCHES.firstTurnInInput) ? starting[0] : undefined;
-        await Promise.all(starting.map((role) => turns.start(role, undefined, role === first ? this.proposeTurn(s.orchestration.round + 1, role) : undefined)));
+        await Promise.all(
+          starting.map((role) => turns.start(role, undefined, role === first ? this.proposeTurn(s.orchestration.round + 1, role, starting) : undefined)),
+        );
         s.gamma.watchStuck().catch((err: unknown) => this.background('STUCK watch', err));
         s.gamma.join(this.attempt, (reason) => turns.start('gamma', reason)).catch((err: unknown) => this.background('GAMMA start', err));
         if (opts.gammaAtOnce) await s.gamma.fire({ reason: 'MANUAL', detail: `recover: rerun_with_gamma (orchestration ${this.attempt})` });
@@ -125,19 +128,59 @@ export class Orchestration {
     for (;;) {
       const author = this.ballot.proposer();
       if (!author) return null;
-      const turn = this.proposeTurn(round, author);
+      const turn = this.proposeTurn(round, author, this.turns.active);
       const reply = await this.ask(author, turn);
       s.llmCriticalPathMs += reply?.simulatedLatencyMs ?? 0;
       if (!reply?.proposal) continue; // revoked (or ended): the partner takes over
       const proposal = this.ballot.post(reply.proposal, round, author, turn.subproblems);
+      if (turn.review && reply.handedTo === turn.review.to) {
+        // The reviewer has its turn: with its messages so far and the proposer's (workflows/directReview.ts).
+        this.turns.handedOver(turn.review.turnId, turn.review.to);
+        this.bus.seen(turn.review.to);
+      }
       return proposal;
     }
   }
 
-  /** A proposer's turn: the open proposals by title, the objections to its last one, its messages, GAMMA's subproblems. */
-  private proposeTurn(round: number, author: Role): TurnRequest {
+  /**
+   * A proposer's turn: the open proposals by title, the objections to its last one, its messages,
+   * GAMMA's subproblems, and when it may hand its proposal's review out itself, the offer.
+   */
+  private proposeTurn(round: number, author: Role, active: readonly Role[]): TurnRequest {
     const subproblems = this.s.orchestration.subproblems.length ? this.s.orchestration.subproblems : undefined;
-    return { round, action: 'propose', proposals: this.ballot.openProposals(), objections: this.objections, inbox: this.bus.take(author), subproblems };
+    const review = this.reviewOffer(round, author, active);
+    return {
+      round,
+      action: 'propose',
+      proposals: this.ballot.openProposals(),
+      objections: this.objections,
+      inbox: this.bus.take(author),
+      subproblems,
+      ...(review ? { review } : {}),
+    };
+  }
+
+  /** The offer of workflows/directReview.ts, when the rules there allow it. */
+  private reviewOffer(round: number, author: Role, active: readonly Role[]): ReviewOffer | undefined {
+    const { s } = this;
+    const to = directReviewer({
+      author,
+      active,
+      gammaIdle: !s.gamma.settled,
+      unresolvedBefore: unresolvedProposals(s.orchestration.proposals, s.orchestration.consensus).length,
+      thresholds: s.settings.thresholds,
+    });
+    if (!to || !patched(PATCHES.directReview)) return undefined;
+    const inbox = this.bus.peek(to);
+    return {
+      to,
+      turnId: this.turns.reserveReview(to, round),
+      proposalId: this.ballot.nextProposalId(),
+      proposals: this.ballot.openProposals(REVIEW_OPEN_PROPOSALS) ?? [],
+      ...(inbox ? { inbox } : {}),
+      maxComplexity: s.settings.thresholds.complexity,
+      cost: { spentUsd: s.agents.costUsd, budgetUsd: s.settings.budgets.costUsd },
+    };
   }
 
   /** Reviewers (BETA, GAMMA) answer in parallel; GAMMA joins mid-round when it is spawned then. */
@@ -175,7 +218,7 @@ export class Orchestration {
   }
 
   /** A reviewer's turn: the proposal under review in full, the open ones by title, its messages. */
-  private reviewTurn(round: number, proposal: Proposal, role: Role, open = 3): Omit<TurnRequest, 'action'> {
+  private reviewTurn(round: number, proposal: Proposal, role: Role, open = REVIEW_OPEN_PROPOSALS): Omit<TurnRequest, 'action'> {
     return { round, proposalId: proposal.id, proposal, proposals: this.ballot.openProposals(open), inbox: this.bus.take(role) };
   }
 

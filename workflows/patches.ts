@@ -28,4 +28,11 @@ export const PATCHES = {
    * agent when it is cancelled.
    */
   agentsEndWithPipeline: 'agents-end-with-pipeline',
+  /**
+   * The proposer hands the review of its proposal to the reviewer itself (workflows/directReview.ts):
+   * ALPHA's propose turn carries an offer, and ALPHA signals BETA the review turn before it answers the
+   * pipeline; a workflow task of the pipeline and a signal fewer between the two calls of a round.
+   * Checked by the pipeline when it builds a propose turn; the agent follows the offer it is given.
+   */
+  directReview: 'direct-review',
 } as const;
