@@ -15,7 +15,8 @@ import type { PipelineState } from './pipelineState';
 // once spawned) evaluate it in parallel and vote, until consensus (governance/consensus.ts), the round
 // limit or the deadline (a durable timer raced against the rounds). The pipeline holds the
 // authoritative proposals and votes; the agents answer through the agent channel and talk to each
-// other through the message bus.
+// other through the message bus, and ALPHA hands its proposal's review to BETA itself when nothing
+// can come between them (workflows/directReview.ts).
 
 export type OrchestrationOutcome = 'CONSENSUS' | 'NO_CONSENSUS' | 'TIMEOUT' | 'ALL_REVOKED';
 
