@@ -32,6 +32,13 @@ import type { PipelineState } from './pipelineState';
 // of this pipeline's own children, or a reply to a turn that is not open, is dropped with a log line.
 
 type Handle = ChildWorkflowHandle<typeof agentWorkflow>;
+/** What the next run needs of the agents when the pipeline continues as new (workflows/carry.ts). */
+export interface AgentsCarry {
+  views: AgentView[];
+  tokens: number;
+  costUsd?: number;
+  breaker: BreakerView | null;
+}
 export type TurnRequest = Omit<AgentTurn, 'turnId' | 'orchestration'>;
 
 const PHASE_LABEL: Record<AgentPhase, string> = { run: 'run', orch: 'orchestration' };
@@ -66,13 +73,15 @@ export class AgentChannel {
   }
 
   /** What the next run needs when the pipeline continues as new (workflows/carry.ts). */
-  snapshot(): { views: AgentView[]; tokens: number; breaker: BreakerView | null } {
-    return { views: this.views(), tokens: this.tokens, breaker: this.breaker };
+  snapshot(): AgentsCarry {
+    return { views: this.views(), tokens: this.tokens, costUsd: this.costUsd, breaker: this.breaker };
   }
 
-  restore(c: { views: AgentView[]; tokens: number; breaker: BreakerView | null }): void {
+  restore(c: AgentsCarry): void {
     for (const v of c.views) this.byId.set(v.id, v);
     this.tokens = c.tokens;
+    // A rerun spends the same budget: what the first run's calls cost counts (absent in carries of 0.2.0).
+    this.costUsd = c.costUsd ?? 0;
     this.breaker = c.breaker;
   }
 
@@ -244,8 +253,12 @@ export class TurnChannel {
   readonly quickEnd = patched(PATCHES.quickEnd);
   /** A turn handed to an agent in its start input (PATCHES.firstTurnInInput), by role, until it is asked for. */
   private readonly preloaded = new Map<Role, string>();
-  /** Review turns a proposer handed to their reviewer itself (PATCHES.directReview), until asked for. */
-  private readonly handed = new Set<string>();
+  /** Review turns offered to a proposer to hand out itself (PATCHES.directReview), until its answer says. */
+  private readonly reserved = new Map<string, { to: Role; by: Role }>();
+  /** Review turns a proposer did hand to their reviewer, with the reviewer, until asked for. */
+  private readonly handed = new Map<string, Role>();
+  /** The turns an `ask` waits for: a reply to any other one at close is nobody's but must still be accounted. */
+  private readonly waiting = new Set<string>();
 
   constructor(
     private readonly s: PipelineState,
@@ -255,7 +268,15 @@ export class TurnChannel {
 
   /** The agents that can still take a turn. */
   get active(): Role[] {
-    return [...this.agents.entries()].filter(([, a]) => !a.ended && !a.revoked).map(([role]) => role);
+    return [...this.agents.entries()].filter(([role, a]) => (!a.ended || this.answeredHanded(role)) && !a.revoked).map(([role]) => role);
+  }
+
+  /**
+   * A reviewer that answered a turn its proposer handed it, and then ended (a revoked one ends after
+   * its reply), before the pipeline took the proposer's answer: its reply is still to be taken.
+   */
+  private answeredHanded(role: Role): boolean {
+    return [...this.handed].some(([turnId, to]) => to === role && this.replies.has(turnId));
   }
 
   has(role: Role): boolean {
@@ -288,20 +309,32 @@ export class TurnChannel {
    * A review turn a proposer is offered to hand out itself (workflows/directReview.ts): its id, open
    * from now, so the reviewer's reply is taken even if it comes before the proposer's.
    */
-  reserveReview(role: Role, round: number): string {
+  reserveReview(role: Role, round: number, proposer: Role): string {
     const turnId = this.turnId(role, { round, action: 'evaluate' });
     this.open.set(turnId, role);
+    this.reserved.set(turnId, { to: role, by: proposer });
     return turnId;
   }
 
-  /** The proposer did hand the reserved review turn to `role`: asking for it waits for the reply without sending it. */
-  handedOver(turnId: string, role: Role): void {
-    const agent = this.agents.get(role);
-    // Reserved for it, and not answered and taken already.
-    if (!agent || (this.open.get(turnId) !== role && !this.replies.has(turnId))) return;
-    this.handed.add(turnId);
-    agent.busy = true; // a stop cancels it as any busy agent
-    this.channel.view(agent.handle.workflowId)!.status = 'RUNNING';
+  /**
+   * The proposer's answer for `round` is in, saying it handed the review to `role` (or undefined: it
+   * did not). True when that review was offered: asking for it then waits for the reply without sending
+   * the turn. Decided on what was reserved, not on the turn in hand: the first round's turn went in the
+   * proposer's input, and was built before its agents started.
+   */
+  handedOver(round: number, role: Role | undefined): boolean {
+    const offered = [...this.reserved].filter(([turnId]) => turnId.startsWith(`o${this.attempt}-r${round}-`));
+    for (const [turnId] of offered) this.reserved.delete(turnId);
+    const turnId = role ? this.turnId(role, { round, action: 'evaluate' }) : undefined;
+    if (!role || !turnId || !offered.some(([t, r]) => t === turnId && r.to === role)) return false;
+    if (this.open.get(turnId) !== role && !this.replies.has(turnId)) return false; // answered and taken already
+    this.handed.set(turnId, role);
+    const agent = this.agents.get(role)!;
+    if (!agent.ended) {
+      agent.busy = true; // a stop cancels it as any busy agent
+      this.channel.view(agent.handle.workflowId)!.status = 'RUNNING';
+    }
+    return true;
   }
 
   /**
@@ -322,20 +355,22 @@ export class TurnChannel {
    */
   async ask(role: Role, turn: TurnRequest): Promise<AgentTurnResult | null> {
     const agent = this.agents.get(role);
-    if (!agent || agent.ended || agent.revoked) return null;
     const turnId = this.turnId(role, turn);
+    // Its proposer sent it the turn; it may have answered (and ended, when revoked) already.
+    const handed = this.handed.get(turnId) === role && this.handed.delete(turnId);
+    if (!agent || ((agent.ended || agent.revoked) && !(handed && this.replies.has(turnId)))) return null;
     const view = this.channel.view(agent.handle.workflowId)!;
-    view.status = 'RUNNING';
-    agent.busy = true;
+    if (!agent.ended) view.status = 'RUNNING';
+    agent.busy = !agent.ended;
     if (this.preloaded.get(role) === turnId)
       this.preloaded.delete(role); // it has the turn already
-    else if (this.handed.delete(turnId)) {
-      // its proposer sent it the turn
-    } else {
+    else if (!handed) {
       this.open.set(turnId, role);
       await agent.handle.signal(agentTurnSignal, { ...turn, turnId, orchestration: this.attempt });
     }
+    this.waiting.add(turnId);
     await condition(() => this.replies.has(turnId) || agent.ended || this.closed);
+    this.waiting.delete(turnId);
     agent.busy = false;
     if (this.closed && !this.replies.has(turnId)) return null; // the orchestration ended without it
     const reply = this.replies.get(turnId);
@@ -374,6 +409,18 @@ export class TurnChannel {
    */
   close(): void {
     this.closed = true;
+    // A reviewer may be working on a review its proposer handed it before the proposer's answer came:
+    // busy as far as the end is concerned (cancelled and waited for), unless it turns out idle.
+    for (const { to, by } of this.reserved.values()) {
+      const reviewer = this.agents.get(to);
+      if (this.agents.get(by)?.busy && reviewer && !reviewer.ended) reviewer.busy = true;
+    }
+    // Replies no `ask` will take (a handed review answered before its proposer): paid for all the same.
+    for (const [turnId, reply] of this.replies) {
+      if (this.waiting.has(turnId)) continue;
+      this.replies.delete(turnId);
+      this.channel.account(reply.calls);
+    }
     if (this.quickEnd && patched(PATCHES.agentsEndWithPipeline)) {
       this.busyEnded = CancellationScope.nonCancellable(() => this.finishAgents(true));
       // The status the pipeline's record shows for them: asked to end, they complete once it has.

@@ -1,16 +1,6 @@
 import { HISTORY_LIMITS } from '../common/limits';
-import type {
-  AgentSummary,
-  AgentView,
-  BreakerView,
-  GammaReason,
-  GammaRequest,
-  Phase,
-  PipelineSettings,
-  PipelineStatusName,
-  Report,
-  Role,
-} from '../common/types';
+import type { AgentSummary, GammaReason, GammaRequest, Phase, PipelineSettings, PipelineStatusName, Report, Role } from '../common/types';
+import type { AgentsCarry } from './agentChannel';
 import type { Ending } from './phases';
 import type { OrchestrationRecord, PipelineState } from './pipelineState';
 
@@ -49,7 +39,7 @@ export interface PipelineCarry {
   revoked: Role[];
   orchestration: OrchestrationRecord;
   outbox: { seq: number; checkpoints: number };
-  agents: { views: AgentView[]; tokens: number; breaker: BreakerView | null };
+  agents: AgentsCarry;
   gamma: { requests: GammaRequest[]; spawned: boolean; reason: GammaReason | null; detail?: string; pending?: { reason: GammaReason; detail?: string } };
   summaries: AgentSummary[];
   notes: string[];

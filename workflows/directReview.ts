@@ -10,8 +10,9 @@ import { inboxOf, sentBy } from './messageBus';
 // its call answered, signals BETA the review turn, then tells the pipeline, which records the proposal
 // and waits for BETA's vote as before. One workflow task of the pipeline and a signal fewer between
 // the two calls of a round (issue #17). The pipeline still decides: it offers the hand-off only when
-// the review would be BETA's alone and nothing can come between the proposal and its review (GAMMA
-// idle and no CONFLICT after this proposal; a COMPLEXITY trigger is checked by the proposer), it
+// the review would be BETA's alone and nothing it knows of would come between the proposal and its
+// review (GAMMA idle and no CONFLICT after this proposal; a COMPLEXITY trigger is checked by the
+// proposer; a GAMMA requested meanwhile joins the review, as before), it
 // counts the votes and decides consensus, and it hands out every other turn. The review turn is the
 // one the pipeline would have sent: the same id, proposal, open proposals and messages.
 

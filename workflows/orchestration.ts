@@ -132,14 +132,10 @@ export class Orchestration {
       const turn = this.proposeTurn(round, author, this.turns.active);
       const reply = await this.ask(author, turn);
       s.llmCriticalPathMs += reply?.simulatedLatencyMs ?? 0;
+      // The reviewer has its turn, with its messages so far and the proposer's (workflows/directReview.ts).
+      if (reply && this.turns.handedOver(round, reply.handedTo)) this.bus.seen(reply.handedTo!);
       if (!reply?.proposal) continue; // revoked (or ended): the partner takes over
-      const proposal = this.ballot.post(reply.proposal, round, author, turn.subproblems);
-      if (turn.review && reply.handedTo === turn.review.to) {
-        // The reviewer has its turn: with its messages so far and the proposer's (workflows/directReview.ts).
-        this.turns.handedOver(turn.review.turnId, turn.review.to);
-        this.bus.seen(turn.review.to);
-      }
-      return proposal;
+      return this.ballot.post(reply.proposal, round, author, turn.subproblems);
     }
   }
 
@@ -175,7 +171,7 @@ export class Orchestration {
     const inbox = this.bus.peek(to);
     return {
       to,
-      turnId: this.turns.reserveReview(to, round),
+      turnId: this.turns.reserveReview(to, round, author),
       proposalId: this.ballot.nextProposalId(),
       proposals: this.ballot.openProposals(REVIEW_OPEN_PROPOSALS) ?? [],
       ...(inbox ? { inbox } : {}),

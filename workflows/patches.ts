@@ -1,8 +1,9 @@
 // The patch ids of workflow changes that would not replay the histories of runs started before them
 // (README: Releases and recorded histories). Each is checked with `patched()` where the new code
-// departs from the old: a run that started before the change replays and goes on the old way, a new
-// one records the marker and takes the new way. An id is removed (with `deprecatePatch` first) only
-// once no run of a release without it can still be open.
+// departs from the old: what a run recorded before the change replays the old way; at its next such
+// point on the new code a run, new or already running, records the marker and takes the new way. An
+// id is removed (with `deprecatePatch` first) only once no run of a release without it can still be
+// open.
 
 export const PATCHES = {
   /**

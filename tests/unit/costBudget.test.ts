@@ -3,6 +3,8 @@ import { describe, test } from 'node:test';
 import { CONTRACT_DEFAULTS, parsePipelineInput, resolveSettings } from '../../common/input';
 import { costOverrun, priceCall, usd } from '../../governance/costBudget';
 import { ConfigError, parseConfig, pipelineDefaults } from '../../lib/config';
+import { AgentChannel } from '../../workflows/agentChannel';
+import type { PipelineState } from '../../workflows/pipelineState';
 
 // The cost budget's rule, its input field and its configuration (the pipeline's use of it is in
 // tests/costBudget.test.ts).
@@ -54,5 +56,20 @@ describe('cost budget', () => {
         bad,
       );
     }
+  });
+});
+
+describe('cost budget across continue-as-new', () => {
+  // A `recover` rerun continues as new: what the first run's calls cost must count against the same budget.
+  const channel = () => new AgentChannel({} as PipelineState);
+  test('the spend is carried to the next run; a carry of 0.2.0 (without it) starts at 0', () => {
+    const first = channel();
+    first.costUsd = 0.042;
+    const next = channel();
+    next.restore(first.snapshot());
+    assert.equal(next.costUsd, 0.042);
+    const old = channel();
+    old.restore({ views: [], tokens: 10, breaker: null });
+    assert.equal(old.costUsd, 0);
   });
 });
