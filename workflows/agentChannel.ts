@@ -254,7 +254,7 @@ export class TurnChannel {
   /** A turn handed to an agent in its start input (PATCHES.firstTurnInInput), by role, until it is asked for. */
   private readonly preloaded = new Map<Role, string>();
   /** Review turns offered to a proposer to hand out itself (PATCHES.directReview), until its answer says. */
-  private readonly reserved = new Map<string, { to: Role; by: Role }>();
+  private readonly reserved = new Map<string, { to: Role; by: Role; round: number }>();
   /** Review turns a proposer did hand to their reviewer, with the reviewer, until asked for. */
   private readonly handed = new Map<string, Role>();
   /** The turns an `ask` waits for: a reply to any other one at close is nobody's but must still be accounted. */
@@ -312,7 +312,7 @@ export class TurnChannel {
   reserveReview(role: Role, round: number, proposer: Role): string {
     const turnId = this.turnId(role, { round, action: 'evaluate' });
     this.open.set(turnId, role);
-    this.reserved.set(turnId, { to: role, by: proposer });
+    this.reserved.set(turnId, { to: role, by: proposer, round });
     return turnId;
   }
 
@@ -323,7 +323,7 @@ export class TurnChannel {
    * proposer's input, and was built before its agents started.
    */
   handedOver(round: number, role: Role | undefined): boolean {
-    const offered = [...this.reserved].filter(([turnId]) => turnId.startsWith(`o${this.attempt}-r${round}-`));
+    const offered = [...this.reserved].filter(([, r]) => r.round === round);
     for (const [turnId] of offered) this.reserved.delete(turnId);
     const turnId = role ? this.turnId(role, { round, action: 'evaluate' }) : undefined;
     if (!role || !turnId || !offered.some(([t, r]) => t === turnId && r.to === role)) return false;

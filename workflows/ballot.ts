@@ -8,6 +8,20 @@ import type { PipelineState } from './pipelineState';
 // of governance/consensus.ts (or rejecting and listing it), recording consensus, and what the agents
 // are shown of the debate. The only writer of the orchestration record's proposals, votes and consensus.
 
+/** A proposal as it is posted: the answer's draft with its id, round and author (and GAMMA's subproblems it follows). */
+export function newProposal(
+  draft: Omit<Proposal, 'id' | 'round' | 'author' | 'subproblems'>,
+  id: string,
+  round: number,
+  author: Role,
+  subproblems?: string[],
+): Proposal {
+  return { ...draft, id, round, author, ...(subproblems ? { subproblems } : {}) };
+}
+
+/** How a turn lists a proposal that is not under review: by title. */
+export const listed = ({ id, title, complexity, author }: Proposal): NonNullable<TurnRequest['proposals']>[number] => ({ id, title, complexity, author });
+
 export class Ballot {
   constructor(
     private readonly s: PipelineState,
@@ -17,7 +31,7 @@ export class Ballot {
   /** A new proposal, which its author votes for. */
   post(draft: Omit<Proposal, 'id' | 'round' | 'author' | 'subproblems'>, round: number, author: Role, subproblems?: string[]): Proposal {
     const { s } = this;
-    const proposal: Proposal = { ...draft, id: this.nextProposalId(), round, author, ...(subproblems ? { subproblems } : {}) };
+    const proposal = newProposal(draft, this.nextProposalId(), round, author, subproblems);
     s.orchestration.proposals.push(proposal);
     s.outbox.write({ kind: 'proposal', value: proposal });
     s.outbox.emit('proposal_posted', {
@@ -76,9 +90,7 @@ export class Ballot {
   /** The latest proposals nobody has agreed on, by title. */
   openProposals(n = 3): TurnRequest['proposals'] {
     const o = this.s.orchestration;
-    return unresolvedProposals(o.proposals, o.consensus)
-      .slice(-n)
-      .map(({ id, title, complexity, author }) => ({ id, title, complexity, author }));
+    return unresolvedProposals(o.proposals, o.consensus).slice(-n).map(listed);
   }
 
   /** The reasons of the votes against a proposal, for its author's next turn. */

@@ -1,9 +1,10 @@
 import { getExternalWorkflowHandle, isCancellation, log } from '@temporalio/workflow';
 import { agentWorkflowId } from '../common/ids';
 import { agentTurnSignal, type AgentTurn, type AgentTurnResult, type ReviewOffer } from '../common/messages';
-import type { Proposal, Role } from '../common/types';
+import type { Role } from '../common/types';
 import { addCost, costOverrun } from '../governance/costBudget';
 import type { GammaThresholds } from '../governance/gammaTriggers';
+import { listed, newProposal } from './ballot';
 import { inboxOf, sentBy } from './messageBus';
 
 // The proposer hands the review of its proposal to the reviewer itself (PATCHES.directReview): ALPHA,
@@ -48,15 +49,7 @@ export function reviewTurn(propose: AgentTurn, author: Role, reply: Pick<AgentTu
   // Summed as the pipeline sums it (AgentChannel.account): nothing else is in flight meanwhile.
   const spent = (reply.calls ?? []).reduce((sum, c) => (c.costUsd === undefined ? sum : addCost(sum, c.costUsd)), offer.cost.spentUsd);
   if (costOverrun(spent, offer.cost.budgetUsd)) return undefined;
-  // As Ballot.post makes it.
-  const proposal: Proposal = {
-    ...reply.proposal,
-    id: offer.proposalId,
-    round: propose.round,
-    author,
-    ...(propose.subproblems ? { subproblems: propose.subproblems } : {}),
-  };
-  const { id, title, complexity } = proposal;
+  const proposal = newProposal(reply.proposal, offer.proposalId, propose.round, author, propose.subproblems);
   const inbox = inboxOf(offer.to, [...(offer.inbox ?? []), ...sentBy(author, propose.round, reply.messages)]);
   return {
     turnId: offer.turnId,
@@ -64,7 +57,7 @@ export function reviewTurn(propose: AgentTurn, author: Role, reply: Pick<AgentTu
     action: 'evaluate',
     proposalId: proposal.id,
     proposal,
-    proposals: [...offer.proposals, { id, title, complexity, author }].slice(-REVIEW_OPEN_PROPOSALS),
+    proposals: [...offer.proposals, listed(proposal)].slice(-REVIEW_OPEN_PROPOSALS),
     ...(inbox ? { inbox } : {}),
     orchestration: propose.orchestration,
   };
