@@ -74,7 +74,8 @@ export function createLlmActivities(providers: Partial<Record<LlmMode, LlmProvid
       }
       // Heartbeats while the call is in flight: a worker killed mid-call is noticed within the
       // heartbeat timeout instead of the start-to-close timeout, and cancellation reaches the call.
-      const alive = setInterval(() => ctx.heartbeat(), HEARTBEAT_EVERY_MS);
+      // A local activity (LLM_CALLS=worker) has no heartbeat: the workflow task's timeout covers it.
+      const alive = ctx.info.isLocal ? undefined : setInterval(() => ctx.heartbeat(), HEARTBEAT_EVERY_MS);
       // The call's HTTP exchanges (a provider reports them; the simulator has none), for its transcript.
       const exchanges: Exchange[] = [];
       const startedAt = new Date().toISOString();

@@ -51,9 +51,14 @@ const ms = (ev: Event): number => {
   return Number(ts.seconds ?? 0) * 1000 + (ts.nanos ?? 0) / 1e6;
 };
 
-/** The simulated latency a callAgent activity reported in its result (JSON payload), 0 for others. */
+/**
+ * The simulated latency a callAgent activity reported in its result (JSON payload), 0 for others. A
+ * local activity's (LLM_CALLS=worker) is in its marker, recorded with the workflow task it ran in.
+ */
 function simulatedLatency(ev: Event): number {
-  const payload = ev.activityTaskCompletedEventAttributes?.result?.payloads?.[0];
+  const payload =
+    ev.activityTaskCompletedEventAttributes?.result?.payloads?.[0] ??
+    (ev.markerRecordedEventAttributes?.markerName === LOCAL_ACTIVITY_MARKER ? ev.markerRecordedEventAttributes.details?.result?.payloads?.[0] : undefined);
   if (!payload?.data) return 0;
   try {
     const r = JSON.parse(Buffer.from(payload.data).toString('utf8')) as { simulatedLatencyMs?: unknown };
@@ -62,6 +67,9 @@ function simulatedLatency(ev: Event): number {
     return 0;
   }
 }
+
+/** The SDK's marker for a local activity's result. */
+const LOCAL_ACTIVITY_MARKER = 'core_local_activity';
 
 /**
  * `histories`: workflow id → events, the pipeline's first. Only one run per workflow id is read (the
@@ -152,7 +160,20 @@ export function criticalPath(pipelineId: string, histories: Map<string, Event[]>
       case T.EVENT_TYPE_WORKFLOW_TASK_COMPLETED: {
         result.workflowTasks += 1;
         const s = node(n.wf, ev.workflowTaskCompletedEventAttributes?.startedEventId);
-        return s && [s, 'wftRun'];
+        if (!s) return undefined;
+        // Calls in the agent's worker ran inside this task: their latency is the LLM's, not the worker's.
+        const events = histories.get(n.wf) ?? [];
+        const llm = Math.min(
+          events
+            .filter((e) => Number(e.markerRecordedEventAttributes?.workflowTaskCompletedEventId ?? -1) === Number(ev.eventId))
+            .reduce((sum, e) => sum + simulatedLatency(e), 0),
+          n.t - s.t,
+        );
+        if (llm === 0) return [s, 'wftRun'];
+        add('llm', llm);
+        add('wftRun', n.t - s.t - llm);
+        step(n, 'llm+wftRun', n.t - s.t);
+        return [s, null]; // counted here, split in two
       }
       case T.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED: {
         const prev = at(n.wf, n.i - 1);

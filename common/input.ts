@@ -147,6 +147,7 @@ export function resolveSettings(input: PipelineInput, pipelineId: string, defaul
     },
     recoveryWindowSeconds: defaults.recoveryWindowSeconds,
     approvalWindowSeconds: input.approvalWindowSeconds ?? defaults.approvalWindowSeconds,
+    ...(defaults.llmCalls ? { llmCalls: defaults.llmCalls } : {}),
     scenario: input.scenario ?? 'consensus',
     latencyMs: input.latencyMs ?? 0,
   };

@@ -32,6 +32,12 @@ export const SCENARIOS = ['consensus', 'conflict', 'stuck', 'complex', 'flaky', 
 export type Scenario = (typeof SCENARIOS)[number];
 
 export const LLM_MODES = ['local', 'openrouter'] as const;
+/**
+ * Where an agent's LLM calls run: `queue`, an activity on a task queue (provider calls on `<queue>-llm`);
+ * `worker`, a local activity in the agent's own worker (LLM_CALLS, lib/config.ts).
+ */
+export const LLM_CALL_PLACES = ['queue', 'worker'] as const;
+export type LlmCallPlace = (typeof LLM_CALL_PLACES)[number];
 /** What events and views name as the model in local mode: the simulator, not the provider model a later `continue` might switch to. */
 export const LOCAL_MODEL = 'local simulator';
 export type LlmMode = (typeof LLM_MODES)[number];
@@ -73,6 +79,8 @@ export interface PipelineDefaults {
   budgets: { tokens: number; errors: { total: number; same: number; violations: number }; costUsd: number };
   recoveryWindowSeconds: number;
   approvalWindowSeconds: number;
+  /** Where the agents' LLM calls run (LLM_CALLS); absent: as activities on a task queue. */
+  llmCalls?: LlmCallPlace;
 }
 
 /** The input with every default filled in: what the pipeline actually runs with. */
@@ -93,6 +101,8 @@ export interface LlmSettings {
   models?: RoleModels;
   scenario: Scenario;
   latencyMs: number;
+  /** Absent (every history recorded before LLM_CALLS): activities on a task queue. */
+  calls?: LlmCallPlace;
 }
 
 export interface AgentView {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { CONTRACT_DEFAULTS, PIPELINE_INPUT_RULES, type IntRule } from '../common/input';
-import { LLM_MODES, type LlmMode, type PipelineDefaults } from '../common/types';
+import { LLM_CALL_PLACES, LLM_MODES, type LlmMode, type PipelineDefaults } from '../common/types';
 import { vaultAddrProblem } from './vault';
 
 // Every variable of the contract, read once. A bad value stops the process with a message that names
@@ -97,6 +97,12 @@ const schema = z.object({
   BREAKER_FAILURES: int(1, 1000).default(5),
   BREAKER_COOLDOWN_SECONDS: int(1, 86_400).default(30),
   LLM_RATE_LIMIT: z.coerce.number().positive().optional(),
+  // Not in the contract: where an agent's LLM calls run. `queue` (default): each call is an activity on a
+  // task queue (provider calls on `<queue>-llm`, rate-limited by LLM_RATE_LIMIT, shown pending in the Web
+  // UI, cancelled within a heartbeat). `worker`: a local activity in the agent's own worker, one workflow
+  // task and five history events fewer per call (README, "Per-call cost"); for fast models that need no
+  // cross-worker rate limit.
+  LLM_CALLS: z.enum(LLM_CALL_PLACES).default('queue'),
   // Not in the contract: the worker's name in histories (WorkflowTaskStarted and ActivityTaskStarted `identity`),
   // so an operator sees which of many workers ran a task; default the SDK's <pid>@<host>.
   WORKER_IDENTITY: z.string().min(1).max(200).optional(),
@@ -202,6 +208,10 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
   const vaultProblem = cfg.VAULT_ADDR ? vaultAddrProblem(cfg.VAULT_ADDR) : null;
   if (vaultProblem) throw new ConfigError('VAULT_ADDR', vaultProblem);
   const keyConfigured = Boolean(cfg.OPENROUTER_API_KEY || (cfg.VAULT_ADDR && cfg.VAULT_TOKEN));
+  if (cfg.LLM_CALLS === 'worker' && cfg.LLM_RATE_LIMIT !== undefined) {
+    // The limit is the LLM queue's dispatch rate: calls that never go through the queue would not obey it.
+    throw new ConfigError('LLM_CALLS', 'worker runs calls outside the LLM queue, so LLM_RATE_LIMIT could not hold: unset one of them');
+  }
   if (cfg.LLM_MODE === 'openrouter' && !keyConfigured) {
     throw new ConfigError('LLM_MODE', 'openrouter needs OPENROUTER_API_KEY, or VAULT_ADDR and VAULT_TOKEN');
   }
@@ -245,6 +255,8 @@ export function pipelineDefaults(cfg: Config): PipelineDefaults {
     },
     recoveryWindowSeconds: cfg.RECOVERY_WINDOW_SECONDS,
     approvalWindowSeconds: cfg.APPROVAL_WINDOW_SECONDS,
+    // Only when not the default: the defaults are recorded in every pipeline's history.
+    ...(cfg.LLM_CALLS === 'worker' ? { llmCalls: cfg.LLM_CALLS } : {}),
   };
 }
 

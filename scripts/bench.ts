@@ -9,7 +9,7 @@ import { breakdownLines, criticalPath as pathBreakdown, eventCounts, eventLines,
 import { Progress } from '../bench/progress';
 import { median, percentile, watchProcess } from '../bench/stats';
 import { agentWorkflowId, PIPELINE_WORKFLOW_TYPE, pipelineWorkflowId } from '../common/ids';
-import type { PipelineInput, PipelineResult, Scenario } from '../common/types';
+import { LLM_CALL_PLACES, type LlmCallPlace, type PipelineInput, type PipelineResult, type Scenario } from '../common/types';
 import { ALL_EVENTS_CHANNEL } from '../lib/events';
 import { REPO_ROOT, startTs, waitFor, type Managed } from '../devstack/processes';
 import { connectRedis } from '../lib/redis';
@@ -48,6 +48,7 @@ const { values: flags } = parseArgs({
     label: { type: 'string' },
     path: { type: 'boolean', default: false },
     'cpu-prof': { type: 'string' },
+    'llm-calls': { type: 'string', default: 'queue' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -55,10 +56,12 @@ const { values: flags } = parseArgs({
 if (flags.help) {
   console.log(`npm run bench -- [--quick] [--n 1,50,200,500] [--latency 200] [--real-latency 2000] [--real-runs 3] [--scenario consensus|complex|conflict]
                   [--duration 600] [--runs 5] [--spawns 30] [--ledger-seconds 20] [--ledger-dir .tmp] [--transcript-bytes 8192]
-                  [--only p1,p1real,p2,p3,p4,l1] [--out bench/results] [--label text] [--path] [--cpu-prof dir]
+                  [--only p1,p1real,p2,p3,p4,l1] [--out bench/results] [--label text] [--path] [--cpu-prof dir] [--llm-calls queue|worker]
   --quick     a small run (CI): N 1,10, 2 runs, 5 spawns, L1 for 2 s, no P1 at the real latency
   --path      print each P1 median run's critical path, step by step
   --cpu-prof  a directory: the worker runs with node --cpu-prof and writes its profile there at the end
+  --llm-calls where the agents' calls run (the worker's LLM_CALLS): queue, activities on a task queue
+              (the default); worker, local activities in the agent's own worker
   --real-latency  P1 again (p1real) at a real model's latency per call, ms; --real-runs its runs
   --n         P2's sweep of concurrent pipelines on one worker
   --latency   simulated latency of every LLM call, ms
@@ -96,9 +99,12 @@ const opts = {
   spawns: positive(flags.spawns ?? (quick ? '5' : '30'), 'spawns'),
   ledgerSeconds: positive(flags['ledger-seconds'] ?? (quick ? '2' : '20'), 'ledger-seconds'),
   transcriptBytes: positive(flags['transcript-bytes']!, 'transcript-bytes', 0),
+  llmCalls: flags['llm-calls'] as LlmCallPlace,
   // P1 at a real latency takes ~10 s a run: not in the quick run CI makes.
   only: new Set((flags.only ?? (quick ? 'p1,p2,p3,p4,l1' : 'p1,p1real,p2,p3,p4,l1')).split(',').map((s) => s.trim().toLowerCase())),
 };
+if (!(LLM_CALL_PLACES as readonly string[]).includes(opts.llmCalls))
+  throw new Error(`--llm-calls: "${opts.llmCalls}" is not one of ${LLM_CALL_PLACES.join(', ')}`);
 if (!['consensus', 'complex', 'conflict'].includes(opts.scenario))
   throw new Error(`--scenario: "${opts.scenario}" is not one of consensus, complex, conflict (the scenarios the baseline runs too)`);
 
@@ -187,6 +193,7 @@ async function main(): Promise<number> {
   const env: NodeJS.ProcessEnv = { ...process.env, ...stack.env, TEMPORAL_TASK_QUEUE: taskQueue, LEDGER_PATH: ledgerPath, LOG_LEVEL: 'info' };
   // The simulator only: no provider key or Vault credentials reach the benchmark's processes.
   env.LLM_MODE = 'local';
+  env.LLM_CALLS = opts.llmCalls;
   for (const secret of ['OPENROUTER_API_KEY', 'VAULT_ADDR', 'VAULT_TOKEN']) delete env[secret];
   const procs: Managed[] = [];
   const client = await connectClient(env.TEMPORAL_ADDRESS!, env.TEMPORAL_NAMESPACE ?? 'default');

@@ -61,3 +61,33 @@ test('npm run bench -- --quick reports P1-P4 and L1, with every pipeline complet
   );
   assert.match(report.machine.cpuModel, /./, 'the machine is recorded');
 });
+
+test(
+  'npm run bench -- --llm-calls worker: the calls run as local activities and the critical path still accounts for every millisecond',
+  { timeout: 300_000 },
+  async () => {
+    const out = mkdtempSync(join(tmpdir(), 'ag-bench-'));
+    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/bench.ts', '--only', 'p1', '--runs', '1', '--llm-calls', 'worker', '--out', out], {
+      cwd: REPO_ROOT,
+      env: process.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    assert.equal(code, 0, `the benchmark failed:\n${output.slice(-3000)}`);
+    const [file] = readdirSync(out).filter((f) => f.endsWith('.json'));
+    const report = JSON.parse(readFileSync(join(out, file!), 'utf8'));
+    assert.equal(report.options.llmCalls, 'worker', 'the report says where the calls ran');
+    const { p1 } = report.results;
+    const b = p1.breakdown;
+    const sum = Object.values(b.ms as Record<string, number>).reduce((x, y) => x + y, 0);
+    assert.ok(Math.abs(sum - b.totalMs) <= 12, `the breakdown's categories sum to ${sum} ms, the run took ${b.totalMs} ms`);
+    // Each call's latency is read from its local activity's marker, inside the workflow task it ran in.
+    assert.equal(b.ms.llm, p1.llmCriticalPathMs, 'the LLM time on the critical path is the simulated one');
+    assert.equal(b.steps.llm, 5, 'five calls on the path');
+    assert.ok(b.steps.activityDispatch <= 1, `no call was dispatched as an activity: only the ledger batch is (${b.steps.activityDispatch})`);
+    assert.equal(b.steps.other, 0, 'every step on the path has a known cause');
+  },
+);

@@ -3,10 +3,12 @@ import {
   ApplicationFailure,
   isCancellation,
   proxyActivities,
+  proxyLocalActivities,
   sleep,
   TimeoutFailure,
   workflowInfo,
   type ActivityOptions,
+  type LocalActivityOptions,
 } from '@temporalio/workflow';
 import type { LlmActivities } from '../activities';
 import type { AgentCallResult } from '../activities/llm';
@@ -31,23 +33,43 @@ import { nowIso } from './time';
 // Temporal). Each try is an activity; a provider failure comes straight back here (its type is
 // non-retryable for Temporal), is counted, and either waits out a backoff timer (Retry-After when the
 // provider sent one) or revokes the agent. Temporal's retry policy covers what is not the agent's
-// fault: a worker lost mid-call is retried after the heartbeat timeout without touching the budget.
+// fault: a worker lost mid-call is retried (after the heartbeat timeout; for a call in the agent's own
+// worker, the workflow task's) without touching the budget.
 // The counts live in workflow state, so a replay recomputes them and never counts twice.
+
+const RETRY: ActivityOptions['retry'] = { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '10s', nonRetryableErrorTypes: LLM_FAILURE_TYPES };
 
 const CALL_OPTIONS: ActivityOptions = {
   startToCloseTimeout: '2 minutes',
   heartbeatTimeout: '10s',
   scheduleToCloseTimeout: '15 minutes',
-  retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '10s', nonRetryableErrorTypes: LLM_FAILURE_TYPES },
+  retry: RETRY,
 };
 
 /**
- * A provider's calls go to the LLM queue, rate-limited server-side across every worker. The local
- * simulator calls no provider, so its calls stay on the workflow's own queue, where the server can
- * hand them to the worker eagerly (no extra poll round trip; see the README's performance section).
+ * A call in the agent's own worker (LLM_CALLS=worker): no heartbeat (a local activity has none; a
+ * worker lost mid-call is noticed by the workflow task's timeout instead, and the task is retried
+ * elsewhere), the same bounds and retries. The workflow task stays open while the call runs, so a
+ * stop reaches it when the SDK renews that task (every 8 s of a long call) rather than at the next
+ * heartbeat.
  */
-function callAgentFor(mode: LlmSettings['mode']) {
-  const taskQueue = mode === 'local' ? undefined : llmTaskQueue(workflowInfo().taskQueue);
+const LOCAL_CALL_OPTIONS: LocalActivityOptions = {
+  startToCloseTimeout: '2 minutes',
+  scheduleToCloseTimeout: '15 minutes',
+  retry: RETRY,
+};
+
+/**
+ * Where a call runs (LlmSettings.calls). On a queue: a provider's calls go to the LLM queue,
+ * rate-limited server-side across every worker; the local simulator calls no provider, so its calls
+ * stay on the workflow's own queue, where the server can hand them to the worker eagerly (no extra
+ * poll round trip). In the worker: a local activity, whose result comes back in the same workflow task
+ * that started it (one task, one activity dispatch and five history events fewer a call; README,
+ * "Per-call cost").
+ */
+function callAgentFor(llm: LlmSettings) {
+  if (llm.calls === 'worker') return proxyLocalActivities<LlmActivities>(LOCAL_CALL_OPTIONS).callAgent;
+  const taskQueue = llm.mode === 'local' ? undefined : llmTaskQueue(workflowInfo().taskQueue);
   return proxyActivities<LlmActivities>({ ...CALL_OPTIONS, ...(taskQueue ? { taskQueue } : {}) }).callAgent;
 }
 
@@ -66,8 +88,17 @@ interface FailureInfo {
   breaker?: BreakerSnapshot;
 }
 
-function failureInfo(err: ActivityFailure): FailureInfo {
-  const cause = err.cause;
+/**
+ * A failed call's cause. An activity's failure comes wrapped in an ActivityFailure; a local activity's
+ * (LLM_CALLS=worker) that its retry policy gave up on comes as the cause itself (SDK 1.23).
+ */
+function callFailure(err: unknown): { cause: Error | undefined; message: string } | undefined {
+  if (err instanceof ActivityFailure) return { cause: err.cause, message: err.message };
+  if (err instanceof ApplicationFailure || err instanceof TimeoutFailure) return { cause: err, message: err.message };
+  return undefined;
+}
+
+function failureInfo({ cause, message }: { cause: Error | undefined; message: string }): FailureInfo {
   if (cause instanceof ApplicationFailure) {
     const d = cause.details?.[0] as Partial<LlmFailureDetails> | undefined;
     const retryable = d?.retryable ?? !cause.nonRetryable;
@@ -80,7 +111,7 @@ function failureInfo(err: ActivityFailure): FailureInfo {
     };
   }
   if (cause instanceof TimeoutFailure) return { type: 'ActivityTimeout', message: `the call timed out (${cause.timeoutType})`, fatal: false };
-  return { type: cause?.name ?? 'ActivityFailure', message: cause?.message ?? err.message, fatal: false };
+  return { type: cause?.name ?? 'ActivityFailure', message: cause?.message ?? message, fatal: false };
 }
 
 export class BudgetedCaller {
@@ -104,7 +135,7 @@ export class BudgetedCaller {
     private readonly llm: LlmSettings,
     private readonly limits: CallBudget,
   ) {
-    this.callAgent = callAgentFor(llm.mode);
+    this.callAgent = callAgentFor(llm);
   }
 
   get errors(): number {
@@ -138,8 +169,9 @@ export class BudgetedCaller {
           [{ request, llm: this.llm }],
         );
       } catch (err) {
-        if (isCancellation(err) || !(err instanceof ActivityFailure)) throw err;
-        const f = failureInfo(err);
+        const failed = isCancellation(err) ? undefined : callFailure(err);
+        if (!failed) throw err;
+        const f = failureInfo(failed);
         this.observe(f.breaker);
         const verdict =
           f.type === INVALID_OUTPUT

@@ -97,7 +97,7 @@ export class AgentChannel {
     const key = uuid4();
     this.keys.set(id, key);
     const objectiveShort = clipObjective(objective);
-    const { mode, model, models, scenario, latencyMs } = this.s.settings;
+    const { mode, model, models, scenario, latencyMs, llmCalls } = this.s.settings;
     // By name: the agent workflow imports this file for its side of the channel (no import cycle).
     const handle = await startChild<typeof agentWorkflow>(AGENT_WORKFLOW_TYPE, {
       workflowId: id,
@@ -110,7 +110,7 @@ export class AgentChannel {
           role,
           phase,
           objective,
-          llm: { mode, model, ...(models ? { models } : {}), scenario, latencyMs },
+          llm: { mode, model, ...(models ? { models } : {}), scenario, latencyMs, ...(llmCalls ? { calls: llmCalls } : {}) },
           budget: { errors: budgets.errors, tokens: budgets.tokens },
           gammaReason,
           key,

@@ -199,6 +199,20 @@ describe('input and config', () => {
     assert.ok(!JSON.stringify(redactConfig(cfg)).includes('sk-or-test-KEY'));
   });
 
+  test('LLM_CALLS: queue by default and left out of the recorded defaults; worker recorded; refused beside LLM_RATE_LIMIT, which only the LLM queue enforces', () => {
+    assert.equal(parseConfig({}).LLM_CALLS, 'queue');
+    assert.equal(pipelineDefaults(parseConfig({})).llmCalls, undefined, 'the default adds nothing to the histories');
+    assert.equal(pipelineDefaults(parseConfig({ LLM_CALLS: 'worker' })).llmCalls, 'worker');
+    assert.throws(() => parseConfig({ LLM_CALLS: 'inline' }), /LLM_CALLS/);
+    assert.throws(
+      () => parseConfig({ LLM_CALLS: 'worker', LLM_RATE_LIMIT: '5' }),
+      (e: unknown) => e instanceof ConfigError && e.variable === 'LLM_CALLS' && /LLM_RATE_LIMIT/.test(e.message),
+    );
+    assert.equal(parseConfig({ LLM_CALLS: 'queue', LLM_RATE_LIMIT: '5' }).LLM_RATE_LIMIT, 5);
+    const defaults = pipelineDefaults(parseConfig({ LLM_CALLS: 'worker' }));
+    assert.equal(resolveSettings({ objective: 'x' }, 'p', defaults).llmCalls, 'worker', "a pipeline's settings carry where its calls run");
+  });
+
   test('a process started with a bad variable stops at once with a message naming it', () => {
     const r = spawnSync(process.execPath, ['--import', 'tsx', 'workers/main.ts'], {
       cwd: REPO_ROOT,
