@@ -11,6 +11,7 @@ import { ensureTemporalCli, freePort, startDevServer, type DevServer } from '../
 import { buildId } from '../lib/buildId';
 import { connectRedis } from '../lib/redis';
 import { connectClient } from '../lib/temporal';
+import type { LlmCallPlace } from '../common/types';
 
 // The stack `npm run chaos` breaks on purpose: every part is its own and can be killed and started
 // again. A Temporal dev server on a database FILE (so a restart keeps every workflow), a redis-server
@@ -64,6 +65,8 @@ export interface ChaosStackOptions {
   temporalAddress?: string;
   bundle?: string;
   workers?: number;
+  /** Where the workers run the agents' calls (LLM_CALLS): the cases against either placement. */
+  llmCalls?: LlmCallPlace;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -148,6 +151,7 @@ export async function startChaosStack(opts: ChaosStackOptions = {}): Promise<Cha
       OPENROUTER_BASE_URL: fake.url,
       BREAKER_FAILURES: String(BREAKER_FAILURES),
       BREAKER_COOLDOWN_SECONDS: String(BREAKER_COOLDOWN_SECONDS),
+      LLM_CALLS: opts.llmCalls ?? 'queue',
       RECOVERY_WINDOW_SECONDS: '5',
       // Workers come and go (and overlap while one restarts): no fixed metrics port to fight over.
       WORKER_METRICS_PORT: 'off',

@@ -2,8 +2,9 @@ import { parseArgs } from 'node:util';
 import { CASE_IDS, CASES, runChaosCase } from '../chaos/cases';
 import { passed, table, type CaseResult } from '../chaos/report';
 import { startChaosStack } from '../chaos/stack';
+import { LLM_CALL_PLACES, type LlmCallPlace } from '../common/types';
 
-// `npm run chaos [-- --quick] [-- --case R1,R3]`: breaks a stack of its own on purpose (chaos/stack.ts)
+// `npm run chaos [-- --quick] [-- --case R1,R3] [-- --llm-calls worker]`: breaks a stack of its own on purpose (chaos/stack.ts)
 // and measures what a user would notice: the cases R1–R8 of the reliability section of the README.
 // Prints each case's figures, then a table; exits 1 when a figure falls short. CHAOS_KEEP=1 keeps the
 // run's directory (logs, ledger, Temporal database) for a look afterwards.
@@ -12,6 +13,7 @@ const { values } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
     case: { type: 'string' },
+    'llm-calls': { type: 'string', default: 'queue' },
   },
 });
 
@@ -22,9 +24,15 @@ if (unknown.length) {
   process.exit(2);
 }
 
+const llmCalls = values['llm-calls'] as LlmCallPlace;
+if (!(LLM_CALL_PLACES as readonly string[]).includes(llmCalls)) {
+  console.error(`chaos: --llm-calls is one of ${LLM_CALL_PLACES.join(', ')}`);
+  process.exit(2);
+}
+
 async function main(): Promise<number> {
   const started = Date.now();
-  const stack = await startChaosStack();
+  const stack = await startChaosStack({ llmCalls });
   const results: CaseResult[] = [];
   try {
     for (const def of CASES.filter((c) => wanted.includes(c.id))) results.push(await runChaosCase(def, stack, values.quick));
@@ -35,7 +43,7 @@ async function main(): Promise<number> {
   console.log(`\n${table(results)}\n`);
   const failed = results.filter((r) => !passed(r));
   console.log(
-    `chaos: ${results.length - failed.length}/${results.length} cases passed in ${Math.round((Date.now() - started) / 1000)}s${values.quick ? ' (quick sizes)' : ''}`,
+    `chaos: ${results.length - failed.length}/${results.length} cases passed in ${Math.round((Date.now() - started) / 1000)}s${values.quick ? ' (quick sizes)' : ''}${llmCalls === 'worker' ? ", calls in the agents' worker" : ''}`,
   );
   return failed.length ? 1 : 0;
 }
