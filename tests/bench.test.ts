@@ -9,9 +9,10 @@ import { REPO_ROOT } from '../devstack/processes';
 // CI runs the benchmark's quick mode: it must run end to end and report every figure. Targets are
 // not asserted here — a slow or busy machine misses them without anything being broken.
 
-test('npm run bench -- --quick reports P1-P4 and L1, with every pipeline completed', { timeout: 300_000 }, async () => {
+/** Runs the benchmark with `args` into a directory of its own: what it printed and its one JSON report. */
+async function runBench(args: string[]) {
   const out = mkdtempSync(join(tmpdir(), 'ag-bench-'));
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/bench.ts', '--quick', '--out', out], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/bench.ts', ...args, '--out', out], {
     cwd: REPO_ROOT,
     env: process.env,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -21,10 +22,14 @@ test('npm run bench -- --quick reports P1-P4 and L1, with every pipeline complet
   child.stderr.on('data', (c: Buffer) => (output += c.toString()));
   const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
   assert.equal(code, 0, `the benchmark failed:\n${output.slice(-3000)}`);
-
-  const files = readdirSync(out).filter((f) => f.endsWith('-quick.json'));
+  const files = readdirSync(out).filter((f) => f.endsWith('.json'));
   assert.equal(files.length, 1, 'one JSON result file');
-  const report = JSON.parse(readFileSync(join(out, files[0]!), 'utf8'));
+  return { output, file: files[0]!, report: JSON.parse(readFileSync(join(out, files[0]!), 'utf8')) };
+}
+
+test('npm run bench -- --quick reports P1-P4 and L1, with every pipeline completed', { timeout: 300_000 }, async () => {
+  const { output, file, report } = await runBench(['--quick']);
+  assert.match(file, /-quick\.json$/, 'the quick run says so in its file name');
   const { p1, p2, p3, p4, l1, l1Transcripts } = report.results;
   assert.ok(p1.ratioMedian > 1 && Number.isFinite(p1.ratioMedian), `P1 is a ratio above 1 (${p1.ratioMedian})`);
   assert.equal(p1.llmCriticalPathMs, 1000, 'the simulator reports the critical path: 5 sequential calls of 200 ms');
@@ -66,19 +71,7 @@ test(
   'npm run bench -- --llm-calls worker: the calls run as local activities and the critical path still accounts for every millisecond',
   { timeout: 300_000 },
   async () => {
-    const out = mkdtempSync(join(tmpdir(), 'ag-bench-'));
-    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/bench.ts', '--only', 'p1', '--runs', '1', '--llm-calls', 'worker', '--out', out], {
-      cwd: REPO_ROOT,
-      env: process.env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-    assert.equal(code, 0, `the benchmark failed:\n${output.slice(-3000)}`);
-    const [file] = readdirSync(out).filter((f) => f.endsWith('.json'));
-    const report = JSON.parse(readFileSync(join(out, file!), 'utf8'));
+    const { report } = await runBench(['--only', 'p1', '--runs', '1', '--llm-calls', 'worker']);
     assert.equal(report.options.llmCalls, 'worker', 'the report says where the calls ran');
     const { p1 } = report.results;
     const b = p1.breakdown;
