@@ -1,5 +1,6 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Redis } from 'ioredis';
+import { randomUUID } from 'node:crypto';
 import type { Exchange } from '../agents/exchange';
 import { modelFor } from '../agents/openaiProvider';
 import { ProviderError, type AgentAnswer, type AgentRequest, type LlmProvider, type Usage } from '../agents/provider';
@@ -84,7 +85,9 @@ export function createLlmActivities(providers: Partial<Record<LlmMode, LlmProvid
       // Always a workflow's activity here; the SDK types it optional for standalone activities.
       const wf = info.workflowExecution ?? { workflowId: 'standalone', runId: info.activityId };
       // Unique per attempt: a retried activity is another call to the provider, with its own transcript.
-      const key = `${wf.runId}:${info.activityId}:${info.attempt}`;
+      // A local activity's id and attempt start again when its workflow task is retried after a lost
+      // worker (nothing was recorded yet), so its key also takes this execution's own id.
+      const key = `${wf.runId}:${info.activityId}:${info.attempt}${info.isLocal ? `:${randomUUID().slice(0, 8)}` : ''}`;
       const transcribe = async (outcome: string, error: string | null): Promise<string | undefined> => {
         if (!deps.redis || !deps.taskQueue || exchanges.length === 0) return undefined;
         await stashTranscript(deps.redis, deps.taskQueue, {
@@ -131,7 +134,8 @@ export function createLlmActivities(providers: Partial<Record<LlmMode, LlmProvid
         const result = await provider.complete(req, call.llm, {
           attempt: req.callAttempt ?? info.attempt,
           signal: ctx.cancellationSignal,
-          heartbeat: () => ctx.heartbeat(),
+          // A local activity has no heartbeat (the SDK would only log that the server does not know it).
+          heartbeat: () => (info.isLocal ? undefined : ctx.heartbeat()),
           onExchange: (e) => {
             exchanges.push(e);
             live?.exchangeEnded();
@@ -140,7 +144,8 @@ export function createLlmActivities(providers: Partial<Record<LlmMode, LlmProvid
         });
         callEnded();
         outcome = 'ok';
-        if (result.usage.costUsd === undefined && deps.prices) {
+        // Provider calls only: the simulator's are free, whatever LLM_PRICES says of the model it stands in for.
+        if (result.usage.costUsd === undefined && deps.prices && call.llm.mode !== 'local') {
           const costUsd = priceCall(result.usage, [result.model, modelFor(req.role, call.llm)], deps.prices);
           if (costUsd !== undefined) result.usage = { ...result.usage, costUsd };
         }

@@ -148,6 +148,17 @@ export function criticalPath(pipelineId: string, histories: Map<string, Event[]>
       `${d.toFixed(1).padStart(7)} ms  ${category.padEnd(16)} ${n.wf === pipelineId ? 'pipeline' : n.wf.slice(pipelineId.length + 1) || n.wf} #${String(n.ev.eventId)} ${typeName(n.ev.eventType)}`,
     );
 
+  /** The simulated latency of the local calls (LLM_CALLS=worker) each workflow task ran, by `<workflow id>#<its completed event id>`. */
+  const localCallsLatency = new Map<string, number>();
+  for (const [wf, events] of histories) {
+    for (const e of events) {
+      const task = e.markerRecordedEventAttributes?.workflowTaskCompletedEventId;
+      if (task === undefined || task === null) continue;
+      const k = `${wf}#${String(task)}`;
+      localCallsLatency.set(k, (localCallsLatency.get(k) ?? 0) + simulatedLatency(e));
+    }
+  }
+
   /** The event that caused `n`, and the category of the time between them; undefined at the start. */
   const cause = (n: Node): [Node, Category | null] | undefined => {
     const ev = n.ev;
@@ -162,13 +173,7 @@ export function criticalPath(pipelineId: string, histories: Map<string, Event[]>
         const s = node(n.wf, ev.workflowTaskCompletedEventAttributes?.startedEventId);
         if (!s) return undefined;
         // Calls in the agent's worker ran inside this task: their latency is the LLM's, not the worker's.
-        const events = histories.get(n.wf) ?? [];
-        const llm = Math.min(
-          events
-            .filter((e) => Number(e.markerRecordedEventAttributes?.workflowTaskCompletedEventId ?? -1) === Number(ev.eventId))
-            .reduce((sum, e) => sum + simulatedLatency(e), 0),
-          n.t - s.t,
-        );
+        const llm = Math.min(localCallsLatency.get(`${n.wf}#${String(ev.eventId)}`) ?? 0, n.t - s.t);
         if (llm === 0) return [s, 'wftRun'];
         add('llm', llm);
         add('wftRun', n.t - s.t - llm);

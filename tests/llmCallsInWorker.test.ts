@@ -3,7 +3,7 @@ import type { temporal } from '@temporalio/proto';
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { agentWorkflowId, pipelineIdFromWorkflowId } from '../common/ids';
-import { statusQuery, stopSignal } from '../common/messages';
+import { continueUpdate, statusQuery, stopSignal } from '../common/messages';
 import type { AgentPhase, Role } from '../common/types';
 import { breakerKeys, breakerName } from '../lib/breaker';
 import { startFakeLlm, type FakeLlm } from '../devstack/fakeLlm';
@@ -18,13 +18,19 @@ type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 
 const KEY = 'CALLS-fake-credential-3c9e1a7f5b2d';
 
+/** A worker against the fake provider, its calls placed as `calls` says. */
+const providerEnv = (fake: FakeLlm, calls: 'queue' | 'worker'): Record<string, string> => ({
+  OPENROUTER_API_KEY: KEY,
+  OPENROUTER_BASE_URL: fake.url,
+  BREAKER_FAILURES: '1000',
+  LLM_CALLS: calls,
+});
+
 async function withWorkerCalls(name: string, fn: (fake: FakeLlm, h: Harness) => Promise<void>): Promise<void> {
   const fake = await startFakeLlm({ apiKey: KEY });
   let h: Harness | undefined;
   try {
-    h = await startHarness(name, {
-      env: { OPENROUTER_API_KEY: KEY, OPENROUTER_BASE_URL: fake.url, BREAKER_FAILURES: '1000', LLM_CALLS: 'worker' },
-    });
+    h = await startHarness(name, { env: providerEnv(fake, 'worker') });
     await h.redis.del(...breakerKeys(breakerName(fake.url)));
     await fn(fake, h);
   } finally {
@@ -107,6 +113,36 @@ describe('LLM calls in the agent worker (LLM_CALLS=worker)', () => {
       assert.equal(alpha?.errors, 1, "the 429 counts in ALPHA's error budget");
       await h.recordHistory('llm-calls-worker-retry-after', handle);
     });
+  });
+
+  test("a pipeline started with LLM_CALLS=worker keeps it after its workers are replaced by ones with the default: its orchestration calls still run in the agents' worker, and it completes", async () => {
+    const fake = await startFakeLlm({ apiKey: KEY });
+    let before: Harness | undefined;
+    let after: Harness | undefined;
+    try {
+      before = await startHarness('llm-calls-rollback', { env: providerEnv(fake, 'worker') });
+      await before.redis.del(...breakerKeys(breakerName(fake.url)));
+      const started = await before.start({ mode: 'openrouter', autoContinue: false });
+      await before.waitForStatus(started, 'REPORT');
+      const taskQueue = before.taskQueue;
+      await before.stop();
+      before = undefined;
+      // The rollback: the same task queue, workers with LLM_CALLS unset (queue).
+      after = await startHarness('llm-calls-rollback', { taskQueue, env: providerEnv(fake, 'queue') });
+      const handle = after.client.workflow.getHandle(started.workflowId);
+      await handle.executeUpdate(continueUpdate, { args: [{}] });
+      const result = (await handle.result()) as { status: string };
+      assert.equal(result.status, 'COMPLETED', 'the queue-mode workers ran the calls of a pipeline recorded with LLM_CALLS=worker');
+      for (const role of ['alpha', 'beta'] as const) {
+        const events = await agentEvents(after, handle, 'orch', role);
+        assert.deepEqual(scheduledActivities(events), [], `orch-${role} scheduled no activity after the rollback`);
+        assert.ok(localActivities(events).includes('callAgent'), `orch-${role}'s calls ran as local activities`);
+      }
+    } finally {
+      await before?.stop();
+      await after?.stop();
+      await fake.close();
+    }
   });
 
   test('a stop while a call hangs at the provider cancels the call in the worker: the pipeline ends STOPPED long before the call would have answered', async () => {

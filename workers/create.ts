@@ -168,9 +168,11 @@ export async function createWorkers(deps: WorkerDeps): Promise<Worker[]> {
         interceptors: { ...activityInterceptors, ...wf.interceptors },
         activities: {
           ...createSettingsActivities(pipelineDefaults(config)),
-          // The simulator's calls (local mode) run here and provider calls go to the LLM queue; with
-          // LLM_CALLS=worker every call runs here, as a local activity, with what the LLM worker gives its own.
-          ...(config.LLM_CALLS === 'worker' ? createLlmActivities(providers, llmDeps) : createLlmActivities({ local: providers.local }, { metrics })),
+          // The simulator's calls run here and provider calls go to the LLM queue; a pipeline recorded
+          // with LLM_CALLS=worker runs every call here, as a local activity. Every pipeline worker can
+          // run them (with the key, when this process has one), whatever its own LLM_CALLS: such a
+          // pipeline's agents may land on any of them, during a rolling change or after a rollback too.
+          ...createLlmActivities(providers, llmDeps),
           ...createGammaActivities(),
         },
         ...activationTimeout(config),

@@ -49,14 +49,16 @@ const CALL_OPTIONS: ActivityOptions = {
 /**
  * A call in the agent's own worker (LLM_CALLS=worker): no heartbeat (a local activity has none; a
  * worker lost mid-call is noticed by the workflow task's timeout instead, and the task is retried
- * elsewhere), the same bounds and retries. The workflow task stays open while the call runs, so a
- * stop reaches it when the SDK renews that task (every 8 s of a long call) rather than at the next
- * heartbeat.
+ * elsewhere). The workflow task stays open while the call runs, so a stop reaches it when the SDK
+ * renews that task (at 80 % of the task timeout: every 8 s of a long call) rather than at the next
+ * heartbeat. Provider failures come back at once (their types are not retried); any other failure
+ * is tried 5 times within the open task, then counted in the agent's error budget like a provider's,
+ * rather than holding the task (and renewing it, three events each time) for 15 minutes.
  */
 const LOCAL_CALL_OPTIONS: LocalActivityOptions = {
   startToCloseTimeout: '2 minutes',
   scheduleToCloseTimeout: '15 minutes',
-  retry: RETRY,
+  retry: { ...RETRY, maximumAttempts: 5 },
 };
 
 /**
@@ -90,11 +92,12 @@ interface FailureInfo {
 
 /**
  * A failed call's cause. An activity's failure comes wrapped in an ActivityFailure; a local activity's
- * (LLM_CALLS=worker) that its retry policy gave up on comes as the cause itself (SDK 1.23).
+ * (LLM_CALLS=worker) failure comes as the failure itself (SDK 1.23; its timeouts and cancellation come
+ * wrapped).
  */
 function callFailure(err: unknown): { cause: Error | undefined; message: string } | undefined {
   if (err instanceof ActivityFailure) return { cause: err.cause, message: err.message };
-  if (err instanceof ApplicationFailure || err instanceof TimeoutFailure) return { cause: err, message: err.message };
+  if (err instanceof ApplicationFailure) return { cause: err, message: err.message };
   return undefined;
 }
 
