@@ -122,13 +122,11 @@ export function llmProviders(config: Config, redis: Redis, metrics?: WorkerMetri
  * With LLM_CALLS=worker each call in flight keeps its agent's workflow task open, and so one of the
  * worker's workflow task slots (the SDK's default is 40): at 2 s a call, 50 pipelines at once measured a
  * p50 ratio of 1.88 against 1.56 with calls on the queue, their RUN calls waiting for slots. The slots
- * bound tasks held open, not CPU (the workflow thread runs one activation at a time either way), so
- * they are sized for as many calls in flight as a worker's activity slots allow (100 by default).
+ * bound tasks held open, not CPU (the workflow thread runs one activation at a time either way): the
+ * SDK's 40 for the workflows' own tasks, plus 100 for calls in flight, as many as the worker's local
+ * activity slots (the SDK's default) can run.
  */
-const CALLS_IN_WORKER_SLOTS: Pick<WorkerOptions, 'maxConcurrentWorkflowTaskExecutions' | 'maxConcurrentLocalActivityExecutions'> = {
-  maxConcurrentWorkflowTaskExecutions: 140,
-  maxConcurrentLocalActivityExecutions: 100,
-};
+const CALLS_IN_WORKER_SLOTS: Pick<WorkerOptions, 'maxConcurrentWorkflowTaskExecutions'> = { maxConcurrentWorkflowTaskExecutions: 140 };
 
 /**
  * The sandbox's limit on one workflow activation (WORKFLOW_ACTIVATION_TIMEOUT_SECONDS, lib/config.ts): a
