@@ -5,7 +5,7 @@ import { describe, test } from 'node:test';
 import { agentWorkflowId, pipelineIdFromWorkflowId } from '../common/ids';
 import { continueUpdate, statusQuery, stopSignal } from '../common/messages';
 import type { AgentPhase, Role } from '../common/types';
-import { breakerKeys, breakerName } from '../lib/breaker';
+import { openrouterEnv, resetBreaker, withFakeProvider } from './helpers/fakeProvider';
 import { startFakeLlm, type FakeLlm } from '../devstack/fakeLlm';
 import { startHarness, type Harness } from './helpers/harness';
 
@@ -18,26 +18,10 @@ type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 
 const KEY = 'CALLS-fake-credential-3c9e1a7f5b2d';
 
-/** A worker against the fake provider, its calls placed as `calls` says. */
-const providerEnv = (fake: FakeLlm, calls: 'queue' | 'worker'): Record<string, string> => ({
-  OPENROUTER_API_KEY: KEY,
-  OPENROUTER_BASE_URL: fake.url,
-  BREAKER_FAILURES: '1000',
-  LLM_CALLS: calls,
-});
+const providerEnv = (fake: FakeLlm, calls: 'queue' | 'worker'): Record<string, string> => openrouterEnv(KEY, fake, { LLM_CALLS: calls });
 
-async function withWorkerCalls(name: string, fn: (fake: FakeLlm, h: Harness) => Promise<void>): Promise<void> {
-  const fake = await startFakeLlm({ apiKey: KEY });
-  let h: Harness | undefined;
-  try {
-    h = await startHarness(name, { env: providerEnv(fake, 'worker') });
-    await h.redis.del(...breakerKeys(breakerName(fake.url)));
-    await fn(fake, h);
-  } finally {
-    await h?.stop();
-    await fake.close();
-  }
-}
+const withWorkerCalls = (name: string, fn: (fake: FakeLlm, h: Harness) => Promise<void>): Promise<void> =>
+  withFakeProvider(KEY, name, { LLM_CALLS: 'worker' }, fn);
 
 const agentEvents = async (h: Harness, handle: WorkflowHandle, phase: AgentPhase, role: Role): Promise<HistoryEvent[]> =>
   (await h.client.workflow.getHandle(agentWorkflowId(pipelineIdFromWorkflowId(handle.workflowId), phase, role)).fetchHistory()).events ?? [];
@@ -121,7 +105,7 @@ describe('LLM calls in the agent worker (LLM_CALLS=worker)', () => {
     let after: Harness | undefined;
     try {
       before = await startHarness('llm-calls-rollback', { env: providerEnv(fake, 'worker') });
-      await before.redis.del(...breakerKeys(breakerName(fake.url)));
+      await resetBreaker(before, fake);
       const started = await before.start({ mode: 'openrouter', autoContinue: false });
       await before.waitForStatus(started, 'REPORT');
       const taskQueue = before.taskQueue;

@@ -11,10 +11,11 @@ import { renderReportMarkdown } from '../agents/report';
 import { orchestrationQuery, reportQuery, spawnGammaSignal, statusQuery } from '../common/messages';
 import type { AgentPhase, AgentView, PipelineEvent, Role, StatusView } from '../common/types';
 import { boardKeys } from '../lib/blackboard';
-import { breakerKeys, breakerName, CircuitBreaker } from '../lib/breaker';
+import { breakerName, CircuitBreaker } from '../lib/breaker';
 import { startTs } from '../devstack/processes';
 import { startHarness, startLlmWorker, type ExtraWorker, type Harness, type HarnessOptions } from './helpers/harness';
 import { startFakeLlm, type FakeLlm, type RecordedRequest } from '../devstack/fakeLlm';
+import { openrouterEnv as openrouterEnvFor, resetBreaker, withFakeProvider } from './helpers/fakeProvider';
 
 // Issue 5's governance of real LLM calls, end to end: the real `openai` client in the worker's
 // activities, over HTTP to the fake OpenAI-compatible server (devstack/fakeLlm.ts), on the real dev
@@ -49,37 +50,9 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs = 30
   }
 }
 
-/** The environment of a worker in openrouter mode against `fake`; a generous breaker unless the test sets one. */
-const openrouterEnv = (fake: FakeLlm, env: Record<string, string> = {}): Record<string, string> => ({
-  OPENROUTER_API_KEY: KEY,
-  OPENROUTER_BASE_URL: fake.url,
-  BREAKER_FAILURES: '1000',
-  ...env,
-});
-
-/** Breaker state outlives a run in Redis (a day after a failure); a port reused by a later run must start closed. */
-async function resetBreaker(h: Harness, fake: FakeLlm): Promise<void> {
-  await h.redis.del(...breakerKeys(breakerName(fake.url)));
-}
-
-/** A fake and a harness for one test, closed after it however it ends. */
-async function withFake(
-  name: string,
-  env: Record<string, string>,
-  fn: (fake: FakeLlm, h: Harness) => Promise<void>,
-  opts: Omit<HarnessOptions, 'env'> = {},
-): Promise<void> {
-  const fake = await startFakeLlm({ apiKey: KEY });
-  let h: Harness | undefined;
-  try {
-    h = await startHarness(name, { ...opts, env: openrouterEnv(fake, env) });
-    await resetBreaker(h, fake);
-    await fn(fake, h);
-  } finally {
-    await h?.stop();
-    await fake.close();
-  }
-}
+const openrouterEnv = (fake: FakeLlm, env: Record<string, string> = {}) => openrouterEnvFor(KEY, fake, env);
+const withFake = (name: string, env: Record<string, string>, fn: (fake: FakeLlm, h: Harness) => Promise<void>, opts: Omit<HarnessOptions, 'env'> = {}) =>
+  withFakeProvider(KEY, name, env, fn, opts);
 
 const childHistory = (h: Harness, handle: WorkflowHandle, phase: AgentPhase, role: Role): Promise<History> =>
   h.client.workflow.getHandle(agentWorkflowId(pipelineIdFromWorkflowId(handle.workflowId), phase, role)).fetchHistory();
